@@ -1,0 +1,1 @@
+"""DPU datapath model: numba packet parser, match-action pipeline, timing model."""

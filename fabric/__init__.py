@@ -1,0 +1,1 @@
+"""fabricctl controller: topology model, planners, Plan, CLI."""

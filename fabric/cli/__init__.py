@@ -1,0 +1,1 @@
+"""The fabricctl command line (Typer + Rich). Commands live in one module per noun; see main.py."""

@@ -1,0 +1,35 @@
+"""Helpers shared by the command modules: JSON output, consoles, option types."""
+
+from __future__ import annotations
+
+import json
+import sys
+from typing import Any
+
+from rich.console import Console
+
+#: Human output goes to stdout through Rich; progress and notes to stderr so that --json stays clean.
+console = Console(highlight=False, soft_wrap=True)
+err_console = Console(stderr=True, highlight=False)
+
+
+def emit_json(obj: Any) -> None:
+    """Print machine output: one JSON document on stdout (stable keys, no NaN)."""
+    sys.stdout.write(json.dumps(obj, indent=2, allow_nan=False, default=_default) + "\n")
+
+
+def _default(o: Any) -> Any:
+    import numpy as np
+
+    if isinstance(o, np.integer):
+        return int(o)
+    if isinstance(o, np.floating):
+        return float(o)
+    if isinstance(o, np.ndarray):
+        return o.tolist()
+    if isinstance(o, set | frozenset):
+        return sorted(o)
+    raise TypeError(f"not JSON serialisable: {type(o).__name__}")
+
+
+JSON_HELP = "Machine output: one JSON document on stdout with stable keys."

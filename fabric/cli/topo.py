@@ -1,0 +1,175 @@
+"""``fabricctl topo ...``: build, show, validate, import, export and draw topologies."""
+
+from __future__ import annotations
+
+from enum import Enum
+from pathlib import Path
+
+import typer
+
+from fabric.cli.common import JSON_HELP, console, emit_json, err_console
+from fabric.errors import ConfigError
+
+
+class BuildKind(str, Enum):
+    fat_tree = "fat-tree"
+    clos = "clos"
+    rail = "rail"
+    dual_plane = "dual-plane"
+    multi_site = "multi-site"
+
+
+class ImportFormat(str, Enum):
+    clab = "clab"
+    gml = "gml"
+    yaml = "yaml"
+
+
+class ExportFormat(str, Enum):
+    clab = "clab"
+    yaml = "yaml"
+
+
+FABRIC_HELP = "Topology: our YAML, a containerlab file, a GML file, 'example' or 'zoo:<Name>'."
+
+
+def register(app: typer.Typer, groups: dict[str, typer.Typer]) -> None:
+    topo = groups["topo"]
+
+    @topo.command("build")
+    def build(kind: BuildKind = typer.Argument(..., help="Which builder."),
+              out: Path = typer.Option(..., "-o", "--out", help="YAML file to write."),
+              k: int = typer.Option(4, help="fat-tree: switch radix k (even)."),
+              leaves: int = typer.Option(4, help="clos: number of leaves."),
+              spines: int = typer.Option(2, help="clos/rail: number of spines (per plane for dual-plane)."),
+              hosts_per_leaf: int = typer.Option(8, help="clos: hosts per leaf."),
+              uplinks_per_leaf: int | None = typer.Option(None, help="clos/rail: uplinks per leaf (multiple of spines)."),
+              servers: int = typer.Option(4, help="rail/dual-plane/multi-site: servers (per site)."),
+              gpus_per_server: int = typer.Option(8, help="rail/dual-plane: GPUs per server (rails)."),
+              servers_per_su: int | None = typer.Option(None, help="rail/dual-plane: servers per scalable unit."),
+              host_gbps: float = typer.Option(400.0, help="Endpoint port speed, Gb/s."),
+              uplink_gbps: float = typer.Option(400.0, help="Switch uplink speed, Gb/s."),
+              name: str | None = typer.Option(None, help="Fabric name."),
+              json_out: bool = typer.Option(False, "--json", help=JSON_HELP)) -> None:
+        """Build a fabric with one of the builders and write it as YAML."""
+        from fabric import builders
+        from fabric.io.yamlio import save_yaml
+
+        if kind is BuildKind.fat_tree:
+            fab = builders.fat_tree(k, host_gbps, name=name)
+        elif kind is BuildKind.clos:
+            fab = builders.clos(leaves, spines, hosts_per_leaf, uplinks_per_leaf, host_gbps=host_gbps,
+                                uplink_gbps=uplink_gbps, name=name)
+        elif kind is BuildKind.rail:
+            fab = builders.rail_optimized(servers, gpus_per_server, servers_per_su=servers_per_su,
+                                          spines=spines if spines != 2 or uplinks_per_leaf else None,
+                                          uplinks_per_leaf=uplinks_per_leaf, gpu_gbps=host_gbps,
+                                          uplink_gbps=uplink_gbps, name=name)
+        elif kind is BuildKind.dual_plane:
+            fab = builders.dual_plane(servers, gpus_per_server, servers_per_segment=servers_per_su,
+                                      uplinks_per_leaf=uplinks_per_leaf, port_gbps=host_gbps / 2,
+                                      uplink_gbps=uplink_gbps, name=name)
+        else:
+            fab = builders.example_two_site(servers, gpus_per_server)
+        save_yaml(fab, out)
+        s = fab.summary()
+        if json_out:
+            emit_json({"file": str(out), **s})
+        else:
+            console.print(f"wrote {out}: {s['nodes']:,} nodes, {s['links']:,} links")
+
+    @topo.command("show")
+    def show(fabric: str = typer.Argument(..., help=FABRIC_HELP),
+             json_out: bool = typer.Option(False, "--json", help=JSON_HELP)) -> None:
+        """Summary: nodes per role, links, capacity per tier, oversubscription, bisection, diameter."""
+        from fabric.io import load_fabric
+        from fabric.report import summary_table
+
+        fab = load_fabric(fabric)
+        s = fab.summary()
+        if json_out:
+            emit_json(s)
+        else:
+            console.print(summary_table(s))
+
+    @topo.command("validate")
+    def validate(fabric: str = typer.Argument(..., help=FABRIC_HELP),
+                 json_out: bool = typer.Option(False, "--json", help=JSON_HELP)) -> None:
+        """Load and check a topology; exit 2 with one line naming file, place and reason if it is wrong."""
+        from fabric.io import load_fabric
+
+        fab = load_fabric(fabric)
+        warnings = fab.validate()
+        if json_out:
+            emit_json({"valid": True, "file": fabric, "nodes": len(fab), "links": fab.graph.number_of_edges(),
+                       "warnings": warnings})
+            return
+        console.print(f"[green]valid[/]: {fabric} ({len(fab):,} nodes, {fab.graph.number_of_edges():,} links)")
+        for w in warnings:
+            err_console.print(f"[yellow]warning[/]: {w}")
+
+    @topo.command("import")
+    def import_(src: Path = typer.Argument(..., help="File to import."),
+                from_: ImportFormat = typer.Option(..., "--from", help="Format of the file."),
+                out: Path = typer.Option(..., "-o", "--out", help="Our YAML file to write."),
+                route_factor: float | None = typer.Option(None, help="gml: fibre length / great-circle distance."),
+                json_out: bool = typer.Option(False, "--json", help=JSON_HELP)) -> None:
+        """Import a containerlab or Topology Zoo GML file into our YAML."""
+        from fabric.io import load_fabric
+        from fabric.io.yamlio import save_yaml
+
+        if from_ is ImportFormat.gml and route_factor is not None:
+            from fabric.io.gml import load_gml
+
+            fab = load_gml(src, route_factor=route_factor)
+        else:
+            fab = load_fabric(src, fmt=from_.value)
+        save_yaml(fab, out)
+        missing = fab.meta.get("no_coordinates", [])
+        if json_out:
+            emit_json({"file": str(out), "nodes": len(fab), "links": fab.graph.number_of_edges(),
+                       "no_coordinates": missing, "unknown_length_links": fab.meta.get("unknown_length_links", [])})
+            return
+        console.print(f"wrote {out}: {len(fab):,} nodes, {fab.graph.number_of_edges():,} links")
+        if missing:
+            err_console.print(f"[yellow]note[/]: {len(missing)} node(s) without coordinates (lengths unknown): "
+                              + ", ".join(missing))
+
+    @topo.command("export")
+    def export(fabric: str = typer.Argument(..., help=FABRIC_HELP),
+               to: ExportFormat = typer.Option(..., "--to", help="Target format."),
+               out: Path = typer.Option(..., "-o", "--out", help="File to write."),
+               json_out: bool = typer.Option(False, "--json", help=JSON_HELP)) -> None:
+        """Export a topology, e.g. to a containerlab file (kinds linux and bridge)."""
+        from fabric.io import load_fabric
+
+        fab = load_fabric(fabric)
+        if to is ExportFormat.clab:
+            from fabric.io.containerlab import save_clab
+
+            save_clab(fab, out)
+        else:
+            from fabric.io.yamlio import save_yaml
+
+            save_yaml(fab, out)
+        if json_out:
+            emit_json({"file": str(out), "format": to.value, "nodes": len(fab), "links": fab.graph.number_of_edges()})
+        else:
+            console.print(f"wrote {out} ({to.value})")
+
+    @topo.command("draw")
+    def draw(fabric: str = typer.Argument(..., help=FABRIC_HELP),
+             out: Path = typer.Option(Path("fabric.png"), "-o", "--out", help="PNG file to write."),
+             json_out: bool = typer.Option(False, "--json", help=JSON_HELP)) -> None:
+        """Draw a topology: layered for a Clos, geographic for sites with coordinates."""
+        from fabric.io import load_fabric
+        from fabric.report import draw_fabric
+
+        if out.suffix.lower() != ".png":
+            raise ConfigError("only PNG output is supported", file=str(out))
+        fab = load_fabric(fabric)
+        layout = draw_fabric(fab, out)
+        if json_out:
+            emit_json({"file": str(out), "layout": layout, "nodes": len(fab)})
+        else:
+            console.print(f"wrote {out} ({layout} layout)")

@@ -1,0 +1,89 @@
+"""Topology Zoo GML import (https://topology-zoo.org/, CC BY 4.0; see fabric/data/topologyzoo/SOURCE.md).
+
+Nodes keep ``label``, ``lat``/``lon`` (from ``Latitude``/``Longitude``); links get ``length_km`` =
+great-circle distance x ``route_factor`` (default :data:`fabric.units.DEFAULT_ROUTE_FACTOR`), kind
+``wdm`` and ``capacity_gbps`` (one 1.6 Tb/s wavelength unless given). Nodes without coordinates are
+reported in ``fabric.meta["no_coordinates"]``, never guessed; their links get no length (0 km and
+``fabric.meta["unknown_length_links"]``) unless ``require_lengths`` is set, which raises instead.
+Some Zoo files repeat an edge without declaring ``multigraph 1``; that header is added on the fly.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+from importlib import resources
+from pathlib import Path
+
+import networkx as nx
+
+from fabric.builders import WAVELENGTH_GBPS
+from fabric.errors import ConfigError, TopologyError
+from fabric.topology import Fabric
+from fabric.units import DEFAULT_ROUTE_FACTOR, great_circle_km
+
+
+def zoo_path(name: str) -> Path:
+    """Path of a Topology Zoo file shipped with fabricctl, e.g. ``zoo_path("Chinanet")``."""
+    base = resources.files("fabric") / "data" / "topologyzoo"
+    p = Path(str(base / (name if name.endswith(".gml") else f"{name}.gml")))
+    if not p.exists():
+        have = sorted(x.name[:-4] for x in Path(str(base)).glob("*.gml"))
+        raise ConfigError(f"no built-in Topology Zoo file {name!r} (have: {', '.join(have)})")
+    return p
+
+
+def load_gml(path: str | os.PathLike[str], *, route_factor: float = DEFAULT_ROUTE_FACTOR,
+             capacity_gbps: float = WAVELENGTH_GBPS, require_lengths: bool = False,
+             role: str = "dci") -> Fabric:
+    """Read a Topology Zoo GML file into a Fabric whose nodes are named by their ``label``.
+
+    Duplicate labels get ``#id`` appended. ``role`` is given to every node (``dci``: each PoP is a
+    site's gateway). Raises :class:`ConfigError` naming the file and line on a syntax error.
+    """
+    p = Path(path)
+    try:
+        text = p.read_text(encoding="utf-8")
+    except OSError as exc:
+        raise ConfigError(f"cannot read: {exc.strerror}", file=str(p)) from None
+    if not re.search(r"^\s*multigraph\s+1", text, re.M):
+        text = re.sub(r"graph\s*\[", "graph [\n  multigraph 1", text, count=1)
+    try:
+        g = nx.parse_gml(text, label="id")
+    except nx.NetworkXError as exc:
+        raise ConfigError(f"not a valid GML file: {exc}", file=str(p)) from None
+    labels: dict[object, str] = {}
+    seen: dict[str, int] = {}
+    for n, d in g.nodes(data=True):
+        lab = str(d.get("label", n)).strip() or str(n)
+        seen[lab] = seen.get(lab, 0) + 1
+    for n, d in g.nodes(data=True):
+        lab = str(d.get("label", n)).strip() or str(n)
+        labels[n] = f"{lab}#{n}" if seen[lab] > 1 else lab
+    f = Fabric(str(g.graph.get("label", p.stem)).strip() or p.stem)
+    missing: list[str] = []
+    for n, d in g.nodes(data=True):
+        lat, lon = d.get("Latitude"), d.get("Longitude")
+        if lat is None or lon is None:
+            missing.append(labels[n])
+            f.add_node(labels[n], role, site=labels[n])
+        else:
+            f.add_node(labels[n], role, site=labels[n], lat=float(lat), lon=float(lon))
+    unknown: list[str] = []
+    for u, v, _d in g.edges(data=True):
+        if u == v:
+            continue  # a self-loop carries nothing between sites
+        a, b = labels[u], labels[v]
+        na, nb = f.node(a), f.node(b)
+        if "lat" in na and "lat" in nb:
+            length = great_circle_km(na["lat"], na["lon"], nb["lat"], nb["lon"]) * route_factor
+        else:
+            if require_lengths:
+                raise TopologyError(f"link {a}--{b} needs a length but {a if 'lat' not in na else b!r} has no "
+                                    "Latitude/Longitude", file=str(p))
+            length = 0.0
+            unknown.append(f"{a}--{b}")
+        f.add_link(a, b, capacity_gbps, length_km=length, kind="wdm")
+    f.meta.update(source=str(p), route_factor=route_factor, no_coordinates=missing,
+                  unknown_length_links=unknown)
+    return f

@@ -1,0 +1,1 @@
+"""Labs: Mininet-style labs in Linux network namespaces."""

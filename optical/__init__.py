@@ -1,0 +1,1 @@
+"""Optical planning: OCS circuits, wavelength routing, latency budgets."""

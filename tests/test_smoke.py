@@ -1,0 +1,13 @@
+"""End-to-end: the demo runs and writes its artefacts."""
+
+from fabric.plan import Plan
+
+
+def test_demo_writes_artefacts(cli, tmp_path):
+    out = tmp_path / "out"
+    r = cli(["demo", "--out", out])
+    assert r.exit_code == 0, r.output
+    assert (out / "topology.yaml").stat().st_size > 1000
+    assert (out / "topology.png").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+    plan = Plan.load(out / "plan.json")
+    assert plan.fabric == "example-two-site"
