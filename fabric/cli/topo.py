@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from enum import Enum
+from enum import StrEnum
 from pathlib import Path
 
 import typer
@@ -11,7 +11,7 @@ from fabric.cli.common import JSON_HELP, console, emit_json, err_console
 from fabric.errors import ConfigError
 
 
-class BuildKind(str, Enum):
+class BuildKind(StrEnum):
     fat_tree = "fat-tree"
     clos = "clos"
     rail = "rail"
@@ -19,13 +19,13 @@ class BuildKind(str, Enum):
     multi_site = "multi-site"
 
 
-class ImportFormat(str, Enum):
+class ImportFormat(StrEnum):
     clab = "clab"
     gml = "gml"
     yaml = "yaml"
 
 
-class ExportFormat(str, Enum):
+class ExportFormat(StrEnum):
     clab = "clab"
     yaml = "yaml"
 

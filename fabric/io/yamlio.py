@@ -124,7 +124,16 @@ def fabric_from_dict(data: Any, *, file: str | None = None, lines: _LineIndex | 
             # point at the first unknown key itself
             path = path + (extra[0],)
         elif err.validator == "required":
-            msg = f"missing required field: {msg.split(' is a required')[0]}"
+            msg = f"missing required field {msg.split(' is a required')[0]}"
+        elif err.validator in ("exclusiveMinimum", "minimum", "maximum"):
+            bound = {"exclusiveMinimum": ">", "minimum": ">=", "maximum": "<="}[str(err.validator)]
+            msg = f"must be {bound} {err.validator_value}, got {err.instance!r}"
+        elif err.validator == "enum":
+            msg = f"must be one of {', '.join(map(str, err.validator_value))}, got {err.instance!r}"
+        elif err.validator == "type":
+            msg = f"must be of type {err.validator_value}, got {err.instance!r}"
+        elif err.validator == "minLength":
+            msg = "must not be empty"
         raise ConfigError(msg, file=file, where=_where(lines, path))
     name = data["name"]
     if "builder" in data:

@@ -1,0 +1,22 @@
+"""Docs that run: the examples in the foundation modules' docstrings, and the README's front door."""
+
+from __future__ import annotations
+
+import doctest
+import importlib
+from pathlib import Path
+
+import pytest
+
+
+@pytest.mark.parametrize("module", ["fabric.units", "fabric.topology", "fabric.builders", "fabric.plan"])
+def test_docstring_examples(module):
+    mod = importlib.import_module(module)
+    failures, tried = doctest.testmod(mod, optionflags=doctest.ELLIPSIS)
+    assert tried > 0 and failures == 0
+
+
+def test_readme_starts_with_the_two_commands():
+    text = (Path(__file__).parents[1] / "README.md").read_text()
+    block = text.split("```bash\n", 1)[1].split("```", 1)[0].strip().splitlines()
+    assert block == ["pip install -e . && fabricctl demo", "pip install -e '.[test]' && pytest"]
