@@ -58,6 +58,17 @@ class Link:
         """One-way propagation delay in fibre at 4.897 µs/km (REFERENCE.md)."""
         return self.length_km * FIBRE_US_PER_KM
 
+    def attributes(self) -> dict[str, Any]:
+        """``capacity_gbps`` plus the attributes that differ from their defaults (for files)."""
+        out: dict[str, Any] = {"capacity_gbps": self.capacity_gbps}
+        if self.length_km:
+            out["length_km"] = self.length_km
+        if self.kind != "copper":
+            out["kind"] = self.kind
+        if not self.up:
+            out["up"] = False
+        return out
+
     @property
     def name(self) -> str:
         """``a:port_a--b:port_b``, the name CLI flags such as ``--fail`` accept."""

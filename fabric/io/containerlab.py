@@ -147,14 +147,7 @@ def fabric_to_clab(fab: Fabric, *, image: str = DEFAULT_IMAGE) -> dict[str, Any]
             if not _IFNAME.match(port) or port == "eth0":
                 raise TopologyError(f"port {port!r} of {node!r} is not usable as a containerlab interface "
                                     "(1-15 characters, no ':' or '/', eth0 is reserved for management)")
-        vars_: dict[str, Any] = {"capacity_gbps": lk.capacity_gbps}
-        if lk.length_km:
-            vars_["length_km"] = lk.length_km
-        if lk.kind != "copper":
-            vars_["kind"] = lk.kind
-        if not lk.up:
-            vars_["up"] = False
-        links.append({"endpoints": [f"{lk.a}:{lk.port_a}", f"{lk.b}:{lk.port_b}"], "vars": vars_})
+        links.append({"endpoints": [f"{lk.a}:{lk.port_a}", f"{lk.b}:{lk.port_b}"], "vars": lk.attributes()})
     return {"name": name, "topology": {"kinds": {"linux": {"image": image}}, "nodes": nodes, "links": links}}
 
 

@@ -186,15 +186,7 @@ def fabric_to_dict(fab: Fabric) -> dict[str, Any]:
              for n, d in fab.graph.nodes(data=True)]
     links = []
     for lk in fab.links():
-        row: dict[str, Any] = {"a": lk.a, "b": lk.b, "capacity_gbps": lk.capacity_gbps}
-        if lk.length_km:
-            row["length_km"] = lk.length_km
-        if lk.kind != "copper":
-            row["kind"] = lk.kind
-        if not lk.up:
-            row["up"] = False
-        row["port_a"], row["port_b"] = lk.port_a, lk.port_b
-        links.append(row)
+        links.append({"a": lk.a, "b": lk.b, **lk.attributes(), "port_a": lk.port_a, "port_b": lk.port_b})
     return {"name": fab.name, "nodes": nodes, "links": links}
 
 
