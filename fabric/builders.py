@@ -14,6 +14,9 @@ from dataclasses import dataclass
 
 from fabric.errors import TopologyError
 from fabric.topology import Fabric
+
+__all__ = ["Fabric", "Site", "WanLink", "fat_tree", "clos", "rail_optimized", "dual_plane", "multi_site",
+           "example_two_site"]
 from fabric.units import DEFAULT_ROUTE_FACTOR, great_circle_km
 
 #: Default GPU NIC / host port speed: 400 Gb/s (ConnectX-7 class; REFERENCE.md line rates).
@@ -187,12 +190,12 @@ def _rail_plane(f: Fabric, servers: int, rails: int, per_su: int, nsp: int, up: 
     width = len(str(servers))
     spine_names = [f"spine{j + 1}{sfx}" for j in range(nsp)]
     for sp in spine_names:
-        f.add_node(sp, "spine", **({"plane": plane} if plane else {}))
+        f.add_node(sp, "spine", plane=plane)
     for su in range(servers // per_su):
         leaves = []
         for r in range(rails):
             leaf = f"su{su + 1}-rail{r}{sfx}"
-            f.add_node(leaf, "leaf", rail=r, **({"plane": plane} if plane else {}))
+            f.add_node(leaf, "leaf", rail=r, plane=plane)
             leaves.append(leaf)
         for srv in range(su * per_su, (su + 1) * per_su):
             for r in range(rails):

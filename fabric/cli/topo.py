@@ -41,10 +41,10 @@ def register(app: typer.Typer, groups: dict[str, typer.Typer]) -> None:
               out: Path = typer.Option(..., "-o", "--out", help="YAML file to write."),
               k: int = typer.Option(4, help="fat-tree: switch radix k (even)."),
               leaves: int = typer.Option(4, help="clos: number of leaves."),
-              spines: int = typer.Option(2, help="clos/rail: number of spines (per plane for dual-plane)."),
+              spines: int | None = typer.Option(None, help="Number of spines (clos default 2; rail/dual-plane default: one per uplink; per plane for dual-plane)."),
               hosts_per_leaf: int = typer.Option(8, help="clos: hosts per leaf."),
               uplinks_per_leaf: int | None = typer.Option(None, help="clos/rail: uplinks per leaf (multiple of spines)."),
-              servers: int = typer.Option(4, help="rail/dual-plane/multi-site: servers (per site)."),
+              servers: int = typer.Option(4, help="rail/dual-plane: servers; multi-site: servers per site of the two-site example."),
               gpus_per_server: int = typer.Option(8, help="rail/dual-plane: GPUs per server (rails)."),
               servers_per_su: int | None = typer.Option(None, help="rail/dual-plane: servers per scalable unit."),
               host_gbps: float = typer.Option(400.0, help="Endpoint port speed, Gb/s."),
@@ -55,22 +55,24 @@ def register(app: typer.Typer, groups: dict[str, typer.Typer]) -> None:
         from fabric import builders
         from fabric.io.yamlio import save_yaml
 
-        if kind is BuildKind.fat_tree:
-            fab = builders.fat_tree(k, host_gbps, name=name)
-        elif kind is BuildKind.clos:
-            fab = builders.clos(leaves, spines, hosts_per_leaf, uplinks_per_leaf, host_gbps=host_gbps,
-                                uplink_gbps=uplink_gbps, name=name)
-        elif kind is BuildKind.rail:
-            fab = builders.rail_optimized(servers, gpus_per_server, servers_per_su=servers_per_su,
-                                          spines=spines if spines != 2 or uplinks_per_leaf else None,
-                                          uplinks_per_leaf=uplinks_per_leaf, gpu_gbps=host_gbps,
-                                          uplink_gbps=uplink_gbps, name=name)
-        elif kind is BuildKind.dual_plane:
-            fab = builders.dual_plane(servers, gpus_per_server, servers_per_segment=servers_per_su,
-                                      uplinks_per_leaf=uplinks_per_leaf, port_gbps=host_gbps / 2,
-                                      uplink_gbps=uplink_gbps, name=name)
-        else:
-            fab = builders.example_two_site(servers, gpus_per_server)
+        def _build(kind: BuildKind) -> builders.Fabric:
+            if kind is BuildKind.fat_tree:
+                return builders.fat_tree(k, host_gbps, name=name)
+            if kind is BuildKind.clos:
+                return builders.clos(leaves, spines or 2, hosts_per_leaf, uplinks_per_leaf, host_gbps=host_gbps,
+                                     uplink_gbps=uplink_gbps, name=name)
+            if kind is BuildKind.rail:
+                return builders.rail_optimized(servers, gpus_per_server, servers_per_su=servers_per_su, spines=spines,
+                                               uplinks_per_leaf=uplinks_per_leaf, gpu_gbps=host_gbps,
+                                               uplink_gbps=uplink_gbps, name=name)
+            if kind is BuildKind.dual_plane:
+                return builders.dual_plane(servers, gpus_per_server, servers_per_segment=servers_per_su,
+                                           spines_per_plane=spines, uplinks_per_leaf=uplinks_per_leaf,
+                                           port_gbps=host_gbps / 2, uplink_gbps=uplink_gbps, name=name)
+            return builders.example_two_site(servers, gpus_per_server)  # multi-site: the demo's two sites
+
+        with err_console.status(f"building {kind.value} ..."):
+            fab = _build(kind)
         save_yaml(fab, out)
         s = fab.summary()
         if json_out:

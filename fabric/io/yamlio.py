@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import json
 import os
+from collections.abc import Callable
 from importlib import resources
 from pathlib import Path
 from typing import Any
@@ -35,7 +36,7 @@ from fabric.topology import Fabric
 _Loader = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
 _Dumper = getattr(yaml, "CSafeDumper", yaml.SafeDumper)
 
-BUILDERS = {
+BUILDERS: dict[str, Callable[..., Fabric]] = {
     "fat_tree": builders.fat_tree,
     "clos": builders.clos,
     "rail_optimized": builders.rail_optimized,
