@@ -20,3 +20,16 @@ def test_readme_starts_with_the_two_commands():
     text = (Path(__file__).parents[1] / "README.md").read_text()
     block = text.split("```bash\n", 1)[1].split("```", 1)[0].strip().splitlines()
     assert block == ["pip install -e . && fabricctl demo", "pip install -e '.[test]' && pytest"]
+
+
+def test_readme_yaml_examples_load(tmp_path):
+    from fabric.io.yamlio import load_yaml
+
+    text = (Path(__file__).parents[1] / "README.md").read_text()
+    blocks = [b.split("```", 1)[0] for b in text.split("```yaml\n")[1:]]
+    assert len(blocks) >= 5
+    for i, block in enumerate(blocks):
+        p = tmp_path / f"ex{i}.yaml"
+        p.write_text(block)
+        fab = load_yaml(p)
+        assert len(fab) > 0 and fab.validate() == [], block
