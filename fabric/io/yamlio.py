@@ -172,6 +172,8 @@ def fabric_from_dict(data: Any, *, file: str | None = None, lines: _LineIndex | 
                    "kind" if "kind" in r else None)
             raise TopologyError(f"{r} (link {a}--{b})", file=file,
                                 where=_where(lines, ("links", i) + ((key,) if key else ()))) from None
+    if isinstance(data.get("generated_by"), dict):
+        _restore_builder_formulas(fab, data["generated_by"])
     return fab
 
 
@@ -181,6 +183,23 @@ def load_yaml(path: str | os.PathLike[str]) -> Fabric:
     return fabric_from_dict(data, file=str(path), lines=lines)
 
 
+def _restore_builder_formulas(fab: Fabric, generated_by: dict[str, Any]) -> None:
+    """Keep a builder's exact formulas (bisection, diameter) when the file is still what it built.
+
+    The builder is run again with the recorded parameters and compared link by link; a file edited
+    after it was built keeps only the computed (max-flow) figures.
+    """
+    func = BUILDERS.get(str(generated_by.get("builder")))
+    if func is None:
+        return
+    try:
+        rebuilt = func(**generated_by.get("params", {}), name=fab.name)
+    except (TypeError, FabricError):
+        return
+    if fabric_to_dict(rebuilt) == fabric_to_dict(fab):
+        fab.meta.update(rebuilt.meta)
+
+
 def fabric_to_dict(fab: Fabric) -> dict[str, Any]:
     """The YAML-ready dict of a Fabric (explicit nodes and links; the builder is noted, not needed)."""
     nodes = [{"name": n, "role": d["role"], **{k: v for k, v in d.items() if k != "role"}}
@@ -188,13 +207,15 @@ def fabric_to_dict(fab: Fabric) -> dict[str, Any]:
     links = []
     for lk in fab.links():
         links.append({"a": lk.a, "b": lk.b, **lk.attributes(), "port_a": lk.port_a, "port_b": lk.port_b})
-    return {"name": fab.name, "nodes": nodes, "links": links}
+    out: dict[str, Any] = {"name": fab.name}
+    if fab.meta.get("builder") in BUILDERS:
+        out["generated_by"] = {"builder": fab.meta["builder"], "params": fab.meta.get("params", {})}
+    out.update(nodes=nodes, links=links)
+    return out
 
 
 def dump_yaml(fab: Fabric) -> str:
     header = f"# fabricctl topology: {fab.name}"
-    if fab.meta.get("builder"):
-        header += f" (built by {fab.meta['builder']} {json.dumps(fab.meta.get('params', {}))})"
     body = yaml.dump(fabric_to_dict(fab), Dumper=_Dumper, sort_keys=False, default_flow_style=None, width=120)
     return header + "\n" + body
 
