@@ -196,7 +196,8 @@ def _restore_builder_formulas(fab: Fabric, generated_by: dict[str, Any]) -> None
         rebuilt = func(**generated_by.get("params", {}), name=fab.name)
     except (TypeError, FabricError):
         return
-    if fabric_to_dict(rebuilt) == fabric_to_dict(fab):
+    built, loaded = fabric_to_dict(rebuilt), fabric_to_dict(fab)
+    if (built["nodes"], built["links"]) == (loaded["nodes"], loaded["links"]):
         fab.meta.update(rebuilt.meta)
 
 
