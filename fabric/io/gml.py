@@ -46,6 +46,8 @@ def load_gml(path: str | os.PathLike[str], *, route_factor: float = DEFAULT_ROUT
         text = p.read_text(encoding="utf-8")
     except OSError as exc:
         raise ConfigError(f"cannot read: {exc.strerror}", file=str(p)) from None
+    except UnicodeDecodeError as exc:
+        raise ConfigError(f"not a text file (byte {exc.start} is not UTF-8)", file=str(p)) from None
     if not re.search(r"^\s*multigraph\s+1", text, re.M):
         text = re.sub(r"graph\s*\[", "graph [\n  multigraph 1", text, count=1)
     try:
