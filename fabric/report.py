@@ -78,7 +78,7 @@ def draw_fabric(fab: Fabric, path: str | os.PathLike[str], *, max_nodes: int = 4
         xs = [c[0] for c in coords.values()]
         ys = [c[1] for c in coords.values()]
         span = max(max(xs) - min(xs), max(ys) - min(ys), 1.0)
-        box = span * 0.12
+        box = span * 0.2
         for (_site, c), members in by_site.items():
             if c is None:
                 continue
@@ -109,9 +109,22 @@ def draw_fabric(fab: Fabric, path: str | os.PathLike[str], *, max_nodes: int = 4
         ax.scatter([pos[n][0] for n in members], [pos[n][1] for n in members], s=8 if small else 40,
                    c=colour, label=f"{role} ({len(members)})", zorder=2, edgecolors="none")
     if geographic:
-        for n in fab.nodes("dci"):
-            if n in pos and len(fab) <= 300:
-                ax.annotate(n, pos[n], fontsize=7, xytext=(3, 3), textcoords="offset points")
+        for (site, c), members in by_site.items():
+            if c is None or site is None:
+                continue
+            if len(members) == 1:
+                ax.annotate(str(site), c, fontsize=7, xytext=(3, 3), textcoords="offset points")
+            else:
+                ax.annotate(str(site), (c[0], c[1] + box * 0.6), fontsize=9, ha="center", weight="bold")
+        wan = [lk for lk in fab.links() if lk.kind == "wdm" and lk.a in pos and lk.b in pos]
+        labelled: set[frozenset[Any]] = set()
+        for lk in wan if len(wan) <= 12 else []:
+            pair = frozenset((fab.node(lk.a).get("site", lk.a), fab.node(lk.b).get("site", lk.b)))
+            if pair in labelled:
+                continue
+            labelled.add(pair)
+            (x1, y1), (x2, y2) = pos[lk.a], pos[lk.b]
+            ax.annotate(f"{lk.length_km:,.0f} km", ((x1 + x2) / 2, (y1 + y2) / 2), fontsize=8, color="#cc3333")
         ax.set_xlabel("longitude (deg)")
         ax.set_ylabel("latitude (deg)")
         ax.set_aspect("equal", adjustable="datalim")
@@ -121,7 +134,9 @@ def draw_fabric(fab: Fabric, path: str | os.PathLike[str], *, max_nodes: int = 4
         ax.set_yticks(ticks)
         ax.set_yticklabels([names.get(t, str(t)) for t in ticks])
         ax.set_xticks([])
-    ax.set_title(f"{fab.name}: {len(fab):,} nodes, {fab.graph.number_of_edges():,} links ({layout})")
+    hidden = len(fab) - len(pos)
+    note = f"; {hidden} without coordinates not drawn" if hidden else ""
+    ax.set_title(f"{fab.name}: {len(fab):,} nodes, {fab.graph.number_of_edges():,} links ({layout}{note})")
     ax.legend(loc="upper left", fontsize=8, markerscale=1.5)
     fig.tight_layout()
     buf = io.BytesIO()
