@@ -108,6 +108,7 @@ class Profile:
     cnp_interval_us: float         # NP generates at most one CNP per flow per interval
     rate_reduce_period_us: float
     max_cut_fraction: float
+    alpha_update_before_cut: bool = False   # firmware updates alpha (with this CNP) before cutting
     assumptions: tuple[str, ...] = ()
 
 
@@ -126,20 +127,21 @@ PROFILES: dict[str, Profile] = {
     "nvidia": Profile(
         "nvidia", "NVIDIA ConnectX firmware defaults (per 25G)", 25.0,
         kmin_bytes=150_000 / 4, kmax_bytes=1_500_000 / 4, pmax=1.0, g=1019 / 1024, alpha_timer_us=1.0,
-        rate_increase_timer_us=300.0, byte_counter_bytes=32_767 * 64 / 4, fast_recovery_steps=1,
+        rate_increase_timer_us=300.0, byte_counter_bytes=32_767, fast_recovery_steps=1,
         rai_mbps=5.0, rhai_mbps=50.0, min_rate_mbps=1.0, cnp_interval_us=4.0, rate_reduce_period_us=4.0,
-        max_cut_fraction=0.5,
+        max_cut_fraction=0.5, alpha_update_before_cut=True,
         assumptions=("ECN Kmin 150 KB / Kmax 1500 KB at 100G, Pmax 100% (NVIDIA guide, unverified)",
-                     "byte counter rpg_byte_reset 32767 x 64 B at 100G (unverified)",
+                     "byte counter rpg_byte_reset 32767 B per 25G (unverified)",
                      "fast recovery steps rpg_threshold 1 (unverified)",
-                     "CNP interval = rate-reduce period 4 us")),
+                     "CNP interval = rate-reduce period 4 us",
+                     "alpha (g = 1019/1024, nearly memoryless) is updated before the cut (firmware order)")),
     # Alibaba production ECN thresholds per 25G (REFERENCE.md) with NVIDIA NIC defaults.
     "production": Profile(
         "production", "Alibaba production ECN (per 25G) + NVIDIA NIC defaults", 25.0,
         kmin_bytes=100_000, kmax_bytes=400_000, pmax=0.20, g=1019 / 1024, alpha_timer_us=1.0,
-        rate_increase_timer_us=300.0, byte_counter_bytes=32_767 * 64 / 4, fast_recovery_steps=1,
+        rate_increase_timer_us=300.0, byte_counter_bytes=32_767, fast_recovery_steps=1,
         rai_mbps=5.0, rhai_mbps=50.0, min_rate_mbps=1.0, cnp_interval_us=4.0, rate_reduce_period_us=4.0,
-        max_cut_fraction=0.5,
+        max_cut_fraction=0.5, alpha_update_before_cut=True,
         assumptions=("NIC values as in the nvidia profile",)),
 }
 DEFAULT_PROFILE = "nvidia"
@@ -246,7 +248,8 @@ def dcqcn_params(profile: Profile | str, speed_gbps: float) -> dict[str, Any]:
         "fast_recovery_steps": p.fast_recovery_steps,
         "rai_mbps": p.rai_mbps * s, "rhai_mbps": p.rhai_mbps * s, "min_rate_mbps": p.min_rate_mbps * s,
         "cnp_interval_us": p.cnp_interval_us, "rate_reduce_period_us": p.rate_reduce_period_us,
-        "max_cut_fraction": p.max_cut_fraction, "line_rate_gbps": speed_gbps,
+        "max_cut_fraction": p.max_cut_fraction, "alpha_update_before_cut": p.alpha_update_before_cut,
+        "line_rate_gbps": speed_gbps,
     }
 
 
