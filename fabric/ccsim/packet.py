@@ -51,6 +51,7 @@ class PacketConfig:
     mtu_bytes: int = 4096             # RoCE MTU (assumption: 4096 B payload per packet)
     t_end_s: float = 2e-3
     samples: int = 400
+    sample_dt_s: float | None = None  # default t_end_s / samples
     seed: int = 1
     dyn_alpha: float = 1 / 8
     switch_buffer_bytes: int | None = None
@@ -193,7 +194,7 @@ def build_network(fabric: Fabric, flows: list[Flow], cfg: PacketConfig, plan: di
         "min_rate_Bps": dcqcn["min_rate_mbps"] * 1e6 / 8, "cnp_interval_s": dcqcn["cnp_interval_us"] * 1e-6,
         "dctcp_g": cfg.dctcp_g, "hpcc_eta": hp["eta"], "hpcc_max_stage": hp["max_stage"],
         "hpcc_w_ai_bytes": hp["w_ai_bytes"], "base_rtt_s": base_rtt,
-        "sample_dt_s": cfg.t_end_s / max(cfg.samples, 1), "t_end_s": cfg.t_end_s, "seed": cfg.seed,
+        "sample_dt_s": cfg.sample_dt_s or cfg.t_end_s / max(cfg.samples, 1), "t_end_s": cfg.t_end_s, "seed": cfg.seed,
         "nic_queue_pkts": cfg.nic_queue_pkts, "mtu_bytes": cfg.mtu_bytes, "dyn_alpha": cfg.dyn_alpha,
         "alpha_first": float(dcqcn.get("alpha_update_before_cut", False)),
         "max_cut": dcqcn.get("max_cut_fraction", 0.5),

@@ -25,6 +25,7 @@ class Scenario:
     flows: list[tuple[str, str, float, float]]
     t_end_s: float
     description: str
+    expected_s: float | None = None      # rough run length, for sampling (None: t_end_s)
 
 
 def _clos_for(hosts: int, gbps: float, hosts_per_leaf: int = 8, spines: int = 2) -> Fabric:
@@ -47,7 +48,8 @@ def incast(n: int = 16, flow_bytes: float = 1e6, gbps: float = 400.0, t_end_s: f
         by_leaf.setdefault(h.split("-")[0], []).append(h)
     order = [hs[i] for i in range(max(len(v) for v in by_leaf.values())) for hs in by_leaf.values() if i < len(hs)]
     flows = [(s, dst, float(flow_bytes), 0.0) for s in order[:n]]
-    return Scenario("incast", fab, flows, t_end_s, f"{n}-to-1 incast of {flow_bytes / 1e6:g} MB at {gbps:g}G")
+    return Scenario("incast", fab, flows, t_end_s, f"{n}-to-1 incast of {flow_bytes / 1e6:g} MB at {gbps:g}G",
+                    expected_s=min(t_end_s, 1.2 * n * flow_bytes / (gbps * 1e9 / 8) + 20e-6))
 
 
 def victim(n_long: int = 8, n_short: int = 32, short_bytes: float = 64e3, gbps: float = 400.0,
@@ -89,7 +91,8 @@ def allreduce(n: int = 8, data_bytes: float = 4e6, gbps: float = 400.0, t_end_s:
     per_leaf = {lf: [h for h in hosts if h.startswith(lf + "-")] for lf in leaves}
     ranks = [per_leaf[leaves[i % len(leaves)]][i // len(leaves)] for i in range(n)]
     flows = flows_from_demand(ring_allreduce_flows(ranks, data_bytes))
-    return Scenario("allreduce", fab, flows, t_end_s, f"ring all-reduce of {data_bytes / 1e6:g} MB over {n} ranks")
+    return Scenario("allreduce", fab, flows, t_end_s, f"ring all-reduce of {data_bytes / 1e6:g} MB over {n} ranks",
+                    expected_s=min(t_end_s, 3 * flows[0][2] / (gbps * 1e9 / 8) + 20e-6))
 
 
 def bottleneck(n: int = 2, gbps: float = 400.0, t_end_s: float = 10e-3) -> Scenario:
