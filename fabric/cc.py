@@ -239,12 +239,12 @@ def ecn_params(profile: Profile | str, speed_gbps: float) -> dict[str, Any]:
 
 
 def dcqcn_params(profile: Profile | str, speed_gbps: float) -> dict[str, Any]:
-    """NIC DCQCN parameters for a port speed: rate steps and byte counter scale, timers do not."""
+    """NIC DCQCN parameters for a port speed: rate steps scale with line rate; timers and byte counter do not."""
     p = get_profile(profile) if isinstance(profile, str) else profile
     s = speed_gbps / p.ref_gbps
     return {
         "g": p.g, "alpha_timer_us": p.alpha_timer_us, "rate_increase_timer_us": p.rate_increase_timer_us,
-        "byte_counter_bytes": int(round(p.byte_counter_bytes * s)),
+        "byte_counter_bytes": int(round(p.byte_counter_bytes)),
         "fast_recovery_steps": p.fast_recovery_steps,
         "rai_mbps": p.rai_mbps * s, "rhai_mbps": p.rhai_mbps * s, "min_rate_mbps": p.min_rate_mbps * s,
         "cnp_interval_us": p.cnp_interval_us, "rate_reduce_period_us": p.rate_reduce_period_us,
