@@ -18,6 +18,13 @@ def test_sim_cc_json_keys_and_plot(cli, tmp_path):
         assert key in doc
     assert set(doc["fct_slowdown"]) == {"p50", "p95", "p99"}
     assert doc["drops"] == 0 and doc["completed"] == 8
+    ser = doc["series"]
+    assert len(ser["flow_gbps"]) == 8 and all(len(x) == len(ser["t_us"]) for x in ser["flow_gbps"])
+    assert len(ser["bottleneck_queue_bytes"]) == len(ser["t_us"]) > 10
+    assert max(ser["bottleneck_queue_bytes"]) <= doc["bottleneck"]["max_queue_bytes"]
+    # delivered bytes from the series add up to no more than what was sent
+    dt = [b - a for a, b in zip([0.0] + ser["t_us"][:-1], ser["t_us"], strict=True)]
+    assert sum(g * d * 1e3 / 8 for row in ser["flow_gbps"] for g, d in zip(row, dt, strict=True)) <= 8 * 500e3 + 1
     assert (tmp_path / "cc-incast-dcqcn.png").read_bytes()[:4] == b"\x89PNG"
 
 

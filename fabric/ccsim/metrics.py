@@ -95,3 +95,18 @@ def plot(res: Any, path: str | os.PathLike[str], title: str = "") -> None:
     fig.savefig(buf, format="png", dpi=90)
     plt.close(fig)
     write_bytes_atomic(path, buf.getvalue())
+
+
+def series(res: Any, points: int = 100) -> dict[str, Any]:
+    """Time series for JSON output: bottleneck queue and per-flow throughput, at most ``points`` samples."""
+    n = len(res.t_s)
+    if n < 2:
+        return {"t_us": [], "bottleneck_queue_bytes": [], "flow_gbps": []}
+    idx = np.unique(np.linspace(0, n - 1, min(points, n)).astype(int))
+    b = int(np.argmax(res.max_queue_bytes))
+    t = res.t_s[idx]
+    rcv = res.rcv_bytes[idx]
+    thr = np.diff(rcv, axis=0) / np.maximum(np.diff(t), 1e-15)[:, None] * 8 / 1e9
+    return {"t_us": [round(float(x) * 1e6, 3) for x in t[1:]],
+            "bottleneck_queue_bytes": [float(x) for x in res.queue_bytes[idx[1:], b]],
+            "flow_gbps": [[round(float(x), 3) for x in row] for row in thr.T]}

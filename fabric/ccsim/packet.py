@@ -82,6 +82,7 @@ class PacketResult:
     line_Bps: np.ndarray
     config: PacketConfig
     wall_s: float = 0.0
+    delivered_bytes: np.ndarray | None = None   # per flow at the end of the run
 
     def metrics(self) -> dict[str, Any]:
         from fabric.ccsim.metrics import summarise
@@ -240,7 +241,8 @@ def simulate(fabric: Fabric, flows: list[Flow], cfg: PacketConfig | None = None,
     k = st["samples"]
     return PacketResult(out_t[:k], out_q[:k], out_rcv[:k], out_rate[:k], list(flows), res_flow[:, 0],
                         res_flow[:, 2], res_flow[:, 3], meta["dl_names"], res_dl[:, 0], res_dl[:, 1],
-                        res_dl[:, 2], res_dl[:, 3], st, meta["ideal"], arrays["fl_line"], cfg, wall)
+                        res_dl[:, 2], res_dl[:, 3], st, meta["ideal"], arrays["fl_line"], cfg, wall,
+                        res_flow[:, 1].copy())
 
 
 def line_rate_fct_s(size_bytes: float, rate_Bps: float) -> float:

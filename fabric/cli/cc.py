@@ -131,7 +131,7 @@ def _register_sim(groups: dict[str, typer.Typer]) -> None:
 
         Exits 1 if PFC was on and bytes were lost (the lossless configuration failed).
         """
-        from fabric.ccsim.metrics import plot
+        from fabric.ccsim.metrics import plot, series
         from fabric.ccsim.packet import PacketConfig, simulate
 
         sc = _scenario(scenario, senders, flow_kb, gbps, t_end_us)
@@ -142,7 +142,8 @@ def _register_sim(groups: dict[str, typer.Typer]) -> None:
         res = simulate(sc.fabric, sc.flows, cfg, data)
         m = res.metrics()
         doc = {"scenario": sc.name, "description": sc.description, "cc": cc, "pfc": pfc,
-               "profile": (data or {}).get("profile", profile), "plan": str(plan) if plan else None, **m}
+               "profile": (data or {}).get("profile", profile), "plan": str(plan) if plan else None, **m,
+               "series": series(res)}
         if out is not None:
             png = out / f"cc-{sc.name}-{cc}{'' if pfc else '-nopfc'}.png"
             plot(res, png, f"{sc.description}: {cc}, PFC {'on' if pfc else 'off'}")
