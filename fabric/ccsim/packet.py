@@ -151,20 +151,20 @@ def build_network(fabric: Fabric, flows: list[Flow], cfg: PacketConfig, plan: di
     fl_start = np.array([f[3] for f in flows], float)
     off, path, rev, line, ideal = [0], [], [], [], []
     dcqcn = None
-    for i, (s, d, size, _t0) in enumerate(flows):
-        for n in (s, d):
+    for i, (src, dst, size, _t0) in enumerate(flows):
+        for n in (src, dst):
             if n not in nid or fabric.role(n) not in ENDPOINT_ROLES:
                 raise ConfigError(f"flow {i}: {n!r} is not an endpoint of the fabric")
-        if s == d:
-            raise ConfigError(f"flow {i}: source and destination are both {s!r}")
+        if src == dst:
+            raise ConfigError(f"flow {i}: source and destination are both {src!r}")
         if not size > 0:
             raise ConfigError(f"flow {i}: size must be positive, got {size}")
-        cands = sorted(nx.all_shortest_paths(simple, s, d))
-        hops = cands[_hash(s, d, i, cfg.seed) % len(cands)]
+        cands = sorted(nx.all_shortest_paths(simple, src, dst))
+        hops = cands[_hash(src, dst, i, cfg.seed) % len(cands)]
         dls = []
         for u, v in zip(hops, hops[1:], strict=False):
             opts = by_pair[(u, v)]
-            dls.append(opts[_hash(u, v, s, d, i, cfg.seed) % len(opts)])
+            dls.append(opts[_hash(u, v, src, dst, i, cfg.seed) % len(opts)])
         path.extend(dls)
         off.append(len(path))
         rev.append(sum(dl_prop[x] for x in dls))

@@ -72,7 +72,7 @@ def tune(sc: Scenario, *, profile: str = "nvidia", cc: str = "dcqcn", target_que
     # increase, so it under-estimates recovery; the packet model decides)
     rest = sorted(set(range(len(grid))) - set(ok), key=lambda i: (-round(stats[i, 3], 3), stats[i, 0]))
     picks = (ok + rest)[:verify]
-    tried = []
+    tried: list[dict[str, Any]] = []
     base_m = simulate(sc.fabric, sc.flows, cfg0, plan).metrics()
     baseline = {"values": {**{k: ecn0[k] for k in ("kmin_bytes", "kmax_bytes", "pmax")},
                            "rate_increase_timer_us": dcqcn["rate_increase_timer_us"]},
@@ -97,7 +97,7 @@ def tune(sc: Scenario, *, profile: str = "nvidia", cc: str = "dcqcn", target_que
         p99 = ev["fct_slowdown"]["p99"]
         return (0 if meets(ev) else 1, p99 if p99 is not None else float("inf"), ev["max_queue_bytes"])
 
-    everything = tried + [{"values": baseline["values"], "fluid": None, "packet": baseline["packet"], "baseline": True}]
+    everything: list[dict[str, Any]] = tried + [{"values": baseline["values"], "fluid": None, "packet": baseline["packet"], "baseline": True}]
     best = min(everything, key=key)
     return {"scenario": sc.name, "description": sc.description, "profile": profile, "cc": cc,
             "targets": {"max_queue_bytes": target_queue_bytes, "p99_slowdown": target_p99},
