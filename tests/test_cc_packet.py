@@ -150,3 +150,22 @@ def test_numba_kernel_equals_pure_python_reference(cc):
         out[jit] = json.loads(p.stdout)
     assert out["0"] == out["1"]
     assert out["0"]["stats"]["events"] > 100
+
+
+def test_pfc_is_per_priority_lossy_class_not_paused():
+    """Short flows on priority 0 (lossy class) pass links that PFC pauses for priority 3."""
+    res = {}
+    for prio in (3, 0):
+        sc = scenarios.victim(short_priority=prio)
+        res[prio] = simulate(sc.fabric, sc.flows, PacketConfig(cc="none", t_end_s=sc.t_end_s)).metrics()
+    assert res[3]["pfc_pause_frames"] > 0 and res[0]["pfc_pause_frames"] > 0
+    assert res[3]["completed"] < 32
+    assert res[0]["completed"] == 32 and res[0]["fct_slowdown"]["p99"] < 2.0
+
+
+def test_flow_priority_validation():
+    sc = scenarios.incast(2, 1e5)
+    with pytest.raises(ConfigError, match="priority must be an integer 0-7"):
+        simulate(sc.fabric, [(*sc.flows[0], 9)])
+    with pytest.raises(ConfigError, match="expected \\(src, dst, bytes, start_s"):
+        simulate(sc.fabric, [("leaf1-h1", "leaf1-h2")])

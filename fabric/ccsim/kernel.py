@@ -120,7 +120,7 @@ def _increase(f, rc, rt, bc, tc, F, rai, rhai, line):
 @njit(cache=True)
 def run_kernel(cfg, dl_src, dl_dst, dl_rate, dl_prop, dl_kmin, dl_kmax, dl_pmax, dl_xoff, dl_xon,
                node_host, node_shared,
-               fl_size, fl_start, fl_off, fl_path, fl_rev, fl_line,
+               fl_size, fl_start, fl_off, fl_path, fl_rev, fl_line, fl_cls,
                heap_size, max_pkts, out_t, out_q, out_rcv, out_rate, res_flow, res_dl, stats):
     np.random.seed(int(cfg[19]))
     cc = int(cfg[0])
@@ -169,17 +169,20 @@ def run_kernel(cfg, dl_src, dl_dst, dl_rate, dl_prop, dl_kmin, dl_kmax, dl_pmax,
     n_free = max_pkts
 
     # directed links: egress queue, transmitter, PFC
-    q_head = np.full(n_dl, -1, dtype=np.int64)
-    q_tail = np.full(n_dl, -1, dtype=np.int64)
-    q_bytes = np.zeros(n_dl)
-    q_len = np.zeros(n_dl, dtype=np.int64)
+    # queues per (directed link, class): qid = 2 * dl + class; class 0 lossless (PFC), 1 lossy
+    n_q = 2 * n_dl
+    q_head = np.full(n_q, -1, dtype=np.int64)
+    q_tail = np.full(n_q, -1, dtype=np.int64)
+    q_bytes = np.zeros(n_q)
+    q_len = np.zeros(n_q, dtype=np.int64)
+    last_cls = np.zeros(n_dl, dtype=np.int64)
     busy = np.zeros(n_dl, dtype=np.int64)
     svc = np.full(n_dl, -1, dtype=np.int64)
-    paused = np.zeros(n_dl, dtype=np.int64)        # this link's sender is paused
-    paused_since = np.zeros(n_dl)
-    ingress = np.zeros(n_dl)                       # bytes that came in on this link, buffered at dl_dst
-    pause_sent = np.zeros(n_dl, dtype=np.int64)
-    pause_level = np.zeros(n_dl)
+    paused = np.zeros(n_q, dtype=np.int64)         # this link's sender is paused for this class
+    paused_since = np.zeros(n_q)
+    ingress = np.zeros(n_q)                        # bytes of this class that came in on this link
+    pause_sent = np.zeros(n_q, dtype=np.int64)
+    pause_level = np.zeros(n_q)
     tx_rate = np.zeros(n_dl)
     tx_last = np.zeros(n_dl)
     sw_used = np.zeros(node_host.shape[0])
@@ -256,20 +259,23 @@ def run_kernel(cfg, dl_src, dl_dst, dl_rate, dl_prop, dl_kmin, dl_kmax, dl_pmax,
             hop = p_hop[p] + 1
             p_hop[p] = hop
             nd = fl_path[fl_off[f] + hop]
+            c = fl_cls[f]
+            iq = 2 * d + c
+            oq = 2 * nd + c
             drop = False
             thr = dyn * (node_shared[v] - sw_used[v])
-            if pfc:
-                if pause_sent[d] == 1:
-                    if ingress[d] + nb > pause_level[d] + dl_xoff[d]:
+            if pfc and c == 0:
+                if pause_sent[iq] == 1:
+                    if ingress[iq] + nb > pause_level[iq] + dl_xoff[d]:
                         drop = True
                         stats[3] += 1
-                elif ingress[d] + nb >= thr:
-                    pause_sent[d] = 1
-                    pause_level[d] = ingress[d]
+                elif ingress[iq] + nb >= thr:
+                    pause_sent[iq] = 1
+                    pause_level[iq] = ingress[iq]
                     res_dl[d, 1] += 1
                     stats[2] += 1
-                    _push(ht, hx, hi, st, t + dl_prop[d], EV_PFC, d, 1, 0.0)
-            elif q_bytes[nd] + nb > thr:
+                    _push(ht, hx, hi, st, t + dl_prop[d], EV_PFC, iq, 1, 0.0)
+            elif q_bytes[oq] + nb > thr:
                 drop = True
             if drop:
                 lost[f] += nb
@@ -285,33 +291,33 @@ def run_kernel(cfg, dl_src, dl_dst, dl_rate, dl_prop, dl_kmin, dl_kmax, dl_pmax,
                 if done == n_fl:
                     break
                 continue
-            ingress[d] += nb
+            ingress[iq] += nb
             sw_used[v] += nb
             p_in[p] = d
-            if ecn_on and q_bytes[nd] > dl_kmin[nd]:
-                if q_bytes[nd] >= dl_kmax[nd]:
+            if ecn_on and q_bytes[oq] > dl_kmin[nd]:
+                if q_bytes[oq] >= dl_kmax[nd]:
                     pm = 1.0
                 else:
-                    pm = dl_pmax[nd] * (q_bytes[nd] - dl_kmin[nd]) / (dl_kmax[nd] - dl_kmin[nd])
+                    pm = dl_pmax[nd] * (q_bytes[oq] - dl_kmin[nd]) / (dl_kmax[nd] - dl_kmin[nd])
                 if np.random.random() < pm:
                     if p_ecn[p] == 0:
                         stats[7] += 1
                     p_ecn[p] = 1
             if cc == CC_HPCC:
-                u = q_bytes[nd] / (dl_rate[nd] * base_rtt) + tx_rate[nd] / dl_rate[nd]
+                u = (q_bytes[2 * nd] + q_bytes[2 * nd + 1]) / (dl_rate[nd] * base_rtt) + tx_rate[nd] / dl_rate[nd]
                 if u > p_u[p]:
                     p_u[p] = u
             # enqueue
             p_next[p] = -1
-            if q_tail[nd] < 0:
-                q_head[nd] = p
+            if q_tail[oq] < 0:
+                q_head[oq] = p
             else:
-                p_next[q_tail[nd]] = p
-            q_tail[nd] = p
-            q_bytes[nd] += nb
-            q_len[nd] += 1
-            if q_bytes[nd] > res_dl[nd, 0]:
-                res_dl[nd, 0] = q_bytes[nd]
+                p_next[q_tail[oq]] = p
+            q_tail[oq] = p
+            q_bytes[oq] += nb
+            q_len[oq] += 1
+            if q_bytes[2 * nd] + q_bytes[2 * nd + 1] > res_dl[nd, 0]:
+                res_dl[nd, 0] = q_bytes[2 * nd] + q_bytes[2 * nd + 1]
             d = nd
             # fall through to start transmission on d below
         elif kind == EV_TXDONE:
@@ -330,7 +336,8 @@ def run_kernel(cfg, dl_src, dl_dst, dl_rate, dl_prop, dl_kmin, dl_kmax, dl_pmax,
             if active[f] == 0 or sent[f] >= fl_size[f] - 1e-9:
                 continue
             d = fl_path[fl_off[f]]
-            if q_len[d] >= nic_q or n_free == 0:
+            hq = 2 * d + fl_cls[f]
+            if q_len[hq] >= nic_q or n_free == 0:
                 _push(ht, hx, hi, st, t + mtu / fl_line[f], EV_SEND, f, 0, 0.0)
                 continue
             nb = min(mtu, fl_size[f] - sent[f])
@@ -347,13 +354,13 @@ def run_kernel(cfg, dl_src, dl_dst, dl_rate, dl_prop, dl_kmin, dl_kmax, dl_pmax,
             p_u[p] = 0.0
             p_in[p] = -1
             p_next[p] = -1
-            if q_tail[d] < 0:
-                q_head[d] = p
+            if q_tail[hq] < 0:
+                q_head[hq] = p
             else:
-                p_next[q_tail[d]] = p
-            q_tail[d] = p
-            q_bytes[d] += nb
-            q_len[d] += 1
+                p_next[q_tail[hq]] = p
+            q_tail[hq] = p
+            q_bytes[hq] += nb
+            q_len[hq] += 1
             sent[f] += nb
             if cc == CC_DCQCN:
                 bsince[f] += nb
@@ -369,15 +376,16 @@ def run_kernel(cfg, dl_src, dl_dst, dl_rate, dl_prop, dl_kmin, dl_kmax, dl_pmax,
             if sent[f] < fl_size[f] - 1e-9:
                 _push(ht, hx, hi, st, t + nb / rate, EV_SEND, f, 0, 0.0)
         elif kind == EV_PFC:
-            d = a
+            qq = a
+            d = qq // 2
             if b == 1:
-                if paused[d] == 0:
-                    paused[d] = 1
-                    paused_since[d] = t
+                if paused[qq] == 0:
+                    paused[qq] = 1
+                    paused_since[qq] = t
                 continue
-            if paused[d] == 1:
-                paused[d] = 0
-                res_dl[d, 2] += t - paused_since[d]
+            if paused[qq] == 1:
+                paused[qq] = 0
+                res_dl[d, 2] += t - paused_since[qq]
         elif kind == EV_START:
             f = a
             active[f] = 1
@@ -478,7 +486,7 @@ def run_kernel(cfg, dl_src, dl_dst, dl_rate, dl_prop, dl_kmin, dl_kmax, dl_pmax,
             if s_idx < n_samples:
                 out_t[s_idx] = t
                 for j in range(n_dl):
-                    out_q[s_idx, j] = q_bytes[j]
+                    out_q[s_idx, j] = q_bytes[2 * j] + q_bytes[2 * j + 1]
                 for f in range(n_fl):
                     out_rcv[s_idx, f] = rcv[f]
                     if cc == CC_DCQCN:
@@ -494,36 +502,46 @@ def run_kernel(cfg, dl_src, dl_dst, dl_rate, dl_prop, dl_kmin, dl_kmax, dl_pmax,
         else:
             continue
         # ---- try to start a transmission on link d (after ARRIVE enqueue, TXDONE or PFC resume)
-        if busy[d] == 0 and paused[d] == 0 and q_len[d] > 0:
-            p = q_head[d]
-            q_head[d] = p_next[p]
-            if q_head[d] < 0:
-                q_tail[d] = -1
-            q_len[d] -= 1
+        # round robin between the two classes: the one not served last goes first if it can send
+        sq = -1
+        if busy[d] == 0:
+            for k in range(2):
+                qq = 2 * d + (last_cls[d] + 1 + k) % 2
+                if q_len[qq] > 0 and paused[qq] == 0:
+                    sq = qq
+                    break
+        if sq >= 0:
+            last_cls[d] = sq % 2
+            p = q_head[sq]
+            q_head[sq] = p_next[p]
+            if q_head[sq] < 0:
+                q_tail[sq] = -1
+            q_len[sq] -= 1
             nb = p_bytes[p]
-            q_bytes[d] -= nb
+            q_bytes[sq] -= nb
             busy[d] = 1
             svc[d] = p
             ind = p_in[p]
             if ind >= 0:
                 v = dl_dst[ind]
-                ingress[ind] -= nb
+                iq = 2 * ind + sq % 2
+                ingress[iq] -= nb
                 sw_used[v] -= nb
                 p_in[p] = -1
-                if pause_sent[ind] == 1:
+                if pause_sent[iq] == 1:
                     thr = dyn * (node_shared[v] - sw_used[v])
-                    if ingress[ind] + dl_xon[ind] <= thr or ingress[ind] <= 0.0:
-                        pause_sent[ind] = 0
-                        _push(ht, hx, hi, st, t + dl_prop[ind], EV_PFC, ind, 0, 0.0)
+                    if ingress[iq] + dl_xon[ind] <= thr or ingress[iq] <= 0.0:
+                        pause_sent[iq] = 0
+                        _push(ht, hx, hi, st, t + dl_prop[ind], EV_PFC, iq, 0, 0.0)
             _push(ht, hx, hi, st, t + nb / dl_rate[d], EV_TXDONE, d, 0, 0.0)
         if st[2] != 0:
             break
     stats[0] = n_ev
     stats[4] = st[2]
     stats[5] = s_idx
-    for d in range(n_dl):
-        if paused[d] == 1:
-            res_dl[d, 2] += t_now - paused_since[d]
+    for qq in range(n_q):
+        if paused[qq] == 1:
+            res_dl[qq // 2, 2] += t_now - paused_since[qq]
     stats[9] = int(t_now * 1e12)
     for f in range(n_fl):
         res_flow[f, 0] = finish[f]

@@ -12,6 +12,9 @@ Model (each simplification is a stated assumption):
   (headroom) are dropped and counted as ``headroom_overflows``. Without PFC an egress queue drops
   above dyn_alpha·(free shared buffer). One lossless priority carries data; CNPs and ACKs are
   control frames that are neither queued nor paused (they arrive after the path's one-way delay).
+- Two traffic classes per port, served round-robin: lossless (the plan's lossless priorities,
+  paused by PFC per class) and lossy (everything else: dropped at the dynamic threshold, never
+  paused), so a pause on the RoCE priority does not stop other traffic.
 - ECN: RED-style marking at egress enqueue (0 below Kmin, linear to Pmax at Kmax, 1 above) with
   per-port Kmin/Kmax/Pmax from the plan's port group.
 - NICs: flows start at line rate; a NIC queue of ``nic_queue_pkts`` packets per host port.
@@ -38,8 +41,11 @@ from fabric.ccsim import kernel as K
 from fabric.errors import ConfigError
 from fabric.topology import ENDPOINT_ROLES, Fabric
 
-#: A flow: (source endpoint, destination endpoint, bytes, start time in seconds).
-Flow = tuple[str, str, float, float]
+#: A flow: (source endpoint, destination endpoint, bytes, start time in seconds[, 802.1p priority]).
+#: Priorities in the plan's ``lossless_priorities`` (default 3) use the lossless class (PFC); any
+#: other priority uses the lossy class (drops, never paused). The default priority is 3.
+Flow = tuple
+DEFAULT_PRIORITY = 3
 
 
 @dataclass
@@ -151,7 +157,16 @@ def build_network(fabric: Fabric, flows: list[Flow], cfg: PacketConfig, plan: di
     fl_start = np.array([f[3] for f in flows], float)
     off, path, rev, line, ideal = [0], [], [], [], []
     dcqcn = None
-    for i, (src, dst, size, _t0) in enumerate(flows):
+    lossless_prios = set(plan.get("lossless_priorities", [DEFAULT_PRIORITY]))
+    cls = []
+    for i, fl in enumerate(flows):
+        if len(fl) not in (4, 5):
+            raise ConfigError(f"flow {i}: expected (src, dst, bytes, start_s[, priority]), got {fl!r}")
+        src, dst, size = fl[0], fl[1], fl[2]
+        prio = fl[4] if len(fl) == 5 else DEFAULT_PRIORITY
+        if not (isinstance(prio, int) and 0 <= prio <= 7):
+            raise ConfigError(f"flow {i}: priority must be an integer 0-7, got {prio!r}")
+        cls.append(0 if prio in lossless_prios else 1)
         for n in (src, dst):
             if n not in nid or fabric.role(n) not in ENDPOINT_ROLES:
                 raise ConfigError(f"flow {i}: {n!r} is not an endpoint of the fabric")
@@ -207,6 +222,7 @@ def build_network(fabric: Fabric, flows: list[Flow], cfg: PacketConfig, plan: di
         dl_kmax=dl_kmax, dl_pmax=dl_pmax, dl_xoff=dl_xoff, dl_xon=dl_xon, node_host=node_host,
         node_shared=node_shared, fl_size=fl_size, fl_start=fl_start, fl_off=np.array(off, np.int64),
         fl_path=np.array(path, np.int64), fl_rev=np.array(rev), fl_line=np.array(line),
+        fl_cls=np.array(cls, np.int64),
     ), dict(dl_names=dl_names, ideal=np.array(ideal), params=vals, dcqcn=dcqcn)
 
 
@@ -232,7 +248,8 @@ def simulate(fabric: Fabric, flows: list[Flow], cfg: PacketConfig | None = None,
     K.run_kernel(arrays["cfg"], arrays["dl_src"], arrays["dl_dst"], arrays["dl_rate"], arrays["dl_prop"],
                  arrays["dl_kmin"], arrays["dl_kmax"], arrays["dl_pmax"], arrays["dl_xoff"], arrays["dl_xon"],
                  arrays["node_host"], arrays["node_shared"], arrays["fl_size"], arrays["fl_start"],
-                 arrays["fl_off"], arrays["fl_path"], arrays["fl_rev"], arrays["fl_line"], heap, cfg.max_packets,
+                 arrays["fl_off"], arrays["fl_path"], arrays["fl_rev"], arrays["fl_line"], arrays["fl_cls"],
+                 heap, cfg.max_packets,
                  out_t, out_q, out_rcv, out_rate, res_flow, res_dl, stats)
     wall = time.perf_counter() - t0
     st = {n: int(stats[i]) for i, n in enumerate(K.STATS)}

@@ -22,7 +22,7 @@ from fabric.topology import Fabric
 class Scenario:
     name: str
     fabric: Fabric
-    flows: list[tuple[str, str, float, float]]
+    flows: list[tuple]
     t_end_s: float
     description: str
     expected_s: float | None = None      # rough run length, for sampling (None: t_end_s)
@@ -53,8 +53,11 @@ def incast(n: int = 16, flow_bytes: float = 1e6, gbps: float = 400.0, t_end_s: f
 
 
 def victim(n_long: int = 8, n_short: int = 32, short_bytes: float = 64e3, gbps: float = 400.0,
-           t_end_s: float = 3e-3, seed: int = 1) -> Scenario:
-    """Long flows incast onto one receiver; a burst of short flows to a neighbour of it (the victim)."""
+           t_end_s: float = 3e-3, seed: int = 1, short_priority: int = 3) -> Scenario:
+    """Long flows incast onto one receiver; a burst of short flows to a neighbour of it (the victim).
+
+    ``short_priority`` puts the short flows on another 802.1p priority (e.g. 0: lossy, not paused).
+    """
     fab = _clos_for(n_long + 8, gbps)
     hosts = fab.endpoints()
     dst, vic = hosts[0], hosts[1]
@@ -64,7 +67,7 @@ def victim(n_long: int = 8, n_short: int = 32, short_bytes: float = 64e3, gbps: 
     flows = [(s, dst, 1e12, 0.0) for s in long_src]
     for i in range(n_short):
         s = remote[rng.randrange(len(remote))]
-        flows.append((s, vic, float(short_bytes), t_end_s * 0.3 + i * 5e-6 + rng.random() * 2e-6))
+        flows.append((s, vic, float(short_bytes), t_end_s * 0.3 + i * 5e-6 + rng.random() * 2e-6, short_priority))
     return Scenario("victim", fab, flows, t_end_s,
                     f"{len(long_src)} long flows into {dst}, {n_short} x {short_bytes / 1e3:g} KB to {vic}")
 
