@@ -153,6 +153,9 @@ def build_network(fabric: Fabric, flows: list[Flow], cfg: PacketConfig, plan: di
     # flows: up-down shortest paths, one picked by a hash of the flow (ECMP), parallel links likewise
     G = fabric.up_graph()
     simple = nx.Graph(G)
+    for i, fl in enumerate(flows):
+        if not isinstance(fl, tuple | list) or len(fl) not in (4, 5):
+            raise ConfigError(f"flow {i}: expected (src, dst, bytes, start_s[, priority]), got {fl!r}")
     fl_size = np.array([f[2] for f in flows], float)
     fl_start = np.array([f[3] for f in flows], float)
     off, path, rev, line, ideal = [0], [], [], [], []
@@ -160,8 +163,6 @@ def build_network(fabric: Fabric, flows: list[Flow], cfg: PacketConfig, plan: di
     lossless_prios = set(plan.get("lossless_priorities", [DEFAULT_PRIORITY]))
     cls = []
     for i, fl in enumerate(flows):
-        if len(fl) not in (4, 5):
-            raise ConfigError(f"flow {i}: expected (src, dst, bytes, start_s[, priority]), got {fl!r}")
         src, dst, size = fl[0], fl[1], fl[2]
         prio = fl[4] if len(fl) == 5 else DEFAULT_PRIORITY
         if not (isinstance(prio, int) and 0 <= prio <= 7):

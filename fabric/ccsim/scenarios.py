@@ -64,7 +64,7 @@ def victim(n_long: int = 8, n_short: int = 32, short_bytes: float = 64e3, gbps: 
     remote = [h for h in hosts if not h.startswith(dst.split("-")[0] + "-")]
     rng = random.Random(seed)
     long_src = remote[:n_long] if len(remote) >= n_long else remote
-    flows = [(s, dst, 1e12, 0.0) for s in long_src]
+    flows: list[tuple] = [(s, dst, 1e12, 0.0) for s in long_src]
     for i in range(n_short):
         s = remote[rng.randrange(len(remote))]
         flows.append((s, vic, float(short_bytes), t_end_s * 0.3 + i * 5e-6 + rng.random() * 2e-6, short_priority))
