@@ -62,6 +62,9 @@ DEFAULT_MIN_SHARED_FRACTION = 0.25
 #: Cable length by tier when a link has no length (assumption: SONiC buffer templates use 5 m
 #: server-ToR, 40 m ToR-leaf and 300 m above).
 DEFAULT_CABLE_M: dict[str, float] = {"endpoint": 5.0, "leaf-spine": 40.0, "above": 300.0}
+#: Dynamic-threshold factor of the shared buffer: a queue (or a PFC ingress counter) may hold
+#: alpha x (free shared buffer) (assumption: 1/8, a Broadcom-style dynamic_th of -3).
+DEFAULT_DYNAMIC_ALPHA = 1 / 8
 #: Per-hop switch forwarding latency used for base RTT estimates, µs (assumption: cut-through
 #: switches are 0.3-1 µs; 1 µs is conservative).
 SWITCH_HOP_US = 1.0
@@ -343,11 +346,30 @@ def plan_cc(fabric: Fabric, options: CcOptions | None = None) -> dict[str, Any]:
             "dcqcn": dcqcn_params(prof, speed), "hpcc": hpcc_params(speed, rtt),
         })
     buffer = check_buffer(port_group, head_of, model, len(o.lossless_priorities), o.min_shared_fraction)
+    warnings = ecn_before_pfc_warnings(out_groups, buffer)
     return {"profile": prof.name, "profile_source": prof.source, "profile_assumptions": list(prof.assumptions),
             "switch_model": model.name, "switch_buffer_bytes": model.buffer_bytes,
             "lossless_priorities": list(o.lossless_priorities), "port_mtu_bytes": o.port_mtu_bytes,
             "lossless_mtu_bytes": o.lossless_mtu_bytes, "small_packet_percent": o.small_packet_percent,
-            "port_groups": out_groups, "buffer": buffer, "model": asdict(model)}
+            "port_groups": out_groups, "buffer": buffer, "model": asdict(model), "warnings": warnings}
+
+
+def ecn_before_pfc_warnings(groups: list[dict[str, Any]], buffer: list[dict[str, Any]],
+                            dyn_alpha: float = DEFAULT_DYNAMIC_ALPHA) -> list[str]:
+    """ECN should act before PFC: warn where Kmax is above the PFC trigger of a single ingress port.
+
+    The trigger is estimated as dyn_alpha x (smallest shared buffer of any switch), i.e. an empty
+    switch with one congested ingress (assumption; see :data:`DEFAULT_DYNAMIC_ALPHA`).
+    """
+    if not buffer:
+        return []
+    trigger = dyn_alpha * min(r["shared_bytes"] for r in buffer)
+    out = []
+    for g in groups:
+        if g["lossless"] and g["ecn"]["kmax_bytes"] > trigger:
+            out.append(f"{g['speed_gbps']:g}G {g['cable_m']:g} m ports: ECN Kmax {g['ecn']['kmax_bytes']:,} B is above "
+                       f"the estimated PFC trigger {trigger:,.0f} B, so PFC may pause before ECN marks every packet")
+    return out
 
 
 def check_buffer(port_group: dict[str, tuple[Any, ...]], head_of: dict[tuple[Any, ...], Headroom],

@@ -177,3 +177,14 @@ def test_cli_plan_cc_buffer_too_small_exits_2_and_writes_nothing(cli, tmp_path):
 def test_cli_plan_cc_human_table(cli):
     r = cli(["plan", "cc", "example"])
     assert r.exit_code == 0 and "buffer check ok" in r.output
+
+
+def test_ecn_before_pfc_warning_only_when_kmax_above_trigger():
+    fab = clos(1, 1, 4, host_gbps=400, uplink_gbps=400)
+    ok = plan_cc(fab, CcOptions(profile="paper"))                     # Kmax 2 MB at 400G
+    assert ok["warnings"] == []
+    small = plan_cc(fab, CcOptions(profile="production", switch_buffer_bytes=16 * 2**20))
+    # shared = 16 MiB - 2 x (4 x 178176 + 218112) = 14,915,584 B; trigger = /8 = 1,864,448 B < Kmax 6.4 MB
+    assert small["buffer"][0]["shared_bytes"] == 16 * 2**20 - 1_861_632
+    assert len(small["warnings"]) == len(small["port_groups"])
+    assert "1,864,448 B" in small["warnings"][0]

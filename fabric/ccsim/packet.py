@@ -6,7 +6,7 @@ Model (each simplification is a stated assumption):
   link's rate (``bytes / rate`` per packet) and a one-way delay = cable propagation (cable length
   from :func:`fabric.cc.cable_m_of`) + a per-hop forwarding latency (:data:`fabric.cc.SWITCH_HOP_US`).
 - Switch buffer: one shared pool per switch = buffer − lossless headroom reserved on its ports.
-  Dynamic threshold (``dyn_alpha``, *assumption* 1/8 as a Broadcom-style −3 setting): with PFC an
+  Dynamic threshold (``dyn_alpha``, :data:`fabric.cc.DEFAULT_DYNAMIC_ALPHA`, *assumption* 1/8): with PFC an
   ingress port pauses its upstream when its buffered bytes reach dyn_alpha·(free shared buffer);
   pause and resume frames take the link's one-way delay; bytes beyond the pause level + xoff
   (headroom) are dropped and counted as ``headroom_overflows``. Without PFC an egress queue drops
@@ -36,7 +36,7 @@ from typing import Any
 import networkx as nx
 import numpy as np
 
-from fabric.cc import CABLE_SPEED_M_S, SWITCH_HOP_US, CcOptions, cable_m_of, plan_cc
+from fabric.cc import CABLE_SPEED_M_S, DEFAULT_DYNAMIC_ALPHA, SWITCH_HOP_US, CcOptions, cable_m_of, plan_cc
 from fabric.ccsim import kernel as K
 from fabric.errors import ConfigError
 from fabric.topology import ENDPOINT_ROLES, Fabric
@@ -59,7 +59,7 @@ class PacketConfig:
     samples: int = 400
     sample_dt_s: float | None = None  # default t_end_s / samples
     seed: int = 1
-    dyn_alpha: float = 1 / 8
+    dyn_alpha: float = DEFAULT_DYNAMIC_ALPHA
     switch_buffer_bytes: int | None = None
     nic_queue_pkts: int = 4
     max_packets: int = 1 << 18

@@ -61,6 +61,8 @@ def register(app: typer.Typer, groups: dict[str, typer.Typer]) -> None:
         if worst:
             console.print(f"buffer check ok: largest headroom {worst['headroom_bytes']:,} B on {worst['switch']} "
                           f"of {worst['buffer_bytes']:,} B")
+        for w in data["warnings"]:
+            err_console.print(f"[yellow]warning[/]: {w}")
         if target is not None:
             err_console.print(f"wrote cc section to {target}")
 
