@@ -77,3 +77,8 @@ def test_demo_stage(tmp_path):
     s30_cc.run(ctx)
     assert ctx.plan.cc is not None and ctx.results["cc"]["incast_drops"] == 0
     assert (tmp_path / "cc-incast.png").exists()
+
+
+def test_cc_tune_rejects_other_algorithms(cli):
+    r = cli(["sim", "cc-tune", "incast", "--cc", "hpcc"])
+    assert r.exit_code == 2 and "--cc" in r.output

@@ -22,6 +22,7 @@ from fabric.cc import CcOptions, plan_cc
 from fabric.ccsim.fluid import SWEEP_COLUMNS, FluidParams, fluid_sweep
 from fabric.ccsim.packet import PacketConfig, build_network, simulate
 from fabric.ccsim.scenarios import Scenario
+from fabric.errors import ConfigError
 
 KMIN_FACTORS = (0.1, 0.25, 0.5, 1.0, 2.0)
 KMAX_FACTORS = (0.25, 0.5, 1.0, 2.0)
@@ -40,6 +41,9 @@ def _evidence(m: dict[str, Any]) -> dict[str, Any]:
 def tune(sc: Scenario, *, profile: str = "nvidia", cc: str = "dcqcn", target_queue_bytes: float | None = None,
          target_p99: float | None = None, verify: int = 4, min_utilisation: float = 0.95, seed: int = 1,
          fluid_t_end_s: float = 10e-3) -> dict[str, Any]:
+    if cc != "dcqcn":
+        raise ConfigError(f"auto-tune screens with the DCQCN fluid model; --cc {cc} is not supported (use dcqcn)",
+                          where="--cc")
     t0 = time.perf_counter()
     plan = plan_cc(sc.fabric, CcOptions(profile=profile))
     cfg0 = PacketConfig(cc=cc, profile=profile, t_end_s=sc.t_end_s, seed=seed)

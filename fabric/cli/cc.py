@@ -175,7 +175,7 @@ def _register_sim(groups: dict[str, typer.Typer]) -> None:
 
     @sim.command("cc-tune")
     def sim_cc_tune(scenario: str = typer.Argument("incast", help="incast | victim | allreduce | bottleneck."),
-                    cc: str = typer.Option("dcqcn", "--cc", help="dcqcn (ECN + DCQCN timers) or dctcp (ECN)."),
+                    cc: str = typer.Option("dcqcn", "--cc", help="dcqcn (ECN thresholds + DCQCN rate timer)."),
                     profile: str = typer.Option("nvidia", "--profile", help="Starting profile."),
                     target_queue_kb: float | None = typer.Option(None, "--target-queue-kb", help="Max bottleneck queue."),
                     target_p99: float | None = typer.Option(None, "--target-p99", help="Max p99 FCT slowdown."),
