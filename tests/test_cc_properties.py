@@ -56,6 +56,7 @@ def test_without_pfc_every_byte_is_delivered_or_counted_lost(n, seed):
     r = simulate(sc.fabric, sc.flows, PacketConfig(cc="none", pfc=False, t_end_s=sc.t_end_s, seed=seed, samples=20))
     assert (r.finish_s >= 0).all()
     assert r.sent_bytes.sum() == n * 2e6
-    assert r.stats["drops"] > 0
+    if n >= 8:   # peak queue ≈ (n−1)·2 MB ≥ 14 MB, far above the lossy limit ≈ (42 MiB − q)/8
+        assert r.stats["drops"] > 0
     assert r.delivered_bytes + r.lost_bytes == pytest.approx(r.sent_bytes)
     assert r.stats["drops"] * 1152 <= r.lost_bytes.sum() <= r.stats["drops"] * 4096   # 2e6 = 488 x 4096 + 1152
