@@ -1,0 +1,401 @@
+"""Congestion-control parameters for a lossless RoCE fabric: PFC, ECN, DCQCN and HPCC per port group.
+
+Formulas and published values come from ../shared/REFERENCE.md ("Congestion control and lossless
+Ethernet"); every constant below names its source, and values that are not from a source are marked
+*assumption* (override them through the arguments).
+
+- **PFC headroom** by SONiC's dynamic buffer calculation (Mellanox plug-in):
+  peer response = pause quanta × 512 / 8 bytes; cable = 2·L·speed / 198e6 m/s (bits, /8 for bytes);
+  propagation = port MTU + cable + 2·gearbox + mac_phy + peer response;
+  xoff = ceil_1K(lossless MTU + propagation × cell occupancy); xon = ceil_1K(pipeline latency);
+  headroom = xoff + xon (no shared headroom pool). Cell occupancy =
+  (100 − s + s·w) / 100 with s the small-packet percentage and w = cell/64 if cell > 128 B, else
+  2·cell/(1 + cell).
+- **ECN** Kmin/Kmax/Pmax and **DCQCN** NIC parameters from a named profile (``paper``,
+  ``nvidia``, ``production``), scaled linearly with the port's line rate from the rate the profile
+  was published for (thresholds and rate steps scale, timers do not).
+- **HPCC** (η, maxStage, W_AI) as the alternative algorithm.
+- **Buffer check**: on every switch the lossless headroom (headroom × lossless priorities, summed
+  over its lossless ports) must leave at least ``min_shared_fraction`` of the buffer shared;
+  otherwise :class:`~fabric.errors.InfeasibleError` names the switch and its ports.
+
+Plan section ``cc`` (shape shared with renderers, see ../helper brief)::
+
+    {"profile": str, "switch_model": str, "switch_buffer_bytes": int, "lossless_priorities": [3, 4],
+     "port_groups": [{"speed_gbps": float, "cable_m": float, "switch_model": str, "lossless": bool,
+                      "ports": ["node:port", ...],
+                      "pfc": {"xoff_bytes", "xon_bytes", "headroom_bytes", "pause_quanta", ...},
+                      "ecn": {"kmin_bytes", "kmax_bytes", "pmax"},
+                      "dcqcn": {...}, "hpcc": {...}}],
+     "buffer": [{"switch": str, "headroom_bytes": int, "buffer_bytes": int, "shared_bytes": int}]}
+"""
+
+from __future__ import annotations
+
+import math
+from collections import defaultdict
+from dataclasses import asdict, dataclass, replace
+from typing import Any
+
+from fabric.errors import ConfigError, InfeasibleError
+from fabric.topology import ENDPOINT_ROLES, SWITCH_ROLES, Fabric
+
+# ----------------------------------------------------------------------------- constants (sources)
+#: Signal speed in a cable used by SONiC's headroom calculation, m/s (REFERENCE.md, SONiC dynamic buffer).
+CABLE_SPEED_M_S = 198e6
+#: IEEE 802.3 pause quanta the peer needs to react, per port speed in Gb/s (REFERENCE.md, SONiC table).
+PAUSE_QUANTA: dict[float, int] = {25.0: 80, 100.0: 394, 200.0: 453, 400.0: 905, 800.0: 905}
+#: One pause quantum is 512 bit times (IEEE 802.3 Annex 31B).
+PAUSE_QUANTUM_BITS = 512
+#: Smallest Ethernet frame used for the worst-case cell occupancy, bytes (SONiC).
+MIN_PACKET_BYTES = 64
+#: SONiC default port MTU, bytes (assumption: SONiC's default port MTU 9100).
+DEFAULT_PORT_MTU_BYTES = 9100
+#: SONiC LOSSLESS_TRAFFIC_PATTERN defaults: lossless MTU 1024 B, small-packet percentage 100
+#: (assumption: SONiC defaults; override for a known traffic mix).
+DEFAULT_LOSSLESS_MTU_BYTES = 1024
+DEFAULT_SMALL_PACKET_PERCENT = 100.0
+#: Lossless priorities (PGs) per port: RoCE data on 3 and 4 (assumption: the usual SONiC/NVIDIA setup).
+DEFAULT_LOSSLESS_PRIORITIES: tuple[int, ...] = (3, 4)
+#: Fraction of a switch buffer that must stay shared after reserving lossless headroom (assumption).
+DEFAULT_MIN_SHARED_FRACTION = 0.25
+#: Cable length by tier when a link has no length (assumption: SONiC buffer templates use 5 m
+#: server-ToR, 40 m ToR-leaf and 300 m above).
+DEFAULT_CABLE_M: dict[str, float] = {"endpoint": 5.0, "leaf-spine": 40.0, "above": 300.0}
+#: Dynamic-threshold factor of the shared buffer: a queue (or a PFC ingress counter) may hold
+#: alpha x (free shared buffer) (assumption: 1/8, a Broadcom-style dynamic_th of -3).
+DEFAULT_DYNAMIC_ALPHA = 1 / 8
+#: Per-hop switch forwarding latency used for base RTT estimates, µs (assumption: cut-through
+#: switches are 0.3-1 µs; 1 µs is conservative).
+SWITCH_HOP_US = 1.0
+
+
+@dataclass(frozen=True)
+class SwitchModel:
+    """ASIC figures the headroom formula needs. ``buffer_bytes`` is the packet buffer of one switch."""
+
+    name: str
+    cell_bytes: int
+    pipeline_latency_bytes: float
+    mac_phy_bytes: float
+    buffer_bytes: int
+    gearbox_delay_ns: float = 0.0
+
+
+#: Spectrum-2: cell 144 B, pipeline 18 KB, mac_phy 0.8 KB (REFERENCE.md). Buffer 42 MB is the
+#: vendor's data-sheet figure for SN3000 switches (*unverified*; override with --switch-buffer).
+SWITCH_MODELS: dict[str, SwitchModel] = {
+    "spectrum-2": SwitchModel("spectrum-2", 144, 18 * 1024, 0.8 * 1024, 42 * 1024 * 1024),
+}
+DEFAULT_SWITCH_MODEL = "spectrum-2"
+
+
+@dataclass(frozen=True)
+class Profile:
+    """Published ECN + DCQCN values at ``ref_gbps``; rates and thresholds scale with line rate."""
+
+    name: str
+    source: str
+    ref_gbps: float
+    kmin_bytes: float
+    kmax_bytes: float
+    pmax: float
+    g: float                       # alpha gain
+    alpha_timer_us: float          # alpha update period
+    rate_increase_timer_us: float  # T
+    byte_counter_bytes: float      # B at ref_gbps
+    fast_recovery_steps: int       # F
+    rai_mbps: float                # additive increase at ref_gbps
+    rhai_mbps: float               # hyper increase at ref_gbps
+    min_rate_mbps: float           # at ref_gbps
+    cnp_interval_us: float         # NP generates at most one CNP per flow per interval
+    rate_reduce_period_us: float
+    max_cut_fraction: float
+    alpha_update_before_cut: bool = False   # firmware updates alpha (with this CNP) before cutting
+    assumptions: tuple[str, ...] = ()
+
+
+PROFILES: dict[str, Profile] = {
+    # DCQCN paper (Zhu et al., SIGCOMM 2015) at 40G (REFERENCE.md).
+    "paper": Profile(
+        "paper", "DCQCN paper (Zhu et al., SIGCOMM 2015) at 40G", 40.0,
+        kmin_bytes=5_000, kmax_bytes=200_000, pmax=0.01, g=1 / 256, alpha_timer_us=55.0,
+        rate_increase_timer_us=55.0, byte_counter_bytes=10e6, fast_recovery_steps=5, rai_mbps=40.0,
+        rhai_mbps=400.0, min_rate_mbps=40.0, cnp_interval_us=50.0, rate_reduce_period_us=50.0,
+        max_cut_fraction=0.5,
+        assumptions=("rhai_mbps = 10 x rai_mbps (NVIDIA ratio; the paper gives no value)",
+                     "min_rate_mbps = rai_mbps (assumption)")),
+    # NVIDIA ConnectX firmware defaults, per 25G (REFERENCE.md). ECN thresholds are NVIDIA's RoCE
+    # configuration guide values at 100G (Kmin 150 KB, Kmax 1500 KB; unverified), rescaled to 25G.
+    "nvidia": Profile(
+        "nvidia", "NVIDIA ConnectX firmware defaults (per 25G)", 25.0,
+        kmin_bytes=150_000 / 4, kmax_bytes=1_500_000 / 4, pmax=1.0, g=1019 / 1024, alpha_timer_us=1.0,
+        rate_increase_timer_us=300.0, byte_counter_bytes=32_767, fast_recovery_steps=1,
+        rai_mbps=5.0, rhai_mbps=50.0, min_rate_mbps=1.0, cnp_interval_us=4.0, rate_reduce_period_us=4.0,
+        max_cut_fraction=0.5, alpha_update_before_cut=True,
+        assumptions=("ECN Kmin 150 KB / Kmax 1500 KB at 100G, Pmax 100% (NVIDIA guide, unverified)",
+                     "byte counter rpg_byte_reset 32767 B per 25G (unverified)",
+                     "fast recovery steps rpg_threshold 1 (unverified)",
+                     "CNP interval = rate-reduce period 4 us",
+                     "alpha (g = 1019/1024, nearly memoryless) is updated before the cut (firmware order)")),
+    # Alibaba production ECN thresholds per 25G (REFERENCE.md) with NVIDIA NIC defaults.
+    "production": Profile(
+        "production", "Alibaba production ECN (per 25G) + NVIDIA NIC defaults", 25.0,
+        kmin_bytes=100_000, kmax_bytes=400_000, pmax=0.20, g=1019 / 1024, alpha_timer_us=1.0,
+        rate_increase_timer_us=300.0, byte_counter_bytes=32_767, fast_recovery_steps=1,
+        rai_mbps=5.0, rhai_mbps=50.0, min_rate_mbps=1.0, cnp_interval_us=4.0, rate_reduce_period_us=4.0,
+        max_cut_fraction=0.5, alpha_update_before_cut=True,
+        assumptions=("NIC values as in the nvidia profile",)),
+}
+DEFAULT_PROFILE = "nvidia"
+
+#: HPCC (Li et al., SIGCOMM 2019): η 0.95, maxStage 5 (REFERENCE.md). W_AI = BDP·(1−η)/N with N the
+#: expected number of concurrent flows on a link (*assumption*: 16).
+HPCC_ETA = 0.95
+HPCC_MAX_STAGE = 5
+HPCC_EXPECTED_FLOWS = 16
+
+
+# ----------------------------------------------------------------------------- PFC headroom
+@dataclass(frozen=True)
+class Headroom:
+    """SONiC headroom for one port: all values in bytes (``xoff``, ``xon``, ``headroom`` rounded to 1 KiB)."""
+
+    xoff_bytes: int
+    xon_bytes: int
+    headroom_bytes: int
+    pause_quanta: int
+    peer_response_bytes: float
+    cable_bytes: float
+    propagation_bytes: float
+    cell_occupancy: float
+
+
+def pause_quanta(speed_gbps: float) -> int:
+    """Pause quanta for a port speed (SONiC table); speeds not in the table take the next one up."""
+    if speed_gbps in PAUSE_QUANTA:
+        return PAUSE_QUANTA[speed_gbps]
+    for s in sorted(PAUSE_QUANTA):
+        if s >= speed_gbps:
+            return PAUSE_QUANTA[s]
+    return PAUSE_QUANTA[max(PAUSE_QUANTA)]
+
+
+def cell_occupancy(cell_bytes: int, small_packet_percent: float) -> float:
+    """Worst-case buffer cells used per byte (SONiC): 1.0 for large packets, more for small ones."""
+    if cell_bytes > 2 * MIN_PACKET_BYTES:
+        worst = cell_bytes / MIN_PACKET_BYTES
+    else:
+        worst = 2 * cell_bytes / (1 + cell_bytes)
+    return (100.0 - small_packet_percent + small_packet_percent * worst) / 100.0
+
+
+def _ceil_1k(x: float) -> int:
+    return int(math.ceil(round(x, 6) / 1024.0)) * 1024
+
+
+def sonic_headroom(speed_gbps: float, cable_m: float, model: SwitchModel | str = DEFAULT_SWITCH_MODEL, *,
+                   port_mtu_bytes: int = DEFAULT_PORT_MTU_BYTES,
+                   lossless_mtu_bytes: int = DEFAULT_LOSSLESS_MTU_BYTES,
+                   small_packet_percent: float = DEFAULT_SMALL_PACKET_PERCENT) -> Headroom:
+    """PFC xoff/xon/headroom of one port by SONiC's dynamic buffer formula.
+
+    >>> h = sonic_headroom(100, 5)
+    >>> (h.xoff_bytes, h.xon_bytes, h.headroom_bytes)
+    (81920, 18432, 100352)
+    """
+    m = SWITCH_MODELS[model] if isinstance(model, str) else model
+    if not speed_gbps > 0:
+        raise ConfigError(f"port speed must be positive, got {speed_gbps}")
+    if not cable_m >= 0:
+        raise ConfigError(f"cable length must be zero or positive, got {cable_m}")
+    quanta = pause_quanta(speed_gbps)
+    peer = quanta * PAUSE_QUANTUM_BITS / 8.0
+    cable = 2.0 * cable_m * speed_gbps * 1e9 / CABLE_SPEED_M_S / 8.0
+    gearbox = speed_gbps * 1e9 * m.gearbox_delay_ns * 1e-9 / 8.0
+    prop = port_mtu_bytes + cable + 2.0 * gearbox + m.mac_phy_bytes + peer
+    occ = cell_occupancy(m.cell_bytes, small_packet_percent)
+    xoff = _ceil_1k(lossless_mtu_bytes + prop * occ)
+    xon = _ceil_1k(m.pipeline_latency_bytes)
+    return Headroom(xoff, xon, xoff + xon, quanta, peer, cable, prop, occ)
+
+
+# ----------------------------------------------------------------------------- ECN / DCQCN / HPCC
+def get_profile(name: str) -> Profile:
+    try:
+        return PROFILES[name]
+    except KeyError:
+        raise ConfigError(f"unknown cc profile {name!r} (expected one of {', '.join(PROFILES)})",
+                          where="--profile") from None
+
+
+def ecn_params(profile: Profile | str, speed_gbps: float) -> dict[str, Any]:
+    """Kmin/Kmax (bytes) scaled with line rate, Pmax unchanged.
+
+    >>> ecn_params("production", 100)
+    {'kmin_bytes': 400000, 'kmax_bytes': 1600000, 'pmax': 0.2}
+    """
+    p = get_profile(profile) if isinstance(profile, str) else profile
+    s = speed_gbps / p.ref_gbps
+    return {"kmin_bytes": int(round(p.kmin_bytes * s)), "kmax_bytes": int(round(p.kmax_bytes * s)),
+            "pmax": p.pmax}
+
+
+def dcqcn_params(profile: Profile | str, speed_gbps: float) -> dict[str, Any]:
+    """NIC DCQCN parameters for a port speed: rate steps scale with line rate; timers and byte counter do not."""
+    p = get_profile(profile) if isinstance(profile, str) else profile
+    s = speed_gbps / p.ref_gbps
+    return {
+        "g": p.g, "alpha_timer_us": p.alpha_timer_us, "rate_increase_timer_us": p.rate_increase_timer_us,
+        "byte_counter_bytes": int(round(p.byte_counter_bytes)),
+        "fast_recovery_steps": p.fast_recovery_steps,
+        "rai_mbps": p.rai_mbps * s, "rhai_mbps": p.rhai_mbps * s, "min_rate_mbps": p.min_rate_mbps * s,
+        "cnp_interval_us": p.cnp_interval_us, "rate_reduce_period_us": p.rate_reduce_period_us,
+        "max_cut_fraction": p.max_cut_fraction, "alpha_update_before_cut": p.alpha_update_before_cut,
+        "line_rate_gbps": speed_gbps,
+    }
+
+
+def hpcc_params(speed_gbps: float, base_rtt_us: float, *, eta: float = HPCC_ETA,
+                max_stage: int = HPCC_MAX_STAGE, expected_flows: int = HPCC_EXPECTED_FLOWS) -> dict[str, Any]:
+    """HPCC parameters: η, maxStage, the BDP window and W_AI = BDP·(1−η)/N."""
+    bdp = speed_gbps * 1e9 / 8 * base_rtt_us * 1e-6
+    return {"eta": eta, "max_stage": max_stage, "base_rtt_us": round(base_rtt_us, 3),
+            "bdp_bytes": int(round(bdp)), "w_ai_bytes": int(round(bdp * (1 - eta) / expected_flows)),
+            "expected_flows": expected_flows}
+
+
+# ----------------------------------------------------------------------------- per-fabric planning
+def cable_m_of(fabric: Fabric, a: str, b: str, length_km: float) -> float:
+    """Cable length in metres: the link's own length, else the tier default (assumption)."""
+    if length_km > 0:
+        return length_km * 1000.0
+    ra, rb = fabric.role(a), fabric.role(b)
+    if ra in ENDPOINT_ROLES or rb in ENDPOINT_ROLES:
+        return DEFAULT_CABLE_M["endpoint"]
+    if {ra, rb} <= {"leaf", "spine"}:
+        return DEFAULT_CABLE_M["leaf-spine"]
+    return DEFAULT_CABLE_M["above"]
+
+
+def base_rtt_us(cable_m_max: float, hops: int = 4, mtu_bytes: int = 4096, speed_gbps: float = 400.0) -> float:
+    """Base RTT estimate over ``hops`` links: 2·hops·(cable + serialisation + switch latency)."""
+    per_hop = cable_m_max / CABLE_SPEED_M_S * 1e6 + mtu_bytes * 8 / (speed_gbps * 1e3) + SWITCH_HOP_US
+    return 2 * hops * per_hop
+
+
+@dataclass(frozen=True)
+class CcOptions:
+    profile: str = DEFAULT_PROFILE
+    switch_model: str = DEFAULT_SWITCH_MODEL
+    switch_buffer_bytes: int | None = None
+    port_mtu_bytes: int = DEFAULT_PORT_MTU_BYTES
+    lossless_mtu_bytes: int = DEFAULT_LOSSLESS_MTU_BYTES
+    small_packet_percent: float = DEFAULT_SMALL_PACKET_PERCENT
+    lossless_priorities: tuple[int, ...] = DEFAULT_LOSSLESS_PRIORITIES
+    min_shared_fraction: float = DEFAULT_MIN_SHARED_FRACTION
+
+
+def plan_cc(fabric: Fabric, options: CcOptions | None = None) -> dict[str, Any]:
+    """Compute the ``cc`` plan section for every switch port of a fabric.
+
+    Ports on ``wdm`` links (between sites) are not lossless: PFC cannot span hundreds of km (the
+    headroom would be the whole buffer); their group has ``lossless: false`` and its ``pfc`` shows
+    the headroom that *would* be needed. Raises :class:`InfeasibleError` if headroom does not fit.
+    """
+    o = options or CcOptions()
+    prof = get_profile(o.profile)
+    if o.switch_model not in SWITCH_MODELS:
+        raise ConfigError(f"unknown switch model {o.switch_model!r} (expected one of {', '.join(SWITCH_MODELS)})")
+    model = SWITCH_MODELS[o.switch_model]
+    if o.switch_buffer_bytes is not None:
+        if not o.switch_buffer_bytes > 0:
+            raise ConfigError(f"switch buffer must be positive, got {o.switch_buffer_bytes} bytes",
+                              where="--switch-buffer")
+        model = replace(model, buffer_bytes=int(o.switch_buffer_bytes))
+    groups: dict[tuple[Any, ...], list[str]] = defaultdict(list)
+    port_group: dict[str, tuple[Any, ...]] = {}
+    max_cable = 0.0
+    for link in fabric.links(up_only=False):
+        cable = round(cable_m_of(fabric, link.a, link.b, link.length_km), 3)
+        lossless = link.kind != "wdm"
+        if lossless:
+            max_cable = max(max_cable, cable)
+        for node, port in ((link.a, link.port_a), (link.b, link.port_b)):
+            if fabric.role(node) not in SWITCH_ROLES:
+                continue
+            key = (model.name, float(link.capacity_gbps), cable, lossless)
+            name = f"{node}:{port}"
+            groups[key].append(name)
+            port_group[name] = key
+    rtt = base_rtt_us(max_cable)
+    out_groups = []
+    head_of: dict[tuple[Any, ...], Headroom] = {}
+    for key in sorted(groups, key=lambda k: (not k[3], k[1], k[2])):
+        _m, speed, cable, lossless = key
+        h = sonic_headroom(speed, cable, model, port_mtu_bytes=o.port_mtu_bytes,
+                           lossless_mtu_bytes=o.lossless_mtu_bytes, small_packet_percent=o.small_packet_percent)
+        head_of[key] = h
+        pfc = {"xoff_bytes": h.xoff_bytes, "xon_bytes": h.xon_bytes, "headroom_bytes": h.headroom_bytes,
+               "pause_quanta": h.pause_quanta, "peer_response_bytes": round(h.peer_response_bytes, 1),
+               "cable_bytes": round(h.cable_bytes, 1), "propagation_bytes": round(h.propagation_bytes, 1),
+               "cell_occupancy": round(h.cell_occupancy, 4)}
+        out_groups.append({
+            "speed_gbps": speed, "cable_m": cable, "switch_model": model.name, "lossless": lossless,
+            "ports": sorted(groups[key]), "pfc": pfc, "ecn": ecn_params(prof, speed),
+            "dcqcn": dcqcn_params(prof, speed), "hpcc": hpcc_params(speed, rtt),
+        })
+    buffer = check_buffer(port_group, head_of, model, len(o.lossless_priorities), o.min_shared_fraction)
+    warnings = ecn_before_pfc_warnings(out_groups, buffer)
+    return {"profile": prof.name, "profile_source": prof.source, "profile_assumptions": list(prof.assumptions),
+            "switch_model": model.name, "switch_buffer_bytes": model.buffer_bytes,
+            "lossless_priorities": list(o.lossless_priorities), "port_mtu_bytes": o.port_mtu_bytes,
+            "lossless_mtu_bytes": o.lossless_mtu_bytes, "small_packet_percent": o.small_packet_percent,
+            "port_groups": out_groups, "buffer": buffer, "model": asdict(model), "warnings": warnings}
+
+
+def ecn_before_pfc_warnings(groups: list[dict[str, Any]], buffer: list[dict[str, Any]],
+                            dyn_alpha: float = DEFAULT_DYNAMIC_ALPHA) -> list[str]:
+    """ECN should act before PFC: warn where Kmax is above the PFC trigger of a single ingress port.
+
+    The trigger is estimated as dyn_alpha x (smallest shared buffer of any switch), i.e. an empty
+    switch with one congested ingress (assumption; see :data:`DEFAULT_DYNAMIC_ALPHA`).
+    """
+    if not buffer:
+        return []
+    trigger = dyn_alpha * min(r["shared_bytes"] for r in buffer)
+    out = []
+    for g in groups:
+        if g["lossless"] and g["ecn"]["kmax_bytes"] > trigger:
+            out.append(f"{g['speed_gbps']:g}G {g['cable_m']:g} m ports: ECN Kmax {g['ecn']['kmax_bytes']:,} B is above "
+                       f"the estimated PFC trigger {trigger:,.0f} B, so PFC may pause before ECN marks every packet")
+    return out
+
+
+def check_buffer(port_group: dict[str, tuple[Any, ...]], head_of: dict[tuple[Any, ...], Headroom],
+                 model: SwitchModel, priorities: int, min_shared_fraction: float) -> list[dict[str, Any]]:
+    """Per switch: lossless headroom must leave ``min_shared_fraction`` of the buffer shared.
+
+    Raises :class:`InfeasibleError` naming every switch that does not fit and its lossless ports.
+    """
+    per_switch: dict[str, list[tuple[str, int]]] = defaultdict(list)
+    for port, key in port_group.items():
+        if key[3]:
+            per_switch[port.split(":", 1)[0]].append((port, head_of[key].headroom_bytes * priorities))
+    allowed = int(model.buffer_bytes * (1.0 - min_shared_fraction))
+    rows, bad = [], []
+    for sw in sorted(per_switch):
+        need = sum(h for _p, h in per_switch[sw])
+        rows.append({"switch": sw, "headroom_bytes": need, "buffer_bytes": model.buffer_bytes,
+                     "shared_bytes": model.buffer_bytes - need, "lossless_ports": len(per_switch[sw])})
+        if need > allowed:
+            ports = sorted(per_switch[sw], key=lambda ph: (-ph[1], ph[0]))
+            bad.append(f"{sw} needs {need:,} B of headroom for ports "
+                       + ", ".join(f"{p} ({h:,} B)" for p, h in ports[:4])
+                       + (f" and {len(ports) - 4} more" if len(ports) > 4 else ""))
+    if bad:
+        more = f"; and {len(bad) - 4} more switch(es)" if len(bad) > 4 else ""
+        raise InfeasibleError(f"lossless headroom does not fit the switch buffer ({model.buffer_bytes:,} B, "
+                              f"at most {allowed:,} B may be headroom with {min_shared_fraction:.0%} kept "
+                              f"shared): " + "; ".join(bad[:4]) + more, where="buffer check")
+    return rows

@@ -1,0 +1,10 @@
+"""Congestion-control simulators that check the parameters of :mod:`fabric.cc`.
+
+- :mod:`fabric.ccsim.fluid`: the DCQCN fluid model (Zhu et al., SIGCOMM 2015) for N flows through one
+  bottleneck with delayed feedback, in numba; fast enough to sweep thousands of parameter sets.
+- :mod:`fabric.ccsim.packet`: a packet-level discrete-event model of a small two-tier leaf-spine
+  (``fabric.builders.clos``) with ECN marking, PFC pause/resume, propagation delay and DCQCN,
+  DCTCP-style or HPCC-style senders, in numba.
+- :mod:`fabric.ccsim.scenarios`: incast, victim flow, ring all-reduce; :mod:`fabric.ccsim.metrics`:
+  FCT slowdown percentiles, Jain's index; :mod:`fabric.ccsim.tune`: ECN/timer auto-tune.
+"""

@@ -1,0 +1,248 @@
+"""DCQCN fluid model (Zhu et al., SIGCOMM 2015, equations 5-9) for N flows through one bottleneck.
+
+State per flow i: current rate R_C, target rate R_T, congestion estimate α; shared queue q. With
+p(t) the RED/ECN marking probability of the queue (0 below Kmin, linear to Pmax at Kmax, 1 above)
+and every feedback term delayed by τ* (the control loop delay)::
+
+    dq/dt   = Σ R_C − C                                   (q ≥ 0)
+    dα/dt   = g/τ' · [(1 − (1 − p*)^(τ'·R_C*)) − α]
+    dR_T/dt = −(R_T − R_C)/τ · (1 − (1 − p*)^(τ·R_C*))
+              + R_AI·R_C*·(1 − p*)^(F·B)·p* / ((1 − p*)^(−B) − 1)
+              + R_AI·R_C*·(1 − p*)^(F·T·R_C*)·p* / ((1 − p*)^(−T·R_C*) − 1)
+    dR_C/dt = −R_C·α/(2τ) · (1 − (1 − p*)^(τ·R_C*))
+              + (R_T − R_C)/2 · R_C*·p* / ((1 − p*)^(−B) − 1)
+              + (R_T − R_C)/2 · R_C*·p* / ((1 − p*)^(−T·R_C*) − 1)
+
+with x* = x(t − τ*), rates in packets/s, B in packets, τ the CNP interval, τ' the alpha timer and
+T the rate-increase timer. As p → 0 the event-rate terms tend to R_C/B and 1/T (taken exactly).
+Rates are clipped to [min rate, line rate]. Integration: explicit Euler, step ``dt_s``.
+
+Everything is in SI units at the interface (bytes, bytes/s, seconds); the kernel converts to
+packets of ``packet_bytes``. ``fluid_run`` returns time series; ``fluid_sweep`` runs many parameter
+sets in one compiled loop and returns summary statistics per set.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass, fields
+from typing import Any
+
+import numpy as np
+from numba import njit, prange
+
+#: Layout of one parameter row (the kernel's input); names are the FluidParams fields below.
+PARAM_NAMES = ("line_rate_Bps", "capacity_Bps", "kmin_bytes", "kmax_bytes", "pmax", "g", "alpha_timer_s",
+               "cnp_interval_s", "rate_timer_s", "byte_counter_bytes", "fast_recovery_steps", "rai_Bps",
+               "min_rate_Bps", "feedback_delay_s", "packet_bytes", "dt_s", "t_end_s")
+
+
+@dataclass(frozen=True)
+class FluidParams:
+    """One fluid-model run. Defaults: 400G, DCQCN paper values scaled to 400G (REFERENCE.md)."""
+
+    line_rate_Bps: float = 400e9 / 8
+    capacity_Bps: float = 400e9 / 8
+    kmin_bytes: float = 50_000
+    kmax_bytes: float = 2_000_000
+    pmax: float = 0.01
+    g: float = 1 / 256
+    alpha_timer_s: float = 55e-6
+    cnp_interval_s: float = 50e-6
+    rate_timer_s: float = 55e-6
+    byte_counter_bytes: float = 100e6
+    fast_recovery_steps: float = 5
+    rai_Bps: float = 400e6 / 8
+    min_rate_Bps: float = 400e6 / 8
+    feedback_delay_s: float = 4e-6
+    packet_bytes: float = 1000
+    dt_s: float = 0.2e-6
+    t_end_s: float = 0.02
+
+    def row(self) -> np.ndarray:
+        return np.array([getattr(self, n) for n in PARAM_NAMES], dtype=np.float64)
+
+    @classmethod
+    def from_dcqcn(cls, dcqcn: dict[str, Any], ecn: dict[str, Any], **kw: Any) -> FluidParams:
+        """From a plan port group's ``dcqcn`` and ``ecn`` dicts (fabric.cc)."""
+        rate = dcqcn["line_rate_gbps"] * 1e9 / 8
+        base = dict(line_rate_Bps=rate, capacity_Bps=rate, kmin_bytes=ecn["kmin_bytes"],
+                    kmax_bytes=ecn["kmax_bytes"], pmax=ecn["pmax"], g=dcqcn["g"],
+                    alpha_timer_s=dcqcn["alpha_timer_us"] * 1e-6, cnp_interval_s=dcqcn["cnp_interval_us"] * 1e-6,
+                    rate_timer_s=dcqcn["rate_increase_timer_us"] * 1e-6,
+                    byte_counter_bytes=dcqcn["byte_counter_bytes"],
+                    fast_recovery_steps=dcqcn["fast_recovery_steps"], rai_Bps=dcqcn["rai_mbps"] * 1e6 / 8,
+                    min_rate_Bps=dcqcn["min_rate_mbps"] * 1e6 / 8)
+        base.update(kw)
+        return cls(**base)
+
+
+assert tuple(f.name for f in fields(FluidParams)) == PARAM_NAMES
+
+
+@njit(cache=True)
+def _mark(q: float, kmin: float, kmax: float, pmax: float) -> float:
+    if q <= kmin:
+        return 0.0
+    if q <= kmax:
+        return pmax * (q - kmin) / (kmax - kmin)
+    return 1.0
+
+
+@njit(cache=True)
+def _pow1m(p: float, n: float) -> float:
+    """(1 − p)^n for n ≥ 0."""
+    if p <= 0.0:
+        return 1.0
+    if p >= 1.0:
+        return 0.0 if n > 0 else 1.0
+    return math.exp(n * math.log1p(-p))
+
+
+@njit(cache=True)
+def _event_rate(p: float, n: float) -> float:
+    """p / ((1 − p)^(−n) − 1): the rate factor of 'n unmarked packets in a row' events; → 1/n as p → 0."""
+    if n <= 0.0:
+        return 0.0
+    if p <= 1e-12:
+        return 1.0 / n
+    if p >= 1.0:
+        return 0.0
+    x = -n * math.log1p(-p)
+    if x > 700.0:
+        return 0.0
+    return p / math.expm1(x)
+
+
+@njit(cache=True)
+def _simulate(prm: np.ndarray, init_rates_Bps: np.ndarray, record_every: int,
+              out_q: np.ndarray, out_r: np.ndarray) -> None:
+    """Integrate one run; write q (bytes) and R_C (bytes/s) every ``record_every`` steps."""
+    line, cap, kmin, kmax, pmax, g = prm[0], prm[1], prm[2], prm[3], prm[4], prm[5]
+    tau_a, tau, t_rate, bc_bytes, fsteps = prm[6], prm[7], prm[8], prm[9], prm[10]
+    rai_B, rmin_B, delay, pkt, dt, t_end = prm[11], prm[12], prm[13], prm[14], prm[15], prm[16]
+    n = init_rates_Bps.shape[0]
+    steps = int(t_end / dt + 0.5)
+    d = max(1, int(delay / dt + 0.5))
+    # packets
+    C = cap / pkt
+    Rline = line / pkt
+    Rmin = rmin_B / pkt
+    Rai = rai_B / pkt
+    B = bc_bytes / pkt
+    rc = np.empty(n)
+    rt = np.empty(n)
+    al = np.ones(n)
+    for i in range(n):
+        rc[i] = min(Rline, max(Rmin, init_rates_Bps[i] / pkt))
+        rt[i] = rc[i]
+    hist_p = np.zeros(d)
+    hist_r = np.empty((d, n))
+    for k in range(d):
+        for i in range(n):
+            hist_r[k, i] = rc[i]
+    q = 0.0  # packets
+    rec = 0
+    for s in range(steps):
+        slot = s % d
+        pd = hist_p[slot]                # p(t − τ*)
+        total = 0.0
+        for i in range(n):
+            rd = hist_r[slot, i]         # R_C(t − τ*)
+            cut = 1.0 - _pow1m(pd, tau * rd)
+            amark = 1.0 - _pow1m(pd, tau_a * rd)
+            ev_b = rd * _event_rate(pd, B)
+            ev_t = rd * _event_rate(pd, t_rate * rd)
+            dal = g / tau_a * (amark - al[i])
+            drt = (-(rt[i] - rc[i]) / tau * cut + Rai * _pow1m(pd, fsteps * B) * ev_b
+                   + Rai * _pow1m(pd, fsteps * t_rate * rd) * ev_t)
+            drc = -rc[i] * al[i] / (2.0 * tau) * cut + (rt[i] - rc[i]) / 2.0 * (ev_b + ev_t)
+            al[i] = min(1.0, max(0.0, al[i] + dal * dt))
+            rt[i] = min(Rline, max(Rmin, rt[i] + drt * dt))
+            rc[i] = min(Rline, max(Rmin, rc[i] + drc * dt))
+            total += rc[i]
+        q = max(0.0, q + (total - C) * dt)
+        # the value written now is read d steps later
+        hist_p[slot] = _mark(q * pkt, kmin, kmax, pmax)
+        for i in range(n):
+            hist_r[slot, i] = rc[i]
+        if (s + 1) % record_every == 0 and rec < out_q.shape[0]:
+            out_q[rec] = q * pkt
+            for i in range(n):
+                out_r[rec, i] = rc[i] * pkt
+            rec += 1
+
+
+@dataclass
+class FluidResult:
+    t_s: np.ndarray
+    queue_bytes: np.ndarray
+    rates_Bps: np.ndarray       # (samples, flows)
+    params: FluidParams
+
+    def steady(self, frac: float = 0.5) -> dict[str, Any]:
+        """Statistics over the last ``frac`` of the run: queue mean/min/max, per-flow mean rate, Jain."""
+        k = int(len(self.t_s) * (1 - frac))
+        q = self.queue_bytes[k:]
+        r = self.rates_Bps[k:].mean(axis=0)
+        return {"queue_mean_bytes": float(q.mean()), "queue_min_bytes": float(q.min()),
+                "queue_max_bytes": float(q.max()), "rate_mean_Bps": r.tolist(),
+                "jain": float(r.sum() ** 2 / (len(r) * (r ** 2).sum())),
+                "utilisation": float(r.sum() / self.params.capacity_Bps)}
+
+
+def fluid_run(params: FluidParams, n_flows: int = 2, init_rates_Bps: np.ndarray | None = None,
+              samples: int = 2000) -> FluidResult:
+    """Run the fluid model; ``init_rates_Bps`` defaults to every flow at line rate."""
+    init = (np.full(n_flows, params.line_rate_Bps) if init_rates_Bps is None
+            else np.asarray(init_rates_Bps, dtype=np.float64))
+    steps = int(params.t_end_s / params.dt_s + 0.5)
+    every = max(1, steps // samples)
+    m = steps // every
+    out_q = np.zeros(m)
+    out_r = np.zeros((m, len(init)))
+    _simulate(params.row(), init, every, out_q, out_r)
+    t = (np.arange(m) + 1) * every * params.dt_s
+    return FluidResult(t, out_q, out_r, params)
+
+
+@njit(cache=True, parallel=True)
+def _sweep(rows: np.ndarray, n_flows: int, frac: float, out: np.ndarray) -> None:
+    for j in prange(rows.shape[0]):
+        prm = rows[j]
+        steps = int(prm[16] / prm[15] + 0.5)
+        every = max(1, steps // 400)
+        m = steps // every
+        oq = np.zeros(m)
+        orr = np.zeros((m, n_flows))
+        init = np.empty(n_flows)
+        for i in range(n_flows):
+            init[i] = prm[0] * (i + 1) / n_flows
+        _simulate(prm, init, every, oq, orr)
+        k = int(m * (1 - frac))
+        qs = oq[k:]
+        tot = 0.0
+        sq = 0.0
+        for i in range(n_flows):
+            ri = orr[k:, i].mean()
+            tot += ri
+            sq += ri * ri
+        out[j, 0] = qs.mean()
+        out[j, 1] = qs.max()
+        out[j, 2] = qs.std()
+        out[j, 3] = tot / prm[1]
+        out[j, 4] = tot * tot / (n_flows * sq) if sq > 0 else 0.0
+
+
+SWEEP_COLUMNS = ("queue_mean_bytes", "queue_max_bytes", "queue_std_bytes", "utilisation", "jain")
+
+
+def fluid_sweep(rows: np.ndarray, n_flows: int = 2, steady_frac: float = 0.5) -> np.ndarray:
+    """Run every parameter row (see :data:`PARAM_NAMES`); flows start at (i+1)/N of line rate.
+
+    Returns an array (rows, 5) with columns :data:`SWEEP_COLUMNS` over the last ``steady_frac``.
+    """
+    rows = np.ascontiguousarray(rows, dtype=np.float64)
+    out = np.zeros((rows.shape[0], len(SWEEP_COLUMNS)))
+    _sweep(rows, n_flows, steady_frac, out)
+    return out

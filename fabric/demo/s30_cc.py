@@ -1,0 +1,39 @@
+"""Demo stage: congestion-control plan for the demo fabric and a short incast in the packet model."""
+
+from __future__ import annotations
+
+import time
+
+from fabric.demo import DemoContext
+
+TITLE = "congestion control: PFC/ECN/DCQCN per port, incast simulation"
+
+
+def run(ctx: DemoContext) -> None:
+    from fabric.cc import CcOptions, plan_cc
+    from fabric.ccsim import scenarios
+    from fabric.ccsim.metrics import plot
+    from fabric.ccsim.packet import PacketConfig, simulate
+    from fabric.plan import Provenance
+
+    if ctx.fabric is None:
+        ctx.skip("no fabric (the topology stage did not run)")
+    t0 = time.perf_counter()
+    data = plan_cc(ctx.fabric, CcOptions(profile="nvidia"))
+    ctx.plan.set("cc", data, Provenance(solver="sonic-headroom-formula", status="OK",
+                                        seconds=round(time.perf_counter() - t0, 4), params={"profile": "nvidia"}))
+    lossless = [g for g in data["port_groups"] if g["lossless"]]
+    for g in data["port_groups"]:
+        ctx.console.print(f"  {g['speed_gbps']:g}G {g['cable_m']:g} m x{len(g['ports'])}: "
+                          f"{'lossless' if g['lossless'] else 'lossy (wdm)'} headroom {g['pfc']['headroom_bytes']:,} B, "
+                          f"ECN {g['ecn']['kmin_bytes']:,}-{g['ecn']['kmax_bytes']:,} B @ {g['ecn']['pmax']:g}")
+    sc = scenarios.incast(8, 1e6)
+    res = simulate(sc.fabric, sc.flows, PacketConfig(cc="dcqcn", pfc=True, t_end_s=sc.t_end_s,
+                                                     sample_dt_s=(sc.expected_s or sc.t_end_s) / 200, samples=200))
+    m = res.metrics()
+    plot(res, ctx.artefact("cc-incast.png"), f"{sc.description}: DCQCN + PFC")
+    ctx.console.print(f"  {sc.description}: drops {m['drops']}, PFC pauses {m['pfc_pause_frames']}, "
+                      f"p99 FCT slowdown {m['fct_slowdown']['p99']:.2f}, Jain {m['jain']:.3f}")
+    ctx.results["cc"] = {"port_groups": len(data["port_groups"]), "lossless_groups": len(lossless),
+                         "incast_drops": m["drops"], "incast_pause_frames": m["pfc_pause_frames"],
+                         "incast_p99_slowdown": m["fct_slowdown"]["p99"]}

@@ -1,0 +1,190 @@
+"""PFC headroom (SONiC formula, hand-worked), ECN/DCQCN profiles, buffer check and ``plan cc``."""
+
+from __future__ import annotations
+
+import json
+import math
+
+import pytest
+
+from fabric.builders import clos, example_two_site
+from fabric.cc import (
+    PROFILES,
+    CcOptions,
+    SwitchModel,
+    cell_occupancy,
+    dcqcn_params,
+    ecn_params,
+    hpcc_params,
+    plan_cc,
+    sonic_headroom,
+)
+from fabric.errors import ConfigError, InfeasibleError
+from fabric.plan import Plan
+
+# ---------------------------------------------------------------- hand-worked SONiC cases
+# Spectrum-2: cell 144 B, pipeline 18 KiB, mac_phy 0.8 KiB; port MTU 9100, lossless MTU 1024, small
+# packets 100 % -> occupancy 144/64 = 2.25.
+
+
+def test_headroom_100g_5m_by_hand():
+    # peer = 394*512/8 = 25216; cable = 2*5*100e9/198e6/8 = 631.31; prop = 9100+631.31+819.2+25216
+    # = 35766.51; xoff = 1024 + 2.25*35766.51 = 81498.6 -> 80 KiB = 81920; xon = 18432.
+    h = sonic_headroom(100, 5)
+    assert h.pause_quanta == 394
+    assert h.peer_response_bytes == 25216
+    assert h.cable_bytes == pytest.approx(631.313, abs=1e-3)
+    assert h.propagation_bytes == pytest.approx(35766.51, abs=0.01)
+    assert (h.xoff_bytes, h.xon_bytes, h.headroom_bytes) == (81920, 18432, 100352)
+
+
+def test_headroom_400g_40m_by_hand():
+    # peer = 905*512/8 = 57920; cable = 2*40*400e9/198e6/8 = 20202.02; prop = 88041.22;
+    # xoff = 1024 + 2.25*88041.22 = 199116.7 -> 195 KiB = 199680.
+    h = sonic_headroom(400, 40)
+    assert h.peer_response_bytes == 57920
+    assert h.cable_bytes == pytest.approx(20202.02, abs=0.01)
+    assert h.xoff_bytes == 199680
+    assert h.headroom_bytes == 199680 + 18432
+
+
+def test_headroom_25g_300m_large_packets_by_hand():
+    # small packets 0 % -> occupancy 1; peer = 80*512/8 = 5120; cable = 2*300*25e9/198e6/8 = 9469.70;
+    # prop = 9100+9469.70+819.2+5120 = 24508.9; xoff = 25532.9 -> 25 KiB = 25600.
+    h = sonic_headroom(25, 300, small_packet_percent=0)
+    assert h.cell_occupancy == 1.0
+    assert h.xoff_bytes == 25600
+    assert h.xon_bytes == 18432
+
+
+def test_cell_occupancy_both_branches():
+    assert cell_occupancy(144, 100) == pytest.approx(2.25)
+    assert cell_occupancy(144, 50) == pytest.approx(1.625)
+    assert cell_occupancy(96, 100) == pytest.approx(192 / 97)   # cell <= 128 B branch
+
+
+def test_gearbox_and_model_override():
+    m = SwitchModel("x", 144, 18 * 1024, 0.8 * 1024, 10 * 2**20, gearbox_delay_ns=100)
+    # gearbox bytes = 400e9 * 100e-9 / 8 = 5000, counted twice -> prop grows by 10000
+    a, b = sonic_headroom(400, 5), sonic_headroom(400, 5, m)
+    assert b.propagation_bytes - a.propagation_bytes == pytest.approx(10000.0)
+
+
+def test_headroom_grows_with_cable_and_rejects_bad_input():
+    hs = [sonic_headroom(400, L).xoff_bytes for L in (1, 10, 100, 1000)]
+    assert hs == sorted(hs) and hs[0] < hs[-1]
+    with pytest.raises(ConfigError, match="speed"):
+        sonic_headroom(0, 5)
+    with pytest.raises(ConfigError, match="cable"):
+        sonic_headroom(100, -1)
+
+
+# ---------------------------------------------------------------- profiles
+def test_ecn_scales_with_line_rate():
+    assert ecn_params("paper", 40) == {"kmin_bytes": 5000, "kmax_bytes": 200000, "pmax": 0.01}
+    assert ecn_params("paper", 400) == {"kmin_bytes": 50000, "kmax_bytes": 2000000, "pmax": 0.01}
+    assert ecn_params("production", 25) == {"kmin_bytes": 100000, "kmax_bytes": 400000, "pmax": 0.2}
+    for name in PROFILES:
+        e = ecn_params(name, 400)
+        assert 0 < e["kmin_bytes"] < e["kmax_bytes"] and 0 < e["pmax"] <= 1
+
+
+def test_dcqcn_scales_rates_not_timers():
+    a, b = dcqcn_params("nvidia", 25), dcqcn_params("nvidia", 400)
+    assert (a["rai_mbps"], a["rhai_mbps"], a["min_rate_mbps"]) == (5.0, 50.0, 1.0)
+    assert b["rai_mbps"] == 80.0 and b["rhai_mbps"] == 800.0
+    assert a["rate_increase_timer_us"] == b["rate_increase_timer_us"] == 300.0
+    assert a["g"] == pytest.approx(1019 / 1024)
+    p = dcqcn_params("paper", 40)
+    assert p["g"] == 1 / 256 and p["alpha_timer_us"] == 55 and p["byte_counter_bytes"] == 10_000_000
+    assert p["fast_recovery_steps"] == 5 and p["rai_mbps"] == 40
+
+
+def test_unknown_profile_names_option():
+    with pytest.raises(ConfigError, match="--profile.*unknown cc profile 'x'"):
+        ecn_params("x", 100)
+
+
+def test_hpcc_window_is_bdp():
+    h = hpcc_params(400, 10.0)
+    assert h["bdp_bytes"] == 500_000
+    assert abs(h["w_ai_bytes"] - 500_000 * 0.05 / 16) <= 0.5
+    assert h["eta"] == 0.95 and h["max_stage"] == 5
+
+
+# ---------------------------------------------------------------- per fabric
+def test_plan_groups_cover_every_switch_port_once():
+    fab = clos(2, 2, 4, host_gbps=100, uplink_gbps=400)
+    data = plan_cc(fab, CcOptions(profile="production"))
+    ports = [p for g in data["port_groups"] for p in g["ports"]]
+    assert len(ports) == len(set(ports))
+    n_switch_ports = sum(1 for link in fab.links() for n in (link.a, link.b) if fab.role(n) in ("leaf", "spine"))
+    assert len(ports) == n_switch_ports
+    by = {(g["speed_gbps"], g["cable_m"]): g for g in data["port_groups"]}
+    assert set(by) == {(100.0, 5.0), (400.0, 40.0)}
+    assert by[(100.0, 5.0)]["pfc"]["headroom_bytes"] == 100352
+    assert by[(100.0, 5.0)]["ecn"]["kmin_bytes"] == 400_000
+    for g in data["port_groups"]:
+        assert set(g["pfc"]) >= {"xoff_bytes", "xon_bytes", "headroom_bytes"}
+        assert set(g["ecn"]) == {"kmin_bytes", "kmax_bytes", "pmax"}
+        assert g["dcqcn"]["line_rate_gbps"] == g["speed_gbps"]
+
+
+def test_wdm_ports_are_not_lossless_and_not_in_buffer_check():
+    data = plan_cc(example_two_site())
+    wdm = [g for g in data["port_groups"] if not g["lossless"]]
+    assert wdm and all(g["speed_gbps"] == 1600 for g in wdm)
+    assert wdm[0]["cable_m"] > 1e6   # > 1000 km
+    dci = next(r for r in data["buffer"] if r["switch"] == "beijing-dci1")
+    lossless_dci_ports = [p for g in data["port_groups"] if g["lossless"] for p in g["ports"]
+                          if p.startswith("beijing-dci1:")]
+    assert dci["lossless_ports"] == len(lossless_dci_ports)
+
+
+def test_buffer_check_names_switch_and_ports():
+    fab = clos(1, 1, 4, host_gbps=400, uplink_gbps=400)
+    # leaf1: 4 ports x 5 m (178176 B) + 1 x 40 m (218112 B), x2 priorities = 1,861,632 B
+    data = plan_cc(fab, CcOptions(switch_buffer_bytes=4 * 2**20))
+    leaf = next(r for r in data["buffer"] if r["switch"] == "leaf1")
+    assert leaf["headroom_bytes"] == 2 * (4 * 178176 + 218112)
+    with pytest.raises(InfeasibleError, match=r"leaf1 needs 1,861,632 B .*leaf1:eth5 \(436,224 B\)"):
+        plan_cc(fab, CcOptions(switch_buffer_bytes=2 * 2**20))
+    assert math.floor(2 * 2**20 * 0.75) < 1_861_632
+
+
+# ---------------------------------------------------------------- CLI
+def test_cli_plan_cc_json_and_plan_file(cli, tmp_path):
+    out = tmp_path / "plan.json"
+    r = cli(["plan", "cc", "example", "--profile", "paper", "--switch-buffer", "64", "-o", out, "--json"])
+    assert r.exit_code == 0, r.output
+    doc = json.loads(r.output)
+    assert doc["profile"] == "paper" and doc["switch_buffer_bytes"] == 64 * 2**20
+    g = doc["port_groups"][0]
+    assert {"speed_gbps", "cable_m", "ports", "pfc", "ecn", "dcqcn"} <= set(g)
+    plan = Plan.load(out)
+    assert plan.cc is not None and plan.cc.data["port_groups"] == doc["port_groups"]
+    assert plan.cc.provenance.status == "OK"
+
+
+def test_cli_plan_cc_buffer_too_small_exits_2_and_writes_nothing(cli, tmp_path):
+    out = tmp_path / "plan.json"
+    r = cli(["plan", "cc", "example", "--switch-buffer", "1", "-o", out])
+    assert r.exit_code == 2
+    assert "does not fit" in r.output and "beijing-" in r.output
+    assert not out.exists()
+
+
+def test_cli_plan_cc_human_table(cli):
+    r = cli(["plan", "cc", "example"])
+    assert r.exit_code == 0 and "buffer check ok" in r.output
+
+
+def test_ecn_before_pfc_warning_only_when_kmax_above_trigger():
+    fab = clos(1, 1, 4, host_gbps=400, uplink_gbps=400)
+    ok = plan_cc(fab, CcOptions(profile="paper"))                     # Kmax 2 MB at 400G
+    assert ok["warnings"] == []
+    small = plan_cc(fab, CcOptions(profile="production", switch_buffer_bytes=16 * 2**20))
+    # shared = 16 MiB - 2 x (4 x 178176 + 218112) = 14,915,584 B; trigger = /8 = 1,864,448 B < Kmax 6.4 MB
+    assert small["buffer"][0]["shared_bytes"] == 16 * 2**20 - 1_861_632
+    assert len(small["warnings"]) == len(small["port_groups"])
+    assert "1,864,448 B" in small["warnings"][0]
