@@ -1,0 +1,594 @@
+"""A running lab: Fabric (+ Plan) -> namespaces, veth pairs, routes, rates and delays.
+
+>>> from fabric.builders import clos
+>>> lab = Lab(clos(2, 1, 1), name="doc")     # cheap: nothing touches the kernel until up()
+>>> lab.prefix
+'doc.'
+
+Usage (root)::
+
+    with Lab(fabric, plan, name="exp1") as lab:
+        print(lab["h1"].cmd("ip -br addr"))
+        lab.link("s1", "s2").set(delay_ms=5)
+
+Every kernel object carries the lab's prefix (``NAME.``): one namespace per node, ``NAME.@relay``
+for the delay relay. A state file (``/run/fabricctl/labs/NAME.json``) is written *before* anything is
+created and lists every namespace and process the lab will own; ``down`` (and the next ``up`` after a
+crash) removes exactly those, and the processes found inside them, by PID.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import socket
+import subprocess
+import sys
+import tempfile
+import time
+from dataclasses import asdict
+from pathlib import Path
+from typing import Any
+
+from fabric.errors import LabError
+from fabric.fsutil import write_json_atomic
+from fabric.topology import Fabric
+from labs import netns
+from labs.constants import DEFAULT_RATE_SCALE, LAB_STATE_DIR
+from labs.routing import (
+    Layout,
+    LinkPlan,
+    check_lab_name,
+    lab_prefix,
+    layout,
+    ns_name,
+    relay_ns_name,
+)
+
+#: sysctls of every node namespace. ip_forward: switches route; fib_multipath_hash_policy=1: hash
+#: multipath on the L4 5-tuple like a switch (ip-sysctl.rst); rp_filter off because multipath
+#: return traffic may arrive on another link; IPv6 off so no RS/DAD/MLD frames disturb counters.
+NODE_SYSCTLS = {
+    "net.ipv4.ip_forward": "1",
+    "net.ipv4.fib_multipath_hash_policy": "1",
+    "net.ipv4.conf.all.rp_filter": "0",
+    "net.ipv4.conf.default.rp_filter": "0",
+    "net.ipv6.conf.all.disable_ipv6": "1",
+    "net.ipv6.conf.default.disable_ipv6": "1",
+}
+RELAY_SYSCTLS = {"net.ipv6.conf.all.disable_ipv6": "1", "net.ipv6.conf.default.disable_ipv6": "1"}
+#: How long `up` waits for the relay to calibrate and report ready.
+RELAY_START_TIMEOUT_S = 10.0
+DELAY_BACKENDS = ("auto", "netem", "relay")
+
+
+def state_path(name: str, state_dir: str | os.PathLike[str] = LAB_STATE_DIR) -> Path:
+    return Path(state_dir) / f"{name}.json"
+
+
+def _pid_alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return True
+
+
+def _cmdline(pid: int) -> str:
+    try:
+        with open(f"/proc/{pid}/cmdline", "rb") as fh:
+            return fh.read().replace(b"\0", b" ").decode(errors="replace")
+    except OSError:
+        return ""
+
+
+class Node:
+    """A lab node: run commands inside its namespace (Mininet's ``net['h1'].cmd``)."""
+
+    def __init__(self, lab: Lab, name: str) -> None:
+        self.lab, self.name = lab, name
+        self.ns = lab.state["nodes"][name]["ns"]
+        self.ip: str | None = lab.state["nodes"][name].get("ip")
+
+    def _preexec(self) -> None:
+        fd = os.open(netns.netns_path(self.ns), os.O_RDONLY)
+        netns.setns_fd(fd, self.ns)
+        os.close(fd)
+
+    def popen(self, args: str | list[str], **kw: Any) -> subprocess.Popen[Any]:
+        """Start a process inside this node's namespace (``down`` kills it with the lab)."""
+        shell = isinstance(args, str)
+        return subprocess.Popen(args, shell=shell, preexec_fn=self._preexec, **kw)  # noqa: PLW1509
+
+    def cmd(self, args: str | list[str], timeout: float = 30.0, check: bool = False) -> str:
+        """Run a command inside the namespace and return its stdout + stderr."""
+        p = self.popen(args, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+        try:
+            out, _ = p.communicate(timeout=timeout)
+        except subprocess.TimeoutExpired:
+            p.kill()
+            out, _ = p.communicate()
+            raise LabError(f"command timed out after {timeout} s: {args!r}", where=f"node {self.name!r}") from None
+        if check and p.returncode != 0:
+            raise LabError(f"command failed ({p.returncode}): {args!r}: {out.strip()}", where=f"node {self.name!r}")
+        return out
+
+    def __repr__(self) -> str:
+        return f"Node({self.name!r}, ns={self.ns!r}, ip={self.ip!r})"
+
+
+class LinkHandle:
+    """A lab link: counters, impairments in force (read back from the kernel/relay), live changes."""
+
+    def __init__(self, lab: Lab, rec: dict[str, Any]) -> None:
+        self.lab, self.rec = lab, rec
+
+    @property
+    def label(self) -> str:
+        r = self.rec
+        return f"{r['a']}:{r['if_a']}--{r['b']}:{r['if_b']}"
+
+    def counters(self) -> dict[str, Any]:
+        r = self.rec
+        out = {"a": self.lab._ns(r["a"]).link_stats(r["if_a"]), "b": self.lab._ns(r["b"]).link_stats(r["if_b"])}
+        if r.get("relayed"):
+            out["relay"] = self.lab._relay_link(r["id"])
+        return out
+
+    def impairment(self) -> dict[str, Any]:
+        """What is actually in force, read back: delay/jitter/loss from the relay or netem, rate from tc."""
+        return self.lab._read_back(self.rec)
+
+    def set(self, *, delay_ms: float | None = None, jitter_ms: float | None = None,
+            loss_pct: float | None = None, rate_mbps: float | None = None) -> dict[str, Any]:
+        """Change impairments while the lab runs; verified by reading back. Returns what is in force."""
+        r = self.rec
+        if delay_ms is not None:
+            r["delay_us"] = float(delay_ms) * 1000
+        if jitter_ms is not None:
+            r["jitter_us"] = float(jitter_ms) * 1000
+        if loss_pct is not None:
+            r["loss_pct"] = float(loss_pct)
+        if rate_mbps is not None:
+            r["rate_bps"] = float(rate_mbps) * 1e6
+        self.lab._apply_link(r)
+        got = self.lab._verify_link(r)
+        self.lab._save_state()
+        return got
+
+
+class Lab:
+    """A lab built from a Fabric and an optional Plan. Construction does nothing; ``up()`` builds."""
+
+    def __init__(self, fabric: Fabric | None = None, plan: Any = None, *, name: str = "fablab",
+                 rate_scale: float = DEFAULT_RATE_SCALE, delay_scale: float = 1.0,
+                 delay_backend: str = "auto", relay_all: bool = False,
+                 state_dir: str | os.PathLike[str] = LAB_STATE_DIR, plan_file: str | None = None,
+                 clab: Any = None, seed: int = 0) -> None:
+        self.name = check_lab_name(name)
+        self.prefix = lab_prefix(name)
+        self.fabric, self.plan, self.plan_file, self.clab = fabric, plan, plan_file, clab
+        if rate_scale < 0 or delay_scale < 0:
+            raise LabError("--rate-scale and delay scale must be >= 0")
+        if delay_backend not in DELAY_BACKENDS:
+            raise LabError(f"delay backend must be one of {', '.join(DELAY_BACKENDS)}, got {delay_backend!r}")
+        self.rate_scale, self.delay_scale = float(rate_scale), float(delay_scale)
+        self.delay_backend, self.relay_all, self.seed = delay_backend, relay_all, seed
+        self.state_dir = Path(state_dir)
+        self.state: dict[str, Any] = {}
+        self._open: dict[str, netns.Namespace] = {}
+        self.timings: dict[str, float] = {}
+
+    # ------------------------------------------------------------------ context manager
+    def __enter__(self) -> Lab:
+        if not self.state:
+            self.up()
+        return self
+
+    def __exit__(self, *exc: Any) -> None:
+        self.down()
+
+    # ------------------------------------------------------------------ attach to a running lab
+    @classmethod
+    def attach(cls, name: str | None = None, state_dir: str | os.PathLike[str] = LAB_STATE_DIR) -> Lab:
+        """The running lab ``name`` (or the only one) from its state file."""
+        sd = Path(state_dir)
+        if name is None:
+            names = running_labs(sd)
+            if len(names) != 1:
+                raise LabError("no lab is up" if not names else
+                               f"several labs are up ({', '.join(names)}): pick one with --name")
+            name = names[0]
+        p = state_path(name, sd)
+        try:
+            st = json.loads(p.read_text())
+        except FileNotFoundError:
+            raise LabError(f"no lab named {name!r} is up (no state file {p})") from None
+        if st.get("status") != "up":
+            raise LabError(f"lab {name!r} is {st.get('status')!r}, not up; run `fabricctl lab down --name {name}`")
+        lab = cls(None, name=name, rate_scale=st["rate_scale"], delay_scale=st["delay_scale"], state_dir=sd)
+        lab.state = st
+        return lab
+
+    # ------------------------------------------------------------------ public API
+    def __getitem__(self, node: str) -> Node:
+        if node not in self.state.get("nodes", {}):
+            raise LabError(f"no node {node!r} in lab {self.name!r}")
+        return Node(self, node)
+
+    def nodes(self) -> list[str]:
+        return list(self.state.get("nodes", {}))
+
+    def ip(self, node: str) -> str:
+        ip = self[node].ip
+        if ip is None:
+            raise LabError(f"node {node!r} has no lab address (containerlab nodes are addressed by their exec lines)")
+        return ip
+
+    def link(self, a: str, b: str, key: int | None = None) -> LinkHandle:
+        for rec in self.state.get("links", []):
+            if {rec["a"], rec["b"]} == {a, b} and (key is None or rec.get("key") == key):
+                return LinkHandle(self, rec)
+        raise LabError(f"no link {a}--{b} in lab {self.name!r}")
+
+    def links(self) -> list[LinkHandle]:
+        return [LinkHandle(self, r) for r in self.state.get("links", [])]
+
+    # ------------------------------------------------------------------ up
+    def up(self) -> Lab:
+        netns.require_root("build a lab")
+        t0 = time.perf_counter()
+        self.state_dir.mkdir(parents=True, exist_ok=True)
+        self._refuse_or_clean()
+        if self.clab is not None:
+            spec = self.clab
+            lay = None
+        else:
+            if self.fabric is None:
+                raise LabError("a lab needs a fabric or a containerlab topology")
+            lay = layout(self.fabric, self.plan, plan_file=self.plan_file)
+            spec = None
+        relay_needed, backend = self._choose_links(lay, spec)
+        nodes = list(spec.nodes) if spec is not None else lay.nodes
+        names = {n: ns_name(self.prefix, n) for n in nodes}
+        if len(set(names.values())) != len(names):
+            raise LabError("two node names map to the same namespace name after sanitising")
+        self.state = {
+            "name": self.name, "prefix": self.prefix, "status": "building", "pid": os.getpid(),
+            "created_unix": round(time.time(), 3), "fabric": getattr(self.fabric, "name", None) or
+            getattr(spec, "name", None), "kind": "clab" if spec is not None else "fabric",
+            "rate_scale": self.rate_scale, "delay_scale": self.delay_scale, "backend": backend,
+            "namespaces": list(names.values()) + ([relay_ns_name(self.prefix)] if relay_needed else []),
+            "processes": [], "notes": [],
+            "control": str(self.state_dir / f"{self.name}.relay.sock"),
+            "nodes": {n: {"ns": names[n], "ip": lay.address[n] if lay else None} for n in nodes},
+            "links": [],
+        }
+        self._save_state()
+        try:
+            if spec is not None:
+                from labs.clab import build_clab
+
+                build_clab(self, spec, names)
+            else:
+                self._build(lay, names)
+            self.state["status"] = "up"
+            self._save_state()
+        except BaseException:
+            self._teardown()
+            raise
+        self.timings["up_s"] = time.perf_counter() - t0
+        return self
+
+    def _choose_links(self, lay: Layout | None, spec: Any) -> tuple[bool, str]:
+        delayed = False
+        if lay is not None:
+            delayed = self.relay_all or any(lp.delay_us * self.delay_scale > 0 for lp in lay.links)
+        elif spec is not None:
+            delayed = any(lk.get("delay_us") or lk.get("jitter_us") or lk.get("loss_pct") for lk in spec.links)
+        if not delayed:
+            return False, "none"
+        if self.delay_backend == "relay":
+            return True, "relay"
+        has_netem = _kernel_has_netem(self.prefix + "@netem-probe")
+        if self.delay_backend == "netem":
+            if not has_netem:
+                raise LabError("delay backend 'netem' asked for, but this kernel has no sch_netem "
+                               "(use --delay-backend relay or auto)")
+            return False, "netem"
+        return (False, "netem") if has_netem else (True, "relay")
+
+    def _build(self, lay: Layout, names: dict[str, str]) -> None:
+        t = time.perf_counter()
+        ns = self._open
+        for n in lay.nodes:
+            ns[n] = netns.Namespace.create(names[n])
+            netns.write_sysctls(ns[n].fd, NODE_SYSCTLS, names[n])
+        backend = self.state["backend"]
+        relay = None
+        if backend == "relay":
+            relay = netns.Namespace.create(relay_ns_name(self.prefix))
+            ns["@relay"] = relay
+            netns.write_sysctls(relay.fd, RELAY_SYSCTLS, relay.name)
+        self.timings["namespaces_s"] = time.perf_counter() - t
+        t = time.perf_counter()
+        for lp in lay.links:
+            rec = self._link_record(lp)
+            if relay is not None and (self.relay_all or rec["delay_us"] > 0):
+                rec["relayed"] = True
+                rec["relay_if_a"], rec["relay_if_b"] = f"r{lp.id}a", f"r{lp.id}b"
+                ns[lp.a].add_veth(lp.if_a, relay, rec["relay_if_a"])
+                ns[lp.b].add_veth(lp.if_b, relay, rec["relay_if_b"])
+                ns[lp.a].set_tx_checksum(lp.if_a, False)
+                ns[lp.b].set_tx_checksum(lp.if_b, False)
+            else:
+                ns[lp.a].add_veth(lp.if_a, ns[lp.b], lp.if_b)
+            self.state["links"].append(rec)
+        for n in lay.nodes:
+            ns[n].all_up()
+            ns[n].add_address("lo", lay.address[n], 32)
+        if relay is not None:
+            relay.all_up()
+        self.timings["links_s"] = time.perf_counter() - t
+        t = time.perf_counter()
+        for n in lay.nodes:
+            for m, ifs in lay.neighbours[n].items():
+                ns[n].add_neighbour_route(lay.address[m], ifs)
+            for dst, hops in lay.routes[n]:
+                ns[n].add_route(dst, [(ifn, lay.address[m], w) for ifn, m, w in hops])
+        self.state["routes"] = {n: [[d, [list(h) for h in hops]] for d, hops in lay.routes[n]] for n in lay.nodes}
+        self.state["neighbours"] = lay.neighbours
+        self.state["notes"] += lay.notes
+        self.state["wcmp_groups_applied"] = lay.wcmp_groups_applied
+        self.timings["routes_s"] = time.perf_counter() - t
+        t = time.perf_counter()
+        if relay is not None:
+            self._start_relay()
+        for rec in self.state["links"]:
+            self._apply_link(rec)
+        for rec in self.state["links"]:
+            self._verify_link(rec)
+        self.timings["impairments_s"] = time.perf_counter() - t
+
+    def _link_record(self, lp: LinkPlan) -> dict[str, Any]:
+        d = asdict(lp)
+        d["delay_us"] = lp.delay_us * self.delay_scale
+        d["model_delay_us"] = lp.delay_us
+        d["jitter_us"] = 0.0
+        d["loss_pct"] = 0.0
+        d["rate_bps"] = lp.capacity_gbps * 1e9 * self.rate_scale if self.rate_scale > 0 else None
+        d["relayed"] = False
+        return d
+
+    # ------------------------------------------------------------------ impairments
+    def _apply_link(self, rec: dict[str, Any]) -> None:
+        backend = self.state["backend"]
+        a, b = self._ns(rec["a"]), self._ns(rec["b"])
+        impaired = rec["delay_us"] > 0 or rec["jitter_us"] > 0 or rec["loss_pct"] > 0
+        if backend == "netem" and (impaired or rec.get("netem")):
+            rec["netem"] = True
+            for ns_, ifn in ((a, rec["if_a"]), (b, rec["if_b"])):
+                ns_.set_netem(ifn, rec["delay_us"], rec["jitter_us"], rec["loss_pct"], rec["rate_bps"])
+            return
+        if impaired and not rec.get("relayed"):
+            raise LabError(f"link {rec['a']}--{rec['b']} was built without a delay relay, so its delay "
+                           "cannot be changed live; build the lab with relay_all=True (--relay-all)")
+        if rec.get("relayed"):
+            self._relay_request({"op": "set", "link": rec["id"], "delay_us": rec["delay_us"],
+                                 "jitter_us": rec["jitter_us"], "loss_pct": rec["loss_pct"]})
+        for ns_, ifn in ((a, rec["if_a"]), (b, rec["if_b"])):
+            if rec["rate_bps"]:
+                ns_.set_rate(ifn, rec["rate_bps"])
+
+    def _read_back(self, rec: dict[str, Any]) -> dict[str, Any]:
+        out: dict[str, Any] = {"link": f"{rec['a']}:{rec['if_a']}--{rec['b']}:{rec['if_b']}"}
+        rates = []
+        for node, ifn in ((rec["a"], rec["if_a"]), (rec["b"], rec["if_b"])):
+            qs = self._ns(node).qdiscs(ifn)
+            rate = next((q.get("rate_bps") for q in qs if q["kind"] == "tbf"), None)
+            rates.append(rate)
+            net = next((q.get("netem") for q in qs if q["kind"] == "netem"), None)
+            if net is not None:
+                out.setdefault("netem", []).append(net)
+        out["rate_bps"] = rates
+        if rec.get("relayed"):
+            lk = self._relay_link(rec["id"])
+            out.update(delay_us=lk["delay_us"], jitter_us=lk["jitter_us"], loss_pct=lk["loss_pct"], by="relay")
+        elif "netem" in out:
+            out["by"] = "netem"
+        else:
+            out.update(delay_us=0.0, jitter_us=0.0, loss_pct=0.0, by="none")
+        return out
+
+    def _verify_link(self, rec: dict[str, Any]) -> dict[str, Any]:
+        """Read back and compare with what was asked for; a missing impairment is an error."""
+        got = self._read_back(rec)
+        where = f"link {rec['a']}--{rec['b']}"
+        if rec["rate_bps"]:
+            for r in got["rate_bps"]:
+                if r is None or abs(r - int(rec["rate_bps"] / 8) * 8) > 8:
+                    raise LabError(f"rate read back as {r} b/s, asked for {rec['rate_bps']:.0f}", where=where)
+        if got["by"] == "relay":
+            for k in ("delay_us", "jitter_us", "loss_pct"):
+                if abs(got[k] - rec[k]) > 1e-3:
+                    raise LabError(f"relay reports {k}={got[k]}, asked for {rec[k]}", where=where)
+        elif rec["delay_us"] > 0 or rec["jitter_us"] > 0 or rec["loss_pct"] > 0:
+            if got["by"] != "netem":
+                raise LabError("impairment asked for but none is in force", where=where)
+        rec["verified"] = True
+        return got
+
+    # ------------------------------------------------------------------ relay process
+    def _start_relay(self) -> None:
+        links = [{"id": r["id"], "relay_if_a": r["relay_if_a"], "relay_if_b": r["relay_if_b"],
+                  "delay_us": r["delay_us"], "jitter_us": r["jitter_us"], "loss_pct": r["loss_pct"],
+                  "seed": self.seed} for r in self.state["links"] if r.get("relayed")]
+        cfg_path = self.state_dir / f"{self.name}.relay.json"
+        ready = self.state_dir / f"{self.name}.relay.ready"
+        ready.unlink(missing_ok=True)
+        write_json_atomic(cfg_path, {"netns_path": netns.netns_path(relay_ns_name(self.prefix)),
+                                     "links": links, "control": self.state["control"],
+                                     "ready_file": str(ready)})
+        marker = f"fabricctl-relay:{self.name}"
+        proc = subprocess.Popen([sys.executable, "-m", "labs.relay", str(cfg_path), marker],
+                                stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL,
+                                stderr=open(self.state_dir / f"{self.name}.relay.log", "wb"),  # noqa: SIM115
+                                start_new_session=True, cwd="/",
+                                env={**os.environ, "PYTHONPATH": _package_root()})
+        self.state["processes"].append({"pid": proc.pid, "role": "relay", "marker": marker})
+        self._save_state()
+        deadline = time.monotonic() + RELAY_START_TIMEOUT_S
+        while not ready.exists():
+            if proc.poll() is not None:
+                log = (self.state_dir / f"{self.name}.relay.log").read_text(errors="replace").strip()
+                raise LabError(f"delay relay exited with status {proc.returncode}: {log[-300:]}")
+            if time.monotonic() > deadline:
+                raise LabError(f"delay relay did not start within {RELAY_START_TIMEOUT_S} s")
+            time.sleep(0.005)
+        self.state["relay_calibration"] = json.loads(ready.read_text())["calibration"]
+
+    def _relay_request(self, req: dict[str, Any]) -> dict[str, Any]:
+        path = self.state["control"]
+        with tempfile.TemporaryDirectory(prefix="fabricctl-") as d:
+            me = os.path.join(d, "c.sock")
+            s = socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM)
+            try:
+                s.bind(me)
+                s.settimeout(2.0)
+                s.sendto(json.dumps(req).encode(), path)
+                reply = json.loads(s.recv(1 << 20))
+            except (OSError, ValueError) as exc:
+                raise LabError(f"delay relay does not answer on {path}: {exc}") from None
+            finally:
+                s.close()
+        if not reply.get("ok"):
+            raise LabError(f"delay relay refused {req}: {reply.get('error')}")
+        return reply
+
+    def _relay_link(self, link_id: int) -> dict[str, Any]:
+        for lk in self._relay_request({"op": "get"})["links"]:
+            if lk["id"] == link_id:
+                return lk
+        raise LabError(f"delay relay does not know link {link_id}: an impairment is missing")
+
+    # ------------------------------------------------------------------ status
+    def status(self) -> dict[str, Any]:
+        st = self.state
+        out = {k: st.get(k) for k in ("name", "prefix", "status", "fabric", "kind", "backend", "rate_scale",
+                                      "delay_scale", "notes", "relay_calibration")}
+        out["nodes"] = len(st.get("nodes", {}))
+        out["namespaces_present"] = len(netns.list_netns(self.prefix))
+        out["processes"] = [dict(p, alive=_pid_alive(p["pid"])) for p in st.get("processes", [])]
+        out["links"] = []
+        for rec in st.get("links", []):
+            row = {k: rec.get(k) for k in ("a", "b", "if_a", "if_b", "capacity_gbps", "rate_bps",
+                                           "delay_us", "model_delay_us", "jitter_us", "loss_pct", "relayed")}
+            if rec.get("relayed") or rec.get("netem") or rec.get("rate_bps"):
+                row["applied"] = self._read_back(rec)
+            out["links"].append(row)
+        return out
+
+    # ------------------------------------------------------------------ down
+    def down(self) -> dict[str, int]:
+        """Remove this lab's namespaces and processes (from the state file) and the state file."""
+        netns.require_root("tear down a lab")
+        if not self.state:
+            p = state_path(self.name, self.state_dir)
+            if not p.exists():
+                raise LabError(f"no lab named {self.name!r} (no state file {p})")
+            self.state = json.loads(p.read_text())
+        return self._teardown()
+
+    def _refuse_or_clean(self) -> None:
+        p = state_path(self.name, self.state_dir)
+        if not p.exists():
+            return
+        try:
+            old = json.loads(p.read_text())
+        except ValueError:
+            old = {}
+        builder = int(old.get("pid", 0) or 0)
+        if old.get("status") == "up" and any(os.path.exists(netns.netns_path(n)) for n in old.get("namespaces", [])):
+            raise LabError(f"lab {self.name!r} is already up; run `fabricctl lab down --name {self.name}` first")
+        if old.get("status") == "building" and builder and builder != os.getpid() and _pid_alive(builder):
+            raise LabError(f"lab {self.name!r} is being built by process {builder}")
+        # leftovers of a crashed run: remove exactly what the state file lists
+        self.state = old
+        self._teardown()
+
+    def _teardown(self) -> dict[str, int]:
+        st = self.state
+        t0 = time.perf_counter()
+        for ns_ in self._open.values():
+            ns_.close()
+        self._open.clear()
+        killed = 0
+        inodes = {i for i in (netns.netns_inode(n) for n in st.get("namespaces", [])) if i is not None}
+        pids = {p["pid"] for p in st.get("processes", []) if p.get("marker", "") in _cmdline(p["pid"])}
+        pids |= set(netns.pids_in_netns(inodes)) if inodes else set()
+        for pid in sorted(pids):
+            try:
+                os.kill(pid, signal.SIGKILL)
+                killed += 1
+            except ProcessLookupError:
+                pass
+        for pid in pids:
+            _reap(pid)
+        removed = sum(netns.remove_netns(n) for n in st.get("namespaces", []))
+        name = st.get("name", self.name)
+        for suffix in (".relay.json", ".relay.ready", ".relay.sock", ".relay.log", ".json"):
+            (self.state_dir / f"{name}{suffix}").unlink(missing_ok=True)
+        self.timings["down_s"] = time.perf_counter() - t0
+        self.state = {}
+        return {"namespaces_removed": removed, "processes_killed": killed}
+
+    # ------------------------------------------------------------------ helpers
+    def _ns(self, node: str) -> netns.Namespace:
+        if node not in self._open:
+            self._open[node] = netns.Namespace.open(self.state["nodes"][node]["ns"])
+        return self._open[node]
+
+    def _save_state(self) -> None:
+        write_json_atomic(state_path(self.name, self.state_dir), self.state)
+
+    def close(self) -> None:
+        """Close the sockets this handle holds (the lab keeps running)."""
+        for ns_ in self._open.values():
+            ns_.close()
+        self._open.clear()
+
+
+def _reap(pid: int) -> None:
+    """Wait briefly for a killed process to go (reap it if it is our child)."""
+    for _ in range(200):
+        try:
+            if os.waitpid(pid, os.WNOHANG)[0] == pid:
+                return
+        except ChildProcessError:
+            if not _pid_alive(pid):
+                return
+        time.sleep(0.001)
+
+
+def _package_root() -> str:
+    return str(Path(__file__).resolve().parent.parent)
+
+
+def _kernel_has_netem(name: str) -> bool:
+    """Probe for sch_netem in a scratch namespace carrying the lab's prefix (removed at once)."""
+    ns_ = netns.Namespace.create(name)
+    try:
+        return ns_.try_netem("lo")
+    finally:
+        ns_.close()
+        netns.remove_netns(name)
+
+
+def running_labs(state_dir: str | os.PathLike[str] = LAB_STATE_DIR) -> list[str]:
+    sd = Path(state_dir)
+    if not sd.exists():
+        return []
+    return sorted(p.name[:-5] for p in sd.glob("*.json") if not p.name.endswith(".relay.json"))

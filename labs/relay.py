@@ -1,0 +1,224 @@
+"""Userspace delay relay: the delay backend for kernels without sch_netem.
+
+Runs as its own process (``python -m labs.relay CONFIG``) inside the lab's middle namespace. Every
+delayed link is wired ``a:if_a <-> relay:rNa`` and ``relay:rNb <-> b:if_b``; the relay reads frames
+from one side with an AF_PACKET socket, takes the kernel's receive time stamp (SO_TIMESTAMPNS, so
+time spent before the relay reads the frame counts towards the delay), and sends the frame out of
+the other side when its deadline comes: deadlines sit in a heap, the loop sleeps in ``poll`` until
+shortly before the next one and busy-waits the rest. At start it calibrates its own overhead: how
+late ``poll`` wakes up (sets how early the busy wait begins) and what one ``send`` costs (subtracted
+from every deadline). Jitter (normal, clipped at 0) and loss come from a seeded generator.
+
+Control: a Unix datagram socket; JSON requests ``{"op": "get"}`` (the impairments actually in force,
+per link, with counters and the calibration: this is what the lab reads back to verify) and
+``{"op": "set", "link": id, "delay_us": .., "jitter_us": .., "loss_pct": ..}``.
+"""
+
+from __future__ import annotations
+
+import heapq
+import json
+import os
+import random
+import select
+import socket
+import struct
+import sys
+import time
+from typing import Any
+
+from labs.constants import ETH_P_ALL, PACKET_IGNORE_OUTGOING, PACKET_OUTGOING, SO_TIMESTAMPNS, SOL_PACKET
+
+#: Busy-wait at least this long before a deadline even if poll looked punctual (*assumption*).
+MIN_SPIN_NS = 200_000
+#: Frames up to this size are read (veth GSO can hand over 64 KiB super-frames).
+MAX_FRAME = 65_600
+_CMSG_SPACE = socket.CMSG_SPACE(16)
+
+
+class Link:
+    __slots__ = ("id", "delay_ns", "jitter_ns", "loss", "stats", "rng")
+
+    def __init__(self, cfg: dict[str, Any]) -> None:
+        self.id = int(cfg["id"])
+        self.delay_ns = int(cfg.get("delay_us", 0) * 1000)
+        self.jitter_ns = int(cfg.get("jitter_us", 0) * 1000)
+        self.loss = float(cfg.get("loss_pct", 0.0)) / 100.0
+        self.rng = random.Random(int(cfg.get("seed", 0)) * 1_000_003 + self.id)
+        self.stats = {"ab_packets": 0, "ba_packets": 0, "ab_bytes": 0, "ba_bytes": 0, "dropped": 0,
+                      "send_errors": 0, "late_ns_max": 0}
+
+    def public(self) -> dict[str, Any]:
+        return {"id": self.id, "delay_us": self.delay_ns / 1000, "jitter_us": self.jitter_ns / 1000,
+                "loss_pct": self.loss * 100, **self.stats}
+
+
+def _packet_socket(ifname: str) -> socket.socket:
+    s = socket.socket(socket.AF_PACKET, socket.SOCK_RAW, socket.htons(ETH_P_ALL))
+    s.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 4 << 20)
+    try:
+        s.setsockopt(SOL_PACKET, PACKET_IGNORE_OUTGOING, 1)
+    except OSError:
+        pass  # older kernel: outgoing frames are filtered by pkttype below
+    s.setsockopt(socket.SOL_SOCKET, SO_TIMESTAMPNS, 1)
+    s.bind((ifname, ETH_P_ALL))
+    s.setblocking(False)
+    return s
+
+
+def calibrate(probe_if: str = "lo", rounds: int = 200) -> dict[str, int]:
+    """Measure this process's poll wake-up lateness (p99) and the cost of one AF_PACKET send."""
+    p = select.poll()
+    late = []
+    for _ in range(rounds // 4):
+        t0 = time.time_ns()
+        p.poll(1)
+        late.append(time.time_ns() - t0 - 1_000_000)
+    late.sort()
+    s = socket.socket(socket.AF_PACKET, socket.SOCK_RAW, socket.htons(ETH_P_ALL))
+    s.bind((probe_if, 0))
+    frame = b"\x00" * 12 + b"\x88\xb5" + b"\x00" * 46  # IEEE 802 local experimental ethertype
+    costs = []
+    for _ in range(rounds):
+        t0 = time.time_ns()
+        s.send(frame)
+        costs.append(time.time_ns() - t0)
+    s.close()
+    costs.sort()
+    p99 = late[min(len(late) - 1, int(0.99 * len(late)))]
+    return {"poll_late_p99_ns": int(max(0, p99)), "send_cost_ns": int(costs[len(costs) // 2]),
+            "spin_ns": int(max(MIN_SPIN_NS, p99 + 100_000))}
+
+
+def _enter_netns(path: str) -> None:
+    import ctypes
+
+    from labs.constants import CLONE_NEWNET
+
+    lc = ctypes.CDLL(None, use_errno=True)
+    fd = os.open(path, os.O_RDONLY)
+    if lc.setns(fd, CLONE_NEWNET) != 0:
+        raise OSError(ctypes.get_errno(), "setns", path)
+    os.close(fd)
+
+
+def serve(cfg: dict[str, Any]) -> None:
+    _enter_netns(cfg["netns_path"])
+    links: dict[int, Link] = {}
+    # fd -> (socket, out socket, link, direction "ab"|"ba")
+    route: dict[int, tuple[socket.socket, socket.socket, Link, str]] = {}
+    for lc in cfg["links"]:
+        lk = Link(lc)
+        links[lk.id] = lk
+        sa, sb = _packet_socket(lc["relay_if_a"]), _packet_socket(lc["relay_if_b"])
+        route[sa.fileno()] = (sa, sb, lk, "ab")
+        route[sb.fileno()] = (sb, sa, lk, "ba")
+    cal = calibrate()
+    spin_ns, send_cost = cal["spin_ns"], cal["send_cost_ns"]
+    ctl_path = cfg["control"]
+    try:
+        os.unlink(ctl_path)
+    except FileNotFoundError:
+        pass
+    ctl = socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM)
+    ctl.bind(ctl_path)
+    ctl.setblocking(False)
+    poller = select.poll()
+    for fd in route:
+        poller.register(fd, select.POLLIN)
+    poller.register(ctl.fileno(), select.POLLIN)
+    heap: list[tuple[int, int, socket.socket, bytes, Link]] = []
+    seq = 0
+    ready_file = cfg.get("ready_file")
+    if ready_file:
+        with open(ready_file + ".tmp", "w") as fh:
+            json.dump({"pid": os.getpid(), "calibration": cal}, fh)
+        os.replace(ready_file + ".tmp", ready_file)
+    ctl_fd = ctl.fileno()
+    while True:
+        now = time.time_ns()
+        while heap and heap[0][0] <= now:
+            deadline, _, out, frame, lk = heapq.heappop(heap)
+            try:
+                out.send(frame)
+            except OSError:
+                lk.stats["send_errors"] += 1
+            late = time.time_ns() - deadline - send_cost
+            if late > lk.stats["late_ns_max"]:
+                lk.stats["late_ns_max"] = late
+            now = time.time_ns()
+        if heap:
+            wait = heap[0][0] - now
+            timeout_ms = int((wait - spin_ns) // 1_000_000) if wait > spin_ns + 1_000_000 else 0
+        else:
+            timeout_ms = 1000
+        events = poller.poll(timeout_ms)
+        for fd, _ev in events:
+            if fd == ctl_fd:
+                _control(ctl, links, cal)
+                continue
+            sock, out, lk, direction = route[fd]
+            while True:
+                try:
+                    data, anc, _flags, addr = sock.recvmsg(MAX_FRAME, _CMSG_SPACE)
+                except BlockingIOError:
+                    break
+                if addr[2] == PACKET_OUTGOING:
+                    continue
+                ts = time.time_ns()
+                for level, typ, val in anc:
+                    if level == socket.SOL_SOCKET and typ == SO_TIMESTAMPNS:
+                        sec, nsec = struct.unpack("qq", val[:16])
+                        ts = sec * 1_000_000_000 + nsec
+                if lk.loss and lk.rng.random() < lk.loss:
+                    lk.stats["dropped"] += 1
+                    continue
+                d = lk.delay_ns
+                if lk.jitter_ns:
+                    d = max(0, int(lk.rng.gauss(d, lk.jitter_ns)))
+                lk.stats[direction + "_packets"] += 1
+                lk.stats[direction + "_bytes"] += len(data)
+                seq += 1
+                heapq.heappush(heap, (ts + d - send_cost, seq, out, data, lk))
+
+
+def _control(ctl: socket.socket, links: dict[int, Link], cal: dict[str, int]) -> None:
+    while True:
+        try:
+            msg, peer = ctl.recvfrom(65536)
+        except BlockingIOError:
+            return
+        try:
+            req = json.loads(msg)
+            if req.get("op") == "set":
+                lk = links[int(req["link"])]
+                if "delay_us" in req:
+                    lk.delay_ns = int(float(req["delay_us"]) * 1000)
+                if "jitter_us" in req:
+                    lk.jitter_ns = int(float(req["jitter_us"]) * 1000)
+                if "loss_pct" in req:
+                    lk.loss = float(req["loss_pct"]) / 100.0
+            reply = {"ok": True, "pid": os.getpid(), "calibration": cal,
+                     "links": [lk.public() for lk in links.values()]}
+        except (ValueError, KeyError, TypeError) as exc:
+            reply = {"ok": False, "error": str(exc)}
+        if peer:
+            try:
+                ctl.sendto(json.dumps(reply).encode(), peer)
+            except OSError:
+                pass
+
+
+def main(argv: list[str]) -> int:
+    # argv: CONFIG_PATH MARKER (the marker names the lab in the command line, for `lab down`)
+    with open(argv[0]) as fh:
+        cfg = json.load(fh)
+    try:
+        serve(cfg)
+    except KeyboardInterrupt:
+        return 0
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main(sys.argv[1:]))
