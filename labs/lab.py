@@ -223,10 +223,16 @@ class Lab:
         return list(self.state.get("nodes", {}))
 
     def ip(self, node: str) -> str:
+        """The node's lab address, or for containerlab nodes (addressed by their exec lines) the first
+        IPv4 address found on its interfaces."""
         ip = self[node].ip
-        if ip is None:
-            raise LabError(f"node {node!r} has no lab address (containerlab nodes are addressed by their exec lines)")
-        return ip
+        if ip is not None:
+            return ip
+        for a in self._ns(node).ipr.get_addr(family=socket.AF_INET):
+            addr = a.get_attr("IFA_ADDRESS")
+            if addr and not addr.startswith("127."):
+                return str(addr)
+        raise LabError(f"node {node!r} has no IPv4 address", where=f"lab {self.name!r}")
 
     def link(self, a: str, b: str, key: int | None = None) -> LinkHandle:
         for rec in self.state.get("links", []):

@@ -38,14 +38,14 @@ def _ns_fd(lab: Lab, node: str) -> int:
     return lab._ns(node).fd
 
 
-def _recv_stamped(s: socket.socket) -> tuple[bytes, int]:
-    data, anc, _f, _addr = s.recvmsg(2048, socket.CMSG_SPACE(16))
+def _recv_stamped(s: socket.socket) -> tuple[bytes, int, Any]:
+    data, anc, _f, addr = s.recvmsg(2048, socket.CMSG_SPACE(16))
     ts = time.time_ns()
     for level, typ, val in anc:
         if level == socket.SOL_SOCKET and typ == SO_TIMESTAMPNS:
             sec, nsec = struct.unpack("qq", val[:16])
             ts = sec * 1_000_000_000 + nsec
-    return data, ts
+    return data, ts, addr
 
 
 def latency(lab: Lab, a: str, b: str, count: int = 20, *, timeout_s: float = 2.0,
@@ -66,8 +66,8 @@ def latency(lab: Lab, a: str, b: str, count: int = 20, *, timeout_s: float = 2.0
         for s in (sa, sb):
             s.setsockopt(socket.SOL_SOCKET, SO_TIMESTAMPNS, 1)
             s.settimeout(timeout_s)
-        sa.bind((ip_a, 0))
-        sb.bind((ip_b, 0))
+        sa.bind(("", 0))  # the kernel picks the source address of the route to b
+        sb.bind(("", 0))
         port_b = sb.getsockname()[1]
         pad = b"\0" * max(0, size - _PROBE.size)
         # one warm-up probe resolves ARP along the path; it is not counted
@@ -76,13 +76,13 @@ def latency(lab: Lab, a: str, b: str, count: int = 20, *, timeout_s: float = 2.0
             sa.sendto(_PROBE.pack(_MAGIC, seq & 0xFFFFFFFF, t_tx) + pad, (ip_b, port_b))
             try:
                 while True:
-                    data, t_rx_b = _recv_stamped(sb)
+                    data, t_rx_b, back_to = _recv_stamped(sb)
                     if data[:4] == _MAGIC and _PROBE.unpack(data[:_PROBE.size])[1] == seq & 0xFFFFFFFF:
                         break
                 t_tx_b = time.time_ns()
-                sb.sendto(data, (ip_a, sa.getsockname()[1]))
+                sb.sendto(data, back_to)
                 while True:
-                    data2, t_rx_a = _recv_stamped(sa)
+                    data2, t_rx_a, _ = _recv_stamped(sa)
                     if data2[:4] == _MAGIC and _PROBE.unpack(data2[:_PROBE.size])[1] == seq & 0xFFFFFFFF:
                         break
             except TimeoutError:

@@ -31,8 +31,16 @@ from labs.constants import ETH_P_ALL, PACKET_IGNORE_OUTGOING, PACKET_OUTGOING, S
 
 #: Busy-wait at least this long before a deadline even if poll looked punctual (*assumption*).
 MIN_SPIN_NS = 200_000
+#: ... and at most this long, so a busy machine does not turn the relay into a CPU hog (*assumption*).
+MAX_SPIN_NS = 2_000_000
+#: Gain and cap of the running estimate of send lateness that is subtracted from later deadlines
+#: (*assumption*: a 1/16 EWMA follows drift within ~50 packets; samples above the cap are scheduling
+#: stalls, which cannot be compensated and would pull later packets early, so they are left out).
+LATE_EWMA_GAIN = 1 / 16
+MAX_LATE_COMP_NS = 50_000
 #: Frames up to this size are read (veth GSO can hand over 64 KiB super-frames).
 MAX_FRAME = 65_600
+LATE_STATE = [0]
 _CMSG_SPACE = socket.CMSG_SPACE(16)
 
 
@@ -46,7 +54,8 @@ class Link:
         self.loss = float(cfg.get("loss_pct", 0.0)) / 100.0
         self.rng = random.Random(int(cfg.get("seed", 0)) * 1_000_003 + self.id)
         self.stats = {"ab_packets": 0, "ba_packets": 0, "ab_bytes": 0, "ba_bytes": 0, "dropped": 0,
-                      "send_errors": 0, "late_ns_max": 0}
+                      "send_errors": 0, "late_ns_max": 0, "late_ns_sum": 0, "sent": 0,
+                      "no_kernel_ts": 0}
 
     def public(self) -> dict[str, Any]:
         return {"id": self.id, "delay_us": self.delay_ns / 1000, "jitter_us": self.jitter_ns / 1000,
@@ -87,7 +96,7 @@ def calibrate(probe_if: str = "lo", rounds: int = 200) -> dict[str, int]:
     costs.sort()
     p99 = late[min(len(late) - 1, int(0.99 * len(late)))]
     return {"poll_late_p99_ns": int(max(0, p99)), "send_cost_ns": int(costs[len(costs) // 2]),
-            "spin_ns": int(max(MIN_SPIN_NS, p99 + 100_000))}
+            "spin_ns": int(min(MAX_SPIN_NS, max(MIN_SPIN_NS, p99 + 100_000)))}
 
 
 def _enter_netns(path: str) -> None:
@@ -127,7 +136,7 @@ def serve(cfg: dict[str, Any]) -> None:
     for fd in route:
         poller.register(fd, select.POLLIN)
     poller.register(ctl.fileno(), select.POLLIN)
-    heap: list[tuple[int, int, socket.socket, bytes, Link]] = []
+    heap: list[tuple[int, int, socket.socket, bytes, Link, bool]] = []
     seq = 0
     ready_file = cfg.get("ready_file")
     if ready_file:
@@ -135,17 +144,25 @@ def serve(cfg: dict[str, Any]) -> None:
             json.dump({"pid": os.getpid(), "calibration": cal}, fh)
         os.replace(ready_file + ".tmp", ready_file)
     ctl_fd = ctl.fileno()
+    late_ewma = 0.0
     while True:
         now = time.time_ns()
         while heap and heap[0][0] <= now:
-            deadline, _, out, frame, lk = heapq.heappop(heap)
+            deadline, _, out, frame, lk, timed = heapq.heappop(heap)
             try:
                 out.send(frame)
             except OSError:
                 lk.stats["send_errors"] += 1
             late = time.time_ns() - deadline - send_cost
-            if late > lk.stats["late_ns_max"]:
-                lk.stats["late_ns_max"] = late
+            # online part of the self-calibration: how late sends land after their target
+            if timed and late < MAX_LATE_COMP_NS:  # a scheduling stall says nothing about the usual lateness
+                late_ewma += (late - late_ewma) * LATE_EWMA_GAIN
+            LATE_STATE[0] = int(late_ewma)
+            st = lk.stats
+            st["sent"] += 1
+            st["late_ns_sum"] += late
+            if late > st["late_ns_max"]:
+                st["late_ns_max"] = late
             now = time.time_ns()
         if heap:
             wait = heap[0][0] - now
@@ -165,11 +182,14 @@ def serve(cfg: dict[str, Any]) -> None:
                     break
                 if addr[2] == PACKET_OUTGOING:
                     continue
-                ts = time.time_ns()
+                ts = 0
                 for level, typ, val in anc:
                     if level == socket.SOL_SOCKET and typ == SO_TIMESTAMPNS:
                         sec, nsec = struct.unpack("qq", val[:16])
                         ts = sec * 1_000_000_000 + nsec
+                if not ts:
+                    ts = time.time_ns()
+                    lk.stats["no_kernel_ts"] += 1
                 if lk.loss and lk.rng.random() < lk.loss:
                     lk.stats["dropped"] += 1
                     continue
@@ -179,7 +199,10 @@ def serve(cfg: dict[str, Any]) -> None:
                 lk.stats[direction + "_packets"] += 1
                 lk.stats[direction + "_bytes"] += len(data)
                 seq += 1
-                heapq.heappush(heap, (ts + d - send_cost, seq, out, data, lk))
+                comp = int(late_ewma) if d > late_ewma > 0 else 0
+                target = ts + d - send_cost - comp
+                # only frames the loop had to wait for tell how well it hits a deadline
+                heapq.heappush(heap, (target, seq, out, data, lk, target > time.time_ns() + spin_ns))
 
 
 def _control(ctl: socket.socket, links: dict[int, Link], cal: dict[str, int]) -> None:
@@ -198,7 +221,7 @@ def _control(ctl: socket.socket, links: dict[int, Link], cal: dict[str, int]) ->
                     lk.jitter_ns = int(float(req["jitter_us"]) * 1000)
                 if "loss_pct" in req:
                     lk.loss = float(req["loss_pct"]) / 100.0
-            reply = {"ok": True, "pid": os.getpid(), "calibration": cal,
+            reply = {"ok": True, "pid": os.getpid(), "calibration": cal, "late_comp_ns": LATE_STATE[0],
                      "links": [lk.public() for lk in links.values()]}
         except (ValueError, KeyError, TypeError) as exc:
             reply = {"ok": False, "error": str(exc)}
