@@ -202,8 +202,10 @@ def flow_split(lab: Lab, a: str, b: str, flows: int = 2000, *, packets_per_flow:
     sink.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 8 << 20)
     raw = netns.socket_in(_ns_fd(lab, a), socket.AF_INET, socket.SOCK_RAW, socket.IPPROTO_RAW)
     try:
-        # one packet first so ARP along the path is resolved before counting
+        # resolve ARP before counting: along the path, and from the split switch to every next hop
         raw.sendto(_udp_frame(ip_a, ip_b, 1, ROCEV2_UDP_PORT, b"warmup"), (ip_b, 0))
+        for _ifn, nbr, _w in hops:
+            ping(lab, node, lab.ip(nbr), count=1, timeout_s=1.0)
         time.sleep(0.05)
         before = {ifn: ns_.link_stats(ifn)["tx_packets"] for ifn, _, _ in hops}
         payload = b"\0" * 32

@@ -1,0 +1,242 @@
+"""Real labs in network namespaces (root only). Every test uses its own lab-name prefix and its own
+state directory, and the fixture removes whatever carries that prefix even when a test fails."""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+
+from fabric.builders import Site, WanLink, clos, multi_site
+from fabric.errors import LabError
+from fabric.plan import Plan
+from fabric.topology import Fabric
+from fabric.units import FIBRE_US_PER_KM
+from labs import netns, probe
+from labs.budget import check
+from labs.lab import Lab, state_path
+
+pytestmark = pytest.mark.needs_root
+DATA = Path(__file__).parent / "data"
+TAG = f"tl{os.getpid() % 100000}"
+
+
+def _procs_with(marker: str) -> list[int]:
+    out = []
+    for p in os.listdir("/proc"):
+        if p.isdigit() and int(p) != os.getpid():
+            try:
+                if marker.encode() in Path(f"/proc/{p}/cmdline").read_bytes():
+                    out.append(int(p))
+            except OSError:
+                pass
+    return out
+
+
+@pytest.fixture
+def labs(tmp_path):
+    """Make labs with unique names; always tear down and remove anything left with their prefix."""
+    made: list[str] = []
+
+    def make(suffix: str, *args, **kw) -> Lab:
+        name = f"{TAG}-{suffix}"
+        made.append(name)
+        return Lab(*args, name=name, state_dir=tmp_path, **kw)
+
+    make.state_dir = tmp_path  # type: ignore[attr-defined]
+    make.names = made  # type: ignore[attr-defined]
+    yield make
+    for name in made:
+        if state_path(name, tmp_path).exists():
+            try:
+                Lab(None, name=name, state_dir=tmp_path).down()
+            except LabError:
+                pass
+        for pid in _procs_with(f"fabricctl-relay:{name}"):
+            os.kill(pid, signal.SIGKILL)
+        for ns in netns.list_netns(f"{name}."):
+            netns.remove_netns(ns)
+
+
+def assert_clean(name: str, state_dir: Path) -> None:
+    assert netns.list_netns(f"{name}.") == []
+    assert _procs_with(f"fabricctl-relay:{name}") == []
+    assert not state_path(name, state_dir).exists()
+
+
+def two_site(wan_one_way_us: float) -> Fabric:
+    sites = [Site(s, clos(2, 1, 1, name=s), dci_nodes=1) for s in ("west", "east")]
+    return multi_site(sites, [WanLink("west", "east", length_km=wan_one_way_us / FIBRE_US_PER_KM)], name="two-site")
+
+
+def diamond() -> Fabric:
+    f = Fabric("diamond")
+    for n, r in [("h1", "host"), ("s1", "leaf"), ("s2", "spine"), ("s3", "spine"), ("s4", "leaf"), ("h2", "host")]:
+        f.add_node(n, role=r)
+    for a, b in [("h1", "s1"), ("s1", "s2"), ("s1", "s3"), ("s2", "s4"), ("s3", "s4"), ("s4", "h2")]:
+        f.add_link(a, b, 400)
+    return f
+
+
+def test_two_site_wan_rtt_20ms(labs):
+    """WAN link 10 ms one way: measured RTT within 2% or 0.5 ms of 20 ms."""
+    fab = two_site(10_000.0)
+    h1, h2 = "west-leaf1-h1", "east-leaf2-h1"
+    with labs("wan", fab) as lab:
+        assert lab.state["backend"] in ("relay", "netem")
+        wan = next(lk for lk in lab.links() if lk.rec["delay_us"] > 0)
+        assert wan.impairment()["delay_us"] == pytest.approx(10_000.0, abs=0.01)  # read back, not assumed
+        assert probe.ping(lab, h1, lab.ip(h2), count=2)["received"] == 2
+        r = probe.latency(lab, h1, h2, count=30)
+        rtt = r["rtt_ms"]["mean"]
+        assert abs(rtt - 20.0) <= max(0.02 * 20.0, 0.5), r
+        assert r["one_way_ms"]["min"] >= 10.0 - 0.05, r  # the relay never sends early by more than 50 µs
+        # live change, verified by reading back and by measuring
+        got = wan.set(delay_ms=3)
+        assert got["delay_us"] == pytest.approx(3000.0)
+        r2 = probe.latency(lab, h1, h2, count=20)
+        assert abs(r2["one_way_ms"]["mean"] - 3.0) <= 0.25, r2
+    assert_clean(lab.name, labs.state_dir)
+
+
+def test_weighted_multipath_3_to_1(labs):
+    plan = Plan(fabric="diamond")
+    plan.set("wcmp", {"groups": [{"switch": "s1", "dst": "s4", "delta": 0.0, "next_hops": [
+        {"node": "s2", "port": "eth2", "weight": 3}, {"node": "s3", "port": "eth3", "weight": 1}]}]})
+    with labs("wcmp", diamond(), plan) as lab:
+        # the kernel's own table, read back: one multipath default route with weights 3 and 1
+        routes = lab._ns("s1").routes()
+        mp = [r for r in routes if len(r["nexthops"]) == 2]
+        assert len(mp) == 1 and sorted(w for _i, _g, w in mp[0]["nexthops"]) == [1, 3]
+        r = probe.flow_split(lab, "h1", "h2", flows=2000)
+        assert 2000 <= r["packets_counted"] <= 2005  # interface counters also count the odd ARP frame
+        share = {row["next_hop"]: row["measured_share"] for row in r["next_hops"]}
+        assert abs(share["s2"] - 0.75) <= 0.05 and abs(share["s3"] - 0.25) <= 0.05, r
+    assert_clean(lab.name, labs.state_dir)
+
+
+def test_up_twice_refused_and_down_is_exact(labs):
+    lab = labs("twice", clos(2, 1, 1))
+    other = netns.Namespace.create(f"{TAG}-twicex.keep")  # a namespace that is not the lab's
+    try:
+        lab.up()
+        with pytest.raises(LabError, match="already up"):
+            labs("twice", clos(2, 1, 1)).up()
+        lab.down()
+        assert_clean(lab.name, labs.state_dir)
+        assert netns.list_netns(f"{TAG}-twicex.") == [f"{TAG}-twicex.keep"]
+    finally:
+        other.close()
+        netns.remove_netns(f"{TAG}-twicex.keep")
+
+
+def test_failed_build_rolls_back(labs, tmp_path):
+    bad = tmp_path / "bad.clab.yml"
+    bad.write_text((DATA / "labs-br01.clab.yml").read_text().replace(
+        "ip addr add 192.168.10.2/24 dev eth1", "ip addr add 192.168.10.2/24 dev nosuchdev"))
+    from labs.clab import load_clab
+
+    lab = labs("rollback", clab=load_clab(bad))
+    with pytest.raises(LabError, match="command failed"):
+        lab.up()
+    assert_clean(lab.name, labs.state_dir)
+
+
+KILL_SCRIPT = """
+import sys
+from fabric.topology import Fabric
+from labs.lab import Lab
+f = Fabric("chain")
+n = int(sys.argv[3])
+for i in range(n):
+    f.add_node(f"s{i}", role="leaf")
+for i in range(n - 1):
+    f.add_link(f"s{i}", f"s{i+1}", 400, length_km=1.0 if i == 0 else 0.0)
+Lab(f, name=sys.argv[1], state_dir=sys.argv[2]).up()
+"""
+
+
+@pytest.mark.parametrize("then", ["down", "up"])
+def test_kill_9_during_up_leaves_nothing(labs, then):
+    name = f"{TAG}-kill{then}"
+    labs.names.append(name)
+    sd = labs.state_dir
+    proc = subprocess.Popen([sys.executable, "-c", KILL_SCRIPT, name, str(sd), "150"],
+                            cwd=str(Path(__file__).parent.parent))
+    deadline = time.monotonic() + 30
+    while len(netns.list_netns(f"{name}.")) < 40 and time.monotonic() < deadline and proc.poll() is None:
+        time.sleep(0.001)
+    proc.send_signal(signal.SIGKILL)
+    proc.wait()
+    st = json.loads(state_path(name, sd).read_text())
+    assert st["status"] == "building", "the kill did not land in the middle of up"
+    assert netns.list_netns(f"{name}.")  # leftovers exist
+    lab = Lab(None, name=name, state_dir=sd)
+    if then == "down":
+        lab.down()
+    else:
+        lab = Lab(clos(2, 1, 1), name=name, state_dir=sd)
+        lab.up()  # finds the leftovers from the state file and removes them first
+        assert len(netns.list_netns(f"{name}.")) == len(clos(2, 1, 1))
+        lab.down()
+    assert_clean(name, sd)
+
+
+def test_containerlab_file_comes_up_and_pings(labs):
+    from labs.clab import load_clab
+
+    with labs("clab", clab=load_clab(DATA / "labs-br01.clab.yml")) as lab:
+        assert probe.ping(lab, "n2", "192.168.10.1", count=2)["received"] == 2  # through the bridge
+        r = probe.ping(lab, "n1", "192.168.20.3", count=2)  # over the delayed link
+        assert r["received"] == 2 and r["rtt_ms"]["min"] >= 4.0
+        imp = lab.link("n1", "n3").impairment()
+        assert imp["delay_us"] == pytest.approx(2000.0) and imp["rate_bps"] == [100_000_000, 100_000_000]
+        assert "192.168.10.1" in lab["n1"].cmd("ip -4 -o addr show dev eth1")
+    assert_clean(lab.name, labs.state_dir)
+
+
+def test_cli_up_probe_check_down(cli, labs, tmp_path):
+    name = f"{TAG}-cli"
+    labs.names.append(name)
+    sd = ["--state-dir", labs.state_dir, "--name", name]
+    topo = tmp_path / "two.yaml"
+    from fabric.io.yamlio import save_yaml
+
+    save_yaml(two_site(2_000.0), topo)
+    r = cli(["lab", "up", topo, *sd, "--json"])
+    assert r.exit_code == 0, r.output
+    assert json.loads(r.output)["relayed_links"] + (json.loads(r.output)["backend"] == "netem") >= 1
+    r = cli(["lab", "up", topo, *sd])
+    assert r.exit_code == 2 and "already up" in r.output
+    r = cli(["lab", "probe", "west-leaf1-h1", "east-leaf2-h1", "--count", "10", "--json", *sd])
+    assert r.exit_code == 0, r.output
+    out = json.loads(r.output)
+    assert set(out["rtt_ms"]) == {"min", "mean", "p99"} and "one_way_ms" in out
+    assert 1.95 <= out["one_way_ms"]["min"] <= 2.3, out  # min: the mean of 10 probes on a shared box is noisy
+    budgets = tmp_path / "budgets.json"
+    row = {"src": "west-leaf1-h1", "dst": "east-leaf2-h1", "path": [], "km": 0, "components": [], "total_us": 2000.0,
+           "budget_class": "x", "verdict": "ok"}
+    budgets.write_text(json.dumps({"paths": [dict(row, budget_us=2500.0)]}))
+    r = cli(["lab", "check", "--budgets", budgets, "--count", "5", "--json", *sd])
+    assert r.exit_code == 0, r.output
+    budgets.write_text(json.dumps({"paths": [dict(row, budget_us=1000.0)]}))
+    r = cli(["lab", "check", "--budgets", budgets, "--count", "5", *sd])
+    assert r.exit_code == 1, r.output
+    r = cli(["lab", "status", "--json", *sd])
+    assert r.exit_code == 0 and json.loads(r.output)["labs"][0]["name"] == name
+    r = cli(["lab", "down", *sd])
+    assert r.exit_code == 0, r.output
+    assert_clean(name, labs.state_dir)
+
+
+def test_budget_check_api(labs):
+    with labs("budget", two_site(1_000.0)) as lab:
+        res = check(lab, {"paths": [{"src": "west-leaf1-h1", "dst": "east-leaf2-h1", "budget_us": 5000.0},
+                                    {"src": "west-leaf1-h1", "dst": "nowhere", "budget_us": 1.0}]}, count=5)
+        assert res["ok"] and res["checked"] == 1 and res["paths"][1]["verdict"] == "skipped"
