@@ -35,7 +35,13 @@ from fabric.errors import LabError
 from fabric.fsutil import write_json_atomic
 from fabric.topology import Fabric
 from labs import netns
-from labs.constants import DEFAULT_RATE_SCALE, LAB_STATE_DIR
+from labs.constants import (
+    DEFAULT_RATE_SCALE,
+    LAB_STATE_DIR,
+    RT_SCOPE_LINK,
+    TBF_LATENCY_US,
+    TBF_MIN_BURST_BYTES,
+)
 from labs.routing import (
     Layout,
     LinkPlan,
@@ -308,6 +314,8 @@ class Lab:
         return (False, "netem") if has_netem else (True, "relay")
 
     def _build(self, lay: Layout, names: dict[str, str]) -> None:
+        from labs.nlbatch import Batch
+
         t = time.perf_counter()
         ns = self._open
         for n in lay.nodes:
@@ -321,43 +329,113 @@ class Lab:
             netns.write_sysctls(relay.fd, RELAY_SYSCTLS, relay.name)
         self.timings["namespaces_s"] = time.perf_counter() - t
         t = time.perf_counter()
-        for lp in lay.links:
-            rec = self._link_record(lp)
-            if relay is not None and (self.relay_all or rec["delay_us"] > 0):
-                rec["relayed"] = True
-                rec["relay_if_a"], rec["relay_if_b"] = f"r{lp.id}a", f"r{lp.id}b"
-                ns[lp.a].add_veth(lp.if_a, relay, rec["relay_if_a"])
-                ns[lp.b].add_veth(lp.if_b, relay, rec["relay_if_b"])
-                ns[lp.a].set_tx_checksum(lp.if_a, False)
-                ns[lp.b].set_tx_checksum(lp.if_b, False)
-            else:
-                ns[lp.a].add_veth(lp.if_a, ns[lp.b], lp.if_b)
-            self.state["links"].append(rec)
-        for n in lay.nodes:
-            ns[n].all_up()
-            ns[n].add_address("lo", lay.address[n], 32)
-        if relay is not None:
-            relay.all_up()
-        self.timings["links_s"] = time.perf_counter() - t
-        t = time.perf_counter()
-        for n in lay.nodes:
-            for m, ifs in lay.neighbours[n].items():
-                ns[n].add_neighbour_route(lay.address[m], ifs)
-            for dst, hops in lay.routes[n]:
-                ns[n].add_route(dst, [(ifn, lay.address[m], w) for ifn, m, w in hops])
+        batch = {k: Batch(v.fd, v.name) for k, v in ns.items()}
+        try:
+            self._build_links(lay, ns, batch, relay)
+        finally:
+            for b in batch.values():
+                b.close()
         self.state["routes"] = {n: [[d, [list(h) for h in hops]] for d, hops in lay.routes[n]] for n in lay.nodes}
         self.state["neighbours"] = lay.neighbours
         self.state["notes"] += lay.notes
         self.state["wcmp_groups_applied"] = lay.wcmp_groups_applied
-        self.timings["routes_s"] = time.perf_counter() - t
         t = time.perf_counter()
         if relay is not None:
             self._start_relay()
+        if backend == "netem":
+            for rec in self.state["links"]:
+                if rec["delay_us"] > 0:
+                    self._apply_link(rec)
+        self.timings["relay_s"] = time.perf_counter() - t
+        t = time.perf_counter()
+        self._verify_all(lay)
+        self.timings["verify_s"] = time.perf_counter() - t
+
+    def _build_links(self, lay: Layout, ns: dict[str, netns.Namespace], batch: dict[str, Any],
+                     relay: netns.Namespace | None) -> None:
+        """veth pairs, then per namespace one batch: links up, address, routes, TBF."""
+        t = time.perf_counter()
+        ifx: dict[str, dict[str, int]] = {k: {"lo": 1} for k in ns}
+
+        def new_index(node: str, ifname: str) -> int:
+            ifx[node][ifname] = len(ifx[node]) + 1
+            return ifx[node][ifname]
+
+        netem = self.state["backend"] == "netem"
+        for lp in lay.links:
+            rec = self._link_record(lp)
+            ia = new_index(lp.a, lp.if_a)
+            ib = new_index(lp.b, lp.if_b)
+            if relay is not None and (self.relay_all or rec["delay_us"] > 0):
+                rec["relayed"] = True
+                ra, rb = f"r{lp.id}a", f"r{lp.id}b"
+                rec["relay_if_a"], rec["relay_if_b"] = ra, rb
+                batch[lp.a].veth(lp.if_a, ia, relay.fd, ra, new_index("@relay", ra))
+                batch[lp.b].veth(lp.if_b, ib, relay.fd, rb, new_index("@relay", rb))
+            else:
+                batch[lp.a].veth(lp.if_a, ia, ns[lp.b].fd, lp.if_b, ib)
+            self.state["links"].append(rec)
+        for b in batch.values():
+            b.flush()
         for rec in self.state["links"]:
-            self._apply_link(rec)
+            if rec["relayed"]:
+                ns[rec["a"]].set_tx_checksum(rec["if_a"], False)
+                ns[rec["b"]].set_tx_checksum(rec["if_b"], False)
+        self.timings["links_s"] = time.perf_counter() - t
+        t = time.perf_counter()
+        for k, b in batch.items():
+            for ifn, i in ifx[k].items():
+                b.link_up(i, ifn)
+        for n in lay.nodes:
+            b, ix = batch[n], ifx[n]
+            b.addr(1, lay.address[n], 32)
+            for m, ifs in lay.neighbours[n].items():
+                b.route(f"{lay.address[m]}/32", [(ix[i], None, 1) for i in ifs], scope=RT_SCOPE_LINK, onlink=False)
+            for dst, hops in lay.routes[n]:
+                b.route(dst, [(ix[ifn], lay.address[m], w) for ifn, m, w in hops])
         for rec in self.state["links"]:
-            self._verify_link(rec)
-        self.timings["impairments_s"] = time.perf_counter() - t
+            if rec["rate_bps"] and not (netem and rec["delay_us"] > 0):
+                for node, ifn in ((rec["a"], rec["if_a"]), (rec["b"], rec["if_b"])):
+                    rate_Bps = int(rec["rate_bps"] / 8)
+                    batch[node].tbf(ifx[node][ifn], rec["rate_bps"], max(TBF_MIN_BURST_BYTES, rate_Bps // 1000),
+                                    TBF_LATENCY_US, f"{node}:{ifn}")
+        for b in batch.values():
+            b.flush()
+        self.timings["config_s"] = time.perf_counter() - t
+        self.state["ifindex"] = {k: v for k, v in ifx.items()}
+
+    def _verify_all(self, lay: Layout) -> None:
+        """Read everything back (pyroute2's decoder, not our encoder): rates per interface, route
+        counts per namespace, delays in the relay. Any difference fails the build."""
+        want_rate: dict[str, dict[str, int]] = {}
+        for rec in self.state["links"]:
+            if rec["rate_bps"] and not rec.get("netem"):
+                for node, ifn in ((rec["a"], rec["if_a"]), (rec["b"], rec["if_b"])):
+                    want_rate.setdefault(node, {})[ifn] = int(rec["rate_bps"] / 8) * 8
+        for n in lay.nodes:
+            nsx = self._open[n]
+            got = nsx.root_rates()
+            for ifn, r in want_rate.get(n, {}).items():
+                if abs(got.get(self.state["ifindex"][n][ifn], -99) - r) > 8:
+                    raise LabError(f"rate on {ifn} reads back {got.get(self.state['ifindex'][n][ifn])} b/s, "
+                                   f"asked for {r}", where=f"node {n!r}")
+            want_routes = len(lay.routes[n]) + len(lay.neighbours[n])
+            have = nsx.count_static_routes()
+            if have != want_routes:
+                raise LabError(f"{have} routes read back, {want_routes} installed", where=f"node {n!r}")
+        relayed = [r for r in self.state["links"] if r.get("relayed")]
+        if relayed:
+            by_id = {lk["id"]: lk for lk in self._relay_request({"op": "get"})["links"]}
+            for rec in relayed:
+                lk = by_id.get(rec["id"])
+                for k in ("delay_us", "jitter_us", "loss_pct"):
+                    if lk is None or abs(lk[k] - rec[k]) > 1e-3:
+                        raise LabError(f"relay reports {k}={None if lk is None else lk[k]}, asked for {rec[k]}",
+                                       where=f"link {rec['a']}--{rec['b']}")
+        for rec in self.state["links"]:
+            if rec.get("netem"):
+                self._verify_link(rec)
+            rec["verified"] = True
 
     def _link_record(self, lp: LinkPlan) -> dict[str, Any]:
         d = asdict(lp)

@@ -349,6 +349,21 @@ class Namespace:
             out.append(d)
         return out
 
+    def root_rates(self) -> dict[int, int]:
+        """ifindex -> rate in b/s of every TBF root qdisc in this namespace (one dump)."""
+        out = {}
+        for q in self.ipr.get_qdiscs():
+            if q.get("parent") != 0xFFFFFFFF or q.get_attr("TCA_KIND") != "tbf":
+                continue
+            opts = q.get_attr("TCA_OPTIONS")
+            rate64 = opts.get_attr("TCA_TBF_RATE64")
+            out[q["index"]] = 8 * (rate64 if rate64 else opts.get_attr("TCA_TBF_PARMS")["rate"])
+        return out
+
+    def count_static_routes(self) -> int:
+        """Routes in the main IPv4 table that we installed (proto static)."""
+        return sum(1 for r in self.ipr.route("dump", family=socket.AF_INET, table=254) if r["proto"] == 4)
+
     def link_stats(self, ifname: str) -> dict[str, int]:
         """Interface counters (rx/tx packets, bytes, drops) from IFLA_STATS64."""
         msg = self.ipr.link("get", index=self.index(ifname))[0]
