@@ -173,7 +173,7 @@ class Lab:
                  rate_scale: float = DEFAULT_RATE_SCALE, delay_scale: float = 1.0,
                  delay_backend: str = "auto", relay_all: bool = False,
                  state_dir: str | os.PathLike[str] = LAB_STATE_DIR, plan_file: str | None = None,
-                 clab: Any = None, seed: int = 0) -> None:
+                 clab: Any = None, seed: int = 0, relay_realtime: bool = True) -> None:
         self.name = check_lab_name(name)
         self.prefix = lab_prefix(name)
         self.fabric, self.plan, self.plan_file, self.clab = fabric, plan, plan_file, clab
@@ -183,6 +183,9 @@ class Lab:
             raise LabError(f"delay backend must be one of {', '.join(DELAY_BACKENDS)}, got {delay_backend!r}")
         self.rate_scale, self.delay_scale = float(rate_scale), float(delay_scale)
         self.delay_backend, self.relay_all, self.seed = delay_backend, relay_all, seed
+        #: run the relay SCHED_FIFO (falls back to nice -10): on a busy machine a relay waiting for a
+        #: CPU adds milliseconds to every frame it holds
+        self.relay_realtime = relay_realtime
         self.state_dir = Path(state_dir)
         self.state: dict[str, Any] = {}
         self._open: dict[str, netns.Namespace] = {}
@@ -405,22 +408,27 @@ class Lab:
         self.state["ifindex"] = {k: v for k, v in ifx.items()}
 
     def _verify_all(self, lay: Layout) -> None:
-        """Read everything back (pyroute2's decoder, not our encoder): rates per interface, route
-        counts per namespace, delays in the relay. Any difference fails the build."""
+        """Read everything back from the kernel and the relay: rates per interface, route counts
+        per namespace, delays in the relay. Any difference fails the build."""
+        from labs.nlbatch import Batch
+
         want_rate: dict[str, dict[str, int]] = {}
         for rec in self.state["links"]:
             if rec["rate_bps"] and not rec.get("netem"):
                 for node, ifn in ((rec["a"], rec["if_a"]), (rec["b"], rec["if_b"])):
                     want_rate.setdefault(node, {})[ifn] = int(rec["rate_bps"] / 8) * 8
         for n in lay.nodes:
-            nsx = self._open[n]
-            got = nsx.root_rates()
+            b = Batch(self._open[n].fd, self._open[n].name)
+            try:
+                got = b.tbf_rates() if n in want_rate else {}
+                have = b.static_routes()
+            finally:
+                b.close()
             for ifn, r in want_rate.get(n, {}).items():
-                if abs(got.get(self.state["ifindex"][n][ifn], -99) - r) > 8:
-                    raise LabError(f"rate on {ifn} reads back {got.get(self.state['ifindex'][n][ifn])} b/s, "
-                                   f"asked for {r}", where=f"node {n!r}")
+                g = got.get(self.state["ifindex"][n][ifn])
+                if g is None or abs(g - r) > 8:
+                    raise LabError(f"rate on {ifn} reads back {g} b/s, asked for {r}", where=f"node {n!r}")
             want_routes = len(lay.routes[n]) + len(lay.neighbours[n])
-            have = nsx.count_static_routes()
             if have != want_routes:
                 raise LabError(f"{have} routes read back, {want_routes} installed", where=f"node {n!r}")
         relayed = [r for r in self.state["links"] if r.get("relayed")]
@@ -515,6 +523,7 @@ class Lab:
         ready.unlink(missing_ok=True)
         write_json_atomic(cfg_path, {"netns_path": netns.netns_path(relay_ns_name(self.prefix)),
                                      "links": links, "control": self.state["control"],
+                                     "realtime": self.relay_realtime,
                                      "ready_file": str(ready)})
         marker = f"fabricctl-relay:{self.name}"
         proc = subprocess.Popen([sys.executable, "-m", "labs.relay", str(cfg_path), marker],

@@ -207,8 +207,18 @@ class Namespace:
 
     name: str
     fd: int
-    ipr: Any = None
+    _ipr: Any = None
     ifindex: dict[str, int] = field(default_factory=dict)
+
+    @property
+    def ipr(self) -> Any:
+        """pyroute2 IPRoute opened inside this namespace, on first use."""
+        if self._ipr is None:
+            from pyroute2 import IPRoute
+
+            with entered(self.fd, self.name):
+                self._ipr = IPRoute()
+        return self._ipr
 
     @classmethod
     def create(cls, name: str) -> Namespace:
@@ -225,16 +235,12 @@ class Namespace:
 
     @classmethod
     def open_fd(cls, name: str, fd: int) -> Namespace:
-        from pyroute2 import IPRoute
-
-        with entered(fd, name):
-            ipr = IPRoute()
-        return cls(name, fd, ipr)
+        return cls(name, fd)
 
     def close(self) -> None:
-        if self.ipr is not None:
-            self.ipr.close()
-            self.ipr = None
+        if self._ipr is not None:
+            self._ipr.close()
+            self._ipr = None
         if self.fd >= 0:
             os.close(self.fd)
             self.fd = -1

@@ -7,7 +7,8 @@ with weighted next hops, TBF root qdisc) are packed here with :mod:`struct` foll
 rtnetlink ABI (linux/rtnetlink.h, if_link.h, veth.h, pkt_sched.h) and sent in chunks over one
 netlink socket per namespace. Interface indexes are chosen by us (``ifi_index`` in RTM_NEWLINK), so
 later messages need no lookups. Everything is read back afterwards through pyroute2's decoder, an
-implementation independent of this encoder.
+implementation independent of this encoder, when a lab is inspected (``lab status``, ``LinkHandle``);
+the build itself verifies with the small dump parsers below (route count, TBF rates) to stay fast.
 """
 
 from __future__ import annotations
@@ -20,9 +21,10 @@ import struct
 
 from fabric.errors import LabError
 
-RTM_NEWLINK, RTM_NEWADDR, RTM_NEWROUTE, RTM_NEWQDISC = 16, 20, 24, 36
-NLMSG_ERROR = 2
+RTM_NEWLINK, RTM_NEWADDR, RTM_NEWROUTE, RTM_GETROUTE, RTM_NEWQDISC, RTM_GETQDISC = 16, 20, 24, 26, 36, 38
+NLMSG_ERROR, NLMSG_DONE = 2, 3
 NLM_F_REQUEST, NLM_F_ACK, NLM_F_REPLACE, NLM_F_EXCL, NLM_F_CREATE = 1, 4, 0x100, 0x200, 0x400
+NLM_F_DUMP = 0x300
 IFLA_IFNAME, IFLA_LINKINFO, IFLA_NET_NS_FD = 3, 18, 28
 IFLA_INFO_KIND, IFLA_INFO_DATA, VETH_INFO_PEER = 1, 2, 1
 IFF_UP = 1
@@ -58,6 +60,18 @@ def _str(s: str) -> bytes:
 
 def _ip4(a: str) -> bytes:
     return ipaddress.IPv4Address(a).packed
+
+
+def _attrs(buf: bytes) -> dict[int, bytes]:
+    out = {}
+    off = 0
+    while off + 4 <= len(buf):
+        ln, typ = struct.unpack_from("=HH", buf, off)
+        if ln < 4:
+            break
+        out[typ & 0x3FFF] = buf[off + 4:off + ln]
+        off += (ln + 3) & ~3
+    return out
 
 
 class Batch:
@@ -137,6 +151,53 @@ class Batch:
         body = _TCM.pack(socket.AF_UNSPEC, index, 0x10000, TC_H_ROOT, 0) + _attr(TCA_KIND, _str("tbf")) + \
             _attr(TCA_OPTIONS, opts)
         self._add(RTM_NEWQDISC, NLM_F_CREATE | NLM_F_REPLACE, body, f"tbf on {what or index}")
+
+    # ------------------------------------------------------------------ read back
+    def _dump(self, typ: int, body: bytes) -> list[tuple[int, bytes]]:
+        """One dump request; (message type, payload) of every answer."""
+        self.seq += 1
+        seq = self.seq
+        self.sock.send(_HDR.pack(16 + len(body), typ, NLM_F_REQUEST | NLM_F_DUMP, seq, 0) + body)
+        out = []
+        while True:
+            data = self.sock.recv(1 << 20)
+            off = 0
+            while off + 16 <= len(data):
+                ln, mtyp, _fl, mseq, _pid = _HDR.unpack_from(data, off)
+                if mseq == seq:
+                    if mtyp == NLMSG_DONE:
+                        return out
+                    if mtyp == NLMSG_ERROR:
+                        err = -struct.unpack_from("=i", data, off + 16)[0]
+                        raise LabError(f"dump failed: {os.strerror(err)}", where=f"namespace {self.name!r}")
+                    out.append((mtyp, data[off + 16:off + ln]))
+                off += (ln + 3) & ~3
+
+    def static_routes(self) -> int:
+        """IPv4 routes with protocol ``static`` in the main table, as the kernel reports them."""
+        n = 0
+        for _t, p in self._dump(RTM_GETROUTE, _RTM.pack(socket.AF_INET, 0, 0, 0, 0, 0, 0, 0, 0)):
+            _fam, _dl, _sl, _tos, table, proto, _sc, _ty, _fl = _RTM.unpack_from(p)
+            if table == RT_TABLE_MAIN and proto == RTPROT_STATIC:
+                n += 1
+        return n
+
+    def tbf_rates(self) -> dict[int, int]:
+        """ifindex -> rate (b/s) of every root TBF qdisc, as the kernel reports them."""
+        out = {}
+        for _t, p in self._dump(RTM_GETQDISC, _TCM.pack(socket.AF_UNSPEC, 0, 0, 0, 0)):
+            _fam, ifindex, _h, parent, _info = _TCM.unpack_from(p)
+            if parent != TC_H_ROOT:
+                continue
+            attrs = _attrs(p[_TCM.size:])
+            if attrs.get(TCA_KIND, b"").rstrip(b"\0") != b"tbf" or TCA_OPTIONS not in attrs:
+                continue
+            opts = _attrs(attrs[TCA_OPTIONS])
+            rate = _RATE.unpack_from(opts[TCA_TBF_PARMS])[5]
+            if TCA_TBF_RATE64 in opts:
+                rate = struct.unpack_from("=Q", opts[TCA_TBF_RATE64])[0]
+            out[ifindex] = 8 * rate
+        return out
 
     # ------------------------------------------------------------------ send
     def flush(self) -> int:

@@ -28,10 +28,10 @@ _MAGIC = b"FBPR"
 
 def _stats_ms(values_ns: list[int]) -> dict[str, float]:
     if not values_ns:
-        return {"min": float("nan"), "mean": float("nan"), "p99": float("nan")}
+        return {"min": float("nan"), "mean": float("nan"), "p50": float("nan"), "p99": float("nan")}
     v = sorted(values_ns)
     p99 = v[min(len(v) - 1, int(round(0.99 * (len(v) - 1))))]
-    return {"min": v[0] / 1e6, "mean": sum(v) / len(v) / 1e6, "p99": p99 / 1e6}
+    return {"min": v[0] / 1e6, "mean": sum(v) / len(v) / 1e6, "p50": v[(len(v) - 1) // 2] / 1e6, "p99": p99 / 1e6}
 
 
 def _ns_fd(lab: Lab, node: str) -> int:

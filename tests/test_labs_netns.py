@@ -217,7 +217,7 @@ def test_cli_up_probe_check_down(cli, labs, tmp_path):
     r = cli(["lab", "probe", "west-leaf1-h1", "east-leaf2-h1", "--count", "10", "--json", *sd])
     assert r.exit_code == 0, r.output
     out = json.loads(r.output)
-    assert set(out["rtt_ms"]) == {"min", "mean", "p99"} and "one_way_ms" in out
+    assert {"min", "mean", "p99"} <= set(out["rtt_ms"]) and "one_way_ms" in out
     assert 1.95 <= out["one_way_ms"]["min"] <= 2.3, out  # min: the mean of 10 probes on a shared box is noisy
     budgets = tmp_path / "budgets.json"
     row = {"src": "west-leaf1-h1", "dst": "east-leaf2-h1", "path": [], "km": 0, "components": [], "total_us": 2000.0,
