@@ -77,11 +77,15 @@ def _attrs(buf: bytes) -> dict[int, bytes]:
 class Batch:
     """Requests for one namespace, sent together by :meth:`flush`."""
 
-    def __init__(self, fd: int, name: str) -> None:
+    def __init__(self, fd: int | None, name: str) -> None:
+        """``fd``: the namespace to talk to (None: the caller's own, e.g. to only encode)."""
         from labs.netns import socket_in
 
         self.name = name
-        self.sock = socket_in(fd, socket.AF_NETLINK, socket.SOCK_RAW, socket.NETLINK_ROUTE)
+        if fd is None:
+            self.sock = socket.socket(socket.AF_NETLINK, socket.SOCK_RAW, socket.NETLINK_ROUTE)
+        else:
+            self.sock = socket_in(fd, socket.AF_NETLINK, socket.SOCK_RAW, socket.NETLINK_ROUTE)
         try:
             self.sock.setsockopt(socket.SOL_SOCKET, SO_RCVBUFFORCE, 8 << 20)
         except OSError:

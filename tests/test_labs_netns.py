@@ -240,3 +240,20 @@ def test_budget_check_api(labs):
         res = check(lab, {"paths": [{"src": "west-leaf1-h1", "dst": "east-leaf2-h1", "budget_us": 5000.0},
                                     {"src": "west-leaf1-h1", "dst": "nowhere", "budget_us": 1.0}]}, count=5)
         assert res["ok"] and res["checked"] == 1 and res["paths"][1]["verdict"] == "skipped"
+
+
+def test_relay_jitter_and_loss_live(labs):
+    with labs("jitter", two_site(2_000.0)) as lab:
+        h1, h2 = "west-leaf1-h1", "east-leaf2-h1"
+        wan = next(lk for lk in lab.links() if lk.rec["delay_us"] > 0)
+        got = wan.set(delay_ms=4, jitter_ms=1.5)
+        assert (got["delay_us"], got["jitter_us"]) == (4000.0, 1500.0)
+        r = probe.latency(lab, h1, h2, count=40)["one_way_ms"]
+        assert r["p99"] - r["min"] > 1.5, r  # a 1.5 ms standard deviation spreads 40 samples well past that
+        assert abs(r["mean"] - 4.0) < 1.0, r
+        wan.set(jitter_ms=0, loss_pct=100)
+        with pytest.raises(LabError, match="came back"):
+            probe.latency(lab, h1, h2, count=3, timeout_s=0.2)
+        assert wan.counters()["relay"]["dropped"] >= 3
+        wan.set(loss_pct=0)
+        assert probe.latency(lab, h1, h2, count=3)["lost"] == 0
