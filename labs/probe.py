@@ -228,3 +228,46 @@ def flow_split(lab: Lab, a: str, b: str, flows: int = 2000, *, packets_per_flow:
     return {"src": a, "dst": b, "switch": node, "flows": flows, "packets_per_flow": packets_per_flow,
             "packets_counted": total, "packets_sent": flows * packets_per_flow, "next_hops": rows,
             "max_share_error": max_err, "hash": "kernel fib_multipath_hash_policy=1 (L4 5-tuple)"}
+
+
+def throughput(lab: Lab, a: str, b: str, seconds: float = 1.0, port: int = 5201) -> dict[str, Any]:
+    """TCP goodput from ``a`` to ``b`` for ``seconds`` (both ends in this process, receiver in a
+    thread): checks that a link's shaped rate is what the lab says it is."""
+    import threading
+
+    ip_b = lab.ip(b)
+    srv = netns.socket_in(_ns_fd(lab, b), socket.AF_INET, socket.SOCK_STREAM)
+    srv.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    srv.bind((ip_b, port))
+    srv.listen(1)
+    got = {"bytes": 0, "first": 0.0, "last": 0.0}
+
+    def receive() -> None:
+        conn, _ = srv.accept()
+        with conn:
+            while True:
+                data = conn.recv(1 << 20)
+                if not data:
+                    break
+                now = time.perf_counter()
+                if not got["bytes"]:
+                    got["first"] = now
+                got["bytes"] += len(data)
+                got["last"] = now
+
+    th = threading.Thread(target=receive, daemon=True)
+    th.start()
+    cli = netns.socket_in(_ns_fd(lab, a), socket.AF_INET, socket.SOCK_STREAM)
+    try:
+        cli.connect((ip_b, port))
+        chunk = b"\0" * 65536
+        end = time.perf_counter() + seconds
+        while time.perf_counter() < end:
+            cli.sendall(chunk)
+    finally:
+        cli.close()
+        th.join(timeout=seconds + 10)
+        srv.close()
+    span = got["last"] - got["first"]
+    return {"src": a, "dst": b, "bytes": got["bytes"], "seconds": span,
+            "goodput_bps": 8 * got["bytes"] / span if span > 0 else 0.0}

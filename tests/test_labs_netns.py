@@ -257,3 +257,40 @@ def test_relay_jitter_and_loss_live(labs):
         assert wan.counters()["relay"]["dropped"] >= 3
         wan.set(loss_pct=0)
         assert probe.latency(lab, h1, h2, count=3)["lost"] == 0
+
+
+def test_shaped_rate_is_measured_rate(labs):
+    """400G x rate scale 0.00025 = 100 Mb/s: TCP goodput lands just under it (headers, slow start)."""
+    with labs("rate", clos(2, 1, 1), rate_scale=0.00025) as lab:
+        link = lab.link("leaf1-h1", "leaf1")
+        assert link.impairment()["rate_bps"] == [100_000_000, 100_000_000]
+        r = probe.throughput(lab, "leaf1-h1", "leaf2-h1", seconds=1.5)
+        assert 0.85 * 100e6 <= r["goodput_bps"] <= 1.02 * 100e6, r
+
+
+def test_cli_split_and_export(cli, labs, tmp_path):
+    from fabric.io.yamlio import save_yaml
+
+    name = f"{TAG}-split"
+    labs.names.append(name)
+    sd = ["--state-dir", labs.state_dir, "--name", name]
+    topo, plan_file = tmp_path / "diamond.yaml", tmp_path / "plan.json"
+    save_yaml(diamond(), topo)
+    plan = Plan(fabric="diamond")
+    plan.set("wcmp", {"groups": [{"switch": "s1", "dst": "h2", "delta": 0.0, "next_hops": [
+        {"node": "s2", "port": "eth2", "weight": 1}, {"node": "s3", "port": "eth3", "weight": 2}]}]})
+    plan.save(plan_file)
+    assert cli(["lab", "up", topo, "--plan", plan_file, *sd]).exit_code == 0
+    r = cli(["lab", "split", "h1", "h2", "--flows", "2000", "--json", *sd])
+    assert r.exit_code == 0, r.output
+    out = json.loads(r.output)
+    share = {row["next_hop"]: row["measured_share"] for row in out["next_hops"]}
+    assert abs(share["s3"] - 2 / 3) <= 0.05 and out["switch"] == "s1"
+    r = cli(["lab", "export", "-o", tmp_path / "x.clab.yml", *sd])
+    assert r.exit_code == 0, r.output
+    from labs.clab import load_clab
+
+    spec = load_clab(tmp_path / "x.clab.yml")
+    assert any("weight 2" in line for line in spec.nodes["s1"]["exec"])
+    assert cli(["lab", "down", *sd]).exit_code == 0
+    assert_clean(name, labs.state_dir)
