@@ -267,7 +267,7 @@ class Lab:
             lay = layout(self.fabric, self.plan, plan_file=self.plan_file)
             spec = None
         relay_needed, backend = self._choose_links(lay, spec)
-        nodes = list(spec.nodes) if spec is not None else lay.nodes
+        nodes = list(spec.nodes) if spec is not None else lay.nodes  # type: ignore[union-attr]
         names = {n: ns_name(self.prefix, n) for n in nodes}
         if len(set(names.values())) != len(names):
             raise LabError("two node names map to the same namespace name after sanitising")
@@ -289,6 +289,7 @@ class Lab:
 
                 build_clab(self, spec, names)
             else:
+                assert lay is not None
                 self._build(lay, names)
             self.state["status"] = "up"
             self._save_state()
@@ -570,7 +571,7 @@ class Lab:
     # ------------------------------------------------------------------ status
     def status(self) -> dict[str, Any]:
         st = self.state
-        out = {k: st.get(k) for k in ("name", "prefix", "status", "fabric", "kind", "backend", "rate_scale",
+        out: dict[str, Any] = {k: st.get(k) for k in ("name", "prefix", "status", "fabric", "kind", "backend", "rate_scale",
                                       "delay_scale", "notes", "relay_calibration")}
         out["nodes"] = len(st.get("nodes", {}))
         out["namespaces_present"] = len(netns.list_netns(self.prefix))

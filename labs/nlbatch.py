@@ -162,7 +162,7 @@ class Batch:
         self.seq += 1
         seq = self.seq
         self.sock.send(_HDR.pack(16 + len(body), typ, NLM_F_REQUEST | NLM_F_DUMP, seq, 0) + body)
-        out = []
+        out: list[tuple[int, bytes]] = []
         while True:
             data = self.sock.recv(1 << 20)
             off = 0

@@ -220,7 +220,7 @@ def flow_split(lab: Lab, a: str, b: str, flows: int = 2000, *, packets_per_flow:
     counts = {ifn: after[ifn] - before[ifn] for ifn in before}
     total = sum(counts.values())
     wsum = sum(w for _, _, w in hops)
-    rows = []
+    rows: list[dict[str, Any]] = []
     for ifn, nbr, w in hops:
         rows.append({"next_hop": nbr, "interface": ifn, "weight": w, "planned_share": w / wsum,
                      "packets": counts[ifn], "measured_share": counts[ifn] / total if total else 0.0})
@@ -240,7 +240,7 @@ def throughput(lab: Lab, a: str, b: str, seconds: float = 1.0, port: int = 5201)
     srv.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
     srv.bind((ip_b, port))
     srv.listen(1)
-    got = {"bytes": 0, "first": 0.0, "last": 0.0}
+    got: dict[str, float] = {"bytes": 0, "first": 0.0, "last": 0.0}
 
     def receive() -> None:
         conn, _ = srv.accept()

@@ -77,7 +77,7 @@ def register(app: typer.Typer, groups: dict[str, typer.Typer]) -> None:
         from labs.lab import Lab
 
         lb = Lab(None, name=name, state_dir=state_dir)
-        res = lb.down()
+        res: dict[str, float] = dict(lb.down())
         res["seconds"] = round(lb.timings["down_s"], 4)
         if json_out:
             emit_json({"name": name, **res})
