@@ -81,6 +81,7 @@ class LinkPlan:
     capacity_gbps: float
     delay_us: float
     up: bool
+    delay_model: str = "fibre"
 
     @property
     def label(self) -> str:
@@ -108,12 +109,24 @@ def node_address(i: int) -> str:
     return str(ipaddress.IPv4Address(LAB_BASE_ADDRESS) + i + 1)
 
 
-def link_delay_us(fabric: Fabric, a: str, b: str, length_km: float, kind: str) -> float:
-    """One-way delay of a link from the latency model: fibre propagation over ``length_km`` at
-    4.897 µs/km (fabric.units.FIBRE_US_PER_KM, the same figure optical/budget.py uses)."""
+def link_delay_us(fabric: Fabric, a: str, b: str, length_km: float, kind: str) -> tuple[float, str]:
+    """One-way delay of a link from the latency model, and which model gave it.
+
+    WAN links (kind ``wdm``) use the optical budget model when :mod:`optical.budget` is installed
+    (fibre plus transponders, FEC, amplifiers, regeneration, serialisation of one lightpath over the
+    link); every other link, and WAN links without it, use fibre propagation over ``length_km`` at
+    4.897 µs/km (fabric.units.FIBRE_US_PER_KM)."""
     from fabric.units import FIBRE_US_PER_KM
 
-    return float(length_km) * FIBRE_US_PER_KM
+    fibre = float(length_km) * FIBRE_US_PER_KM
+    if kind == "wdm" and length_km > 0:
+        try:
+            from optical.budget import BudgetModel, run_latency_us
+        except ImportError:
+            return fibre, "fibre"
+        us, _regens = run_latency_us([a, b], [float(length_km)], BudgetModel())
+        return float(us), "optical.budget"
+    return fibre, "fibre"
 
 
 def layout(fabric: Fabric, plan: Any = None, *, plan_file: str | None = None) -> Layout:
@@ -128,8 +141,8 @@ def layout(fabric: Fabric, plan: Any = None, *, plan_file: str | None = None) ->
         ib = ifname_for(lk.port_b, used[lk.b], len(used[lk.b]) + 1)
         port_if[(lk.a, lk.port_a)] = ia
         port_if[(lk.b, lk.port_b)] = ib
-        links.append(LinkPlan(i, lk.a, lk.b, lk.key, ia, ib, lk.capacity_gbps,
-                              link_delay_us(fabric, lk.a, lk.b, lk.length_km, lk.kind), lk.up))
+        delay, model = link_delay_us(fabric, lk.a, lk.b, lk.length_km, lk.kind)
+        links.append(LinkPlan(i, lk.a, lk.b, lk.key, ia, ib, lk.capacity_gbps, delay, lk.up, model))
     lay = Layout(nodes, address, links)
     # adjacency over up links: node -> list of (neighbour, my ifname)
     adj: dict[str, list[tuple[str, str]]] = {n: [] for n in nodes}

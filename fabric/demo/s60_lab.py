@@ -33,7 +33,8 @@ def run(ctx: DemoContext) -> None:
     try:
         st = lab.state
         wan = [r for r in st["links"] if r["delay_us"] > 0]
-        wan_text = f"WAN one way {wan[0]['delay_us'] / 1000:.3f} ms from the fibre length" if wan else "no WAN"
+        wan_text = (f"WAN one way {wan[0]['delay_us'] / 1000:.3f} ms from the {wan[0]['delay_model']} model"
+                    if wan else "no WAN")
         ctx.console.print(f"lab {name}: {len(st['nodes'])} namespaces, {len(st['links'])} veth links in "
                           f"{lab.timings['up_s']:.2f} s; delay backend {st['backend']}; rate scale "
                           f"{st['rate_scale']} (1.6T -> {1600 * st['rate_scale']:g} Gb/s); delay scale "
