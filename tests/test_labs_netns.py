@@ -297,3 +297,43 @@ def test_cli_split_and_export(cli, labs, tmp_path):
     assert any("weight 2" in line for line in spec.nodes["s1"]["exec"])
     assert cli(["lab", "down", *sd]).exit_code == 0
     assert_clean(name, labs.state_dir)
+
+
+def test_down_ends_processes_started_in_the_lab(labs):
+    lab = labs("procs", clos(2, 1, 1)).up()
+    p = lab["leaf1-h1"].popen(["sleep", "300"])
+    outside = subprocess.Popen(["sleep", "300"])  # not in the lab: must survive
+    try:
+        res = lab.down()
+        assert res["processes_killed"] >= 1
+        assert not Path(f"/proc/{p.pid}").exists()  # killed by PID and reaped by down()
+        assert outside.poll() is None
+    finally:
+        outside.kill()
+        outside.wait()
+    assert_clean(lab.name, labs.state_dir)
+
+
+CRASH_AFTER_RELAY = """
+import os, signal, sys
+from fabric.builders import Site, WanLink, clos, multi_site
+from labs.lab import Lab
+sites = [Site(s, clos(2, 1, 1, name=s), dci_nodes=1) for s in ("west", "east")]
+fab = multi_site(sites, [WanLink("west", "east", length_km=100)], name="t")
+Lab._verify_all = lambda self, lay: os.kill(os.getpid(), signal.SIGKILL)  # crash once the relay runs
+Lab(fab, name=sys.argv[1], state_dir=sys.argv[2]).up()
+"""
+
+
+def test_crash_after_relay_started_leaves_no_process(labs):
+    name = f"{TAG}-crash"
+    labs.names.append(name)
+    sd = labs.state_dir
+    r = subprocess.run([sys.executable, "-c", CRASH_AFTER_RELAY, name, str(sd)], timeout=60)
+    assert r.returncode == -signal.SIGKILL
+    st = json.loads(state_path(name, sd).read_text())
+    assert st["status"] == "building" and st["processes"]
+    assert _procs_with(f"fabricctl-relay:{name}")  # the orphaned relay is still running
+    res = Lab(None, name=name, state_dir=sd).down()
+    assert res["processes_killed"] >= 1
+    assert_clean(name, sd)
