@@ -202,7 +202,8 @@ class Lab:
 
     # ------------------------------------------------------------------ attach to a running lab
     @classmethod
-    def attach(cls, name: str | None = None, state_dir: str | os.PathLike[str] = LAB_STATE_DIR) -> Lab:
+    def attach(cls, name: str | None = None, state_dir: str | os.PathLike[str] = LAB_STATE_DIR,
+               require_up: bool = True) -> Lab:
         """The running lab ``name`` (or the only one) from its state file."""
         sd = Path(state_dir)
         if name is None:
@@ -216,7 +217,7 @@ class Lab:
             st = json.loads(p.read_text())
         except FileNotFoundError:
             raise LabError(f"no lab named {name!r} is up (no state file {p})") from None
-        if st.get("status") != "up":
+        if st.get("status") != "up" and require_up:
             raise LabError(f"lab {name!r} is {st.get('status')!r}, not up; run `fabricctl lab down --name {name}`")
         lab = cls(None, name=name, rate_scale=st["rate_scale"], delay_scale=st["delay_scale"], state_dir=sd)
         lab.state = st
@@ -491,7 +492,8 @@ class Lab:
             lk = self._relay_link(rec["id"])
             out.update(delay_us=lk["delay_us"], jitter_us=lk["jitter_us"], loss_pct=lk["loss_pct"], by="relay")
         elif "netem" in out:
-            out["by"] = "netem"
+            n = out["netem"][0]
+            out.update(delay_us=n["delay_us"], jitter_us=n["jitter_us"], loss_pct=n["loss_pct"], by="netem")
         else:
             out.update(delay_us=0.0, jitter_us=0.0, loss_pct=0.0, by="none")
         return out
@@ -500,7 +502,7 @@ class Lab:
         """Read back and compare with what was asked for; a missing impairment is an error."""
         got = self._read_back(rec)
         where = f"link {rec['a']}--{rec['b']}"
-        if rec["rate_bps"]:
+        if rec["rate_bps"] and not rec.get("netem"):  # with netem the rate is netem's own option
             for r in got["rate_bps"]:
                 if r is None or abs(r - int(rec["rate_bps"] / 8) * 8) > 8:
                     raise LabError(f"rate read back as {r} b/s, asked for {rec['rate_bps']:.0f}", where=where)
@@ -511,6 +513,12 @@ class Lab:
         elif rec["delay_us"] > 0 or rec["jitter_us"] > 0 or rec["loss_pct"] > 0:
             if got["by"] != "netem":
                 raise LabError("impairment asked for but none is in force", where=where)
+            # netem keeps delay in scheduler ticks: allow one tick of rounding
+            for n in got["netem"]:
+                if abs(n["delay_us"] - rec["delay_us"]) > 1.0 or abs(n["jitter_us"] - rec["jitter_us"]) > 1.0 \
+                        or abs(n["loss_pct"] - rec["loss_pct"]) > 1e-3:
+                    raise LabError(f"netem reads back {n}, asked for delay {rec['delay_us']} µs, jitter "
+                                   f"{rec['jitter_us']} µs, loss {rec['loss_pct']} %", where=where)
         rec["verified"] = True
         return got
 
@@ -577,6 +585,11 @@ class Lab:
         out["namespaces_present"] = len(netns.list_netns(self.prefix))
         out["processes"] = [dict(p, alive=_pid_alive(p["pid"])) for p in st.get("processes", [])]
         out["links"] = []
+        if st.get("status") != "up":
+            builder = int(st.get("pid") or 0)
+            out["note"] = (f"being built by process {builder}" if builder and _pid_alive(builder) else
+                           f"left over from a crashed run; `fabricctl lab down --name {st.get('name')}` removes it")
+            return out
         for rec in st.get("links", []):
             row = {k: rec.get(k) for k in ("a", "b", "if_a", "if_b", "capacity_gbps", "rate_bps",
                                            "delay_us", "model_delay_us", "jitter_us", "loss_pct", "relayed")}

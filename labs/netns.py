@@ -351,7 +351,10 @@ class Namespace:
                 rate64 = opts.get_attr("TCA_TBF_RATE64")
                 d["rate_bps"] = 8 * (rate64 if rate64 else parms["rate"])
             if kind == "netem" and opts is not None:
-                d["netem"] = dict(opts) if hasattr(opts, "keys") else str(opts)
+                from pyroute2.netlink.rtnl.tcmsg.common import tick_in_usec
+
+                d["netem"] = {"delay_us": opts["delay"] / tick_in_usec, "jitter_us": opts["jitter"] / tick_in_usec,
+                              "loss_pct": opts["loss"] / 0xFFFFFFFF * 100}
             out.append(d)
         return out
 

@@ -334,6 +334,12 @@ def test_crash_after_relay_started_leaves_no_process(labs):
     st = json.loads(state_path(name, sd).read_text())
     assert st["status"] == "building" and st["processes"]
     assert _procs_with(f"fabricctl-relay:{name}")  # the orphaned relay is still running
+    from typer.testing import CliRunner
+
+    from fabric.cli.main import app
+
+    r = CliRunner().invoke(app, ["lab", "status", "--state-dir", str(sd), "--name", name, "--json"])
+    assert r.exit_code == 0 and "crashed run" in json.loads(r.output)["labs"][0]["note"]
     res = Lab(None, name=name, state_dir=sd).down()
     assert res["processes_killed"] >= 1
     assert_clean(name, sd)

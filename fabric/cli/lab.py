@@ -95,7 +95,7 @@ def register(app: typer.Typer, groups: dict[str, typer.Typer]) -> None:
         names = [name] if name else running_labs(state_dir)
         out = []
         for n in names:
-            lb = Lab.attach(n, state_dir)
+            lb = Lab.attach(n, state_dir, require_up=False)
             out.append(lb.status())
             lb.close()
         if json_out:
@@ -109,6 +109,9 @@ def register(app: typer.Typer, groups: dict[str, typer.Typer]) -> None:
             console.print(f"lab [bold]{s['name']}[/] ({s['status']}): {s['nodes']} nodes, "
                           f"{s['namespaces_present']} namespaces present, backend {s['backend']}, "
                           f"rate scale {s['rate_scale']}, delay scale {s['delay_scale']}")
+            if s.get("note"):
+                console.print(f"note: {s['note']}")
+                continue
             t = Table("link", "rate (Mb/s)", "delay (µs) asked", "delay (µs) in force", "by")
             for lk in s["links"]:
                 ap = lk.get("applied") or {}
