@@ -26,8 +26,14 @@ def load_budgets(path: str | Path) -> dict[str, Any]:
         raise ConfigError("no such file", file=str(p)) from None
     except ValueError as exc:
         raise ConfigError(f"not JSON: {exc}", file=str(p)) from None
-    if isinstance(obj, dict) and isinstance(obj.get("budgets"), dict):
-        obj = obj["budgets"].get("data", obj["budgets"])
+    if isinstance(obj, dict) and "sections" in obj:  # a whole Plan
+        from fabric.plan import Plan
+
+        plan = Plan.from_dict(obj, file=str(p))
+        if plan.budgets is None:
+            raise ConfigError("the plan has no budgets section (run `fabricctl plan budget` first)",
+                              file=str(p), where="sections.budgets")
+        obj = plan.budgets.data
     return validate_budgets(obj, str(p))
 
 

@@ -180,3 +180,38 @@ def test_cli_export_from_fabric(cli, tmp_path):
     assert len(spec.nodes) == len(example_two_site())
     wan = [lk for lk in spec.links if lk["delay_us"] > 1000]
     assert len(wan) == 2
+
+
+def test_cli_user_errors_exit_2(cli, tmp_path):
+    sd = ["--state-dir", tmp_path]
+    r = cli(["lab", "status", *sd])
+    assert r.exit_code == 0 and "no lab is up" in r.output
+    r = cli(["lab", "probe", "a", "b", *sd])
+    assert r.exit_code == 2 and "no lab is up" in r.output
+    r = cli(["lab", "check", *sd])
+    assert r.exit_code == 2 and "--budgets" in r.output
+    bad = tmp_path / "b.json"
+    bad.write_text('{"paths": [{"src": "a", "dst": "b", "budget_us": -1}]}')
+    r = cli(["lab", "check", "--budgets", bad, *sd])
+    assert r.exit_code == 2 and "b.json" in r.output and "budgets.paths[0].budget_us" in r.output
+    r = cli(["lab", "up", tmp_path / "missing.yaml", *sd])
+    assert r.exit_code == 2 and "missing.yaml" in r.output
+    clab = tmp_path / "x.clab.yml"
+    clab.write_text("name: x\ntopology:\n  nodes:\n    r1: {kind: nokia_srlinux}\n")
+    r = cli(["lab", "up", clab, *sd])
+    assert r.exit_code == 2 and "topology.nodes.r1.kind" in r.output
+    r = cli(["lab", "up", "example", "--name", "Bad_Name", *sd])
+    assert r.exit_code == 2 and "--name" in r.output
+
+
+def test_budgets_from_a_plan_file(tmp_path):
+    from labs.budget import load_budgets
+
+    p = Plan(fabric="x")
+    p.set("budgets", {"paths": [{"src": "a", "dst": "b", "path": ["a", "b"], "km": 1.0, "components": [],
+                                 "total_us": 5.0, "budget_us": 10.0, "budget_class": "city", "verdict": "ok"}]})
+    p.save(tmp_path / "plan.json")
+    assert load_budgets(tmp_path / "plan.json")["paths"][0]["budget_us"] == 10.0
+    (tmp_path / "np.json").write_text("[1, 2]")
+    with pytest.raises(ConfigError, match="np.json"):
+        load_budgets(tmp_path / "np.json")
