@@ -124,11 +124,25 @@ def test_weighted_multipath_3_to_1(labs):
     assert_clean(lab.name, labs.state_dir)
 
 
+def _root_view() -> tuple:
+    """Addresses, routes and links of the root namespace (the lab must not touch them)."""
+    from pyroute2 import IPRoute
+
+    with IPRoute() as ipr:
+        addrs = sorted((a["index"], a.get_attr("IFA_ADDRESS")) for a in ipr.get_addr())
+        routes = sorted(str((r.get_attr("RTA_DST"), r["dst_len"], r.get_attr("RTA_OIF"), r["table"]))
+                        for r in ipr.route("dump"))
+        links = sorted(lk.get_attr("IFLA_IFNAME") for lk in ipr.link("dump"))
+    return addrs, routes, links
+
+
 def test_up_twice_refused_and_down_is_exact(labs):
-    lab = labs("twice", clos(2, 1, 1))
+    lab = labs("twice", two_site(100.0))
     other = netns.Namespace.create(f"{TAG}-twicex.keep")  # a namespace that is not the lab's
+    root_before = _root_view()
     try:
         lab.up()
+        assert _root_view() == root_before  # lab traffic, addresses and routes stay inside the lab
         with pytest.raises(LabError, match="already up"):
             labs("twice", clos(2, 1, 1)).up()
         lab.down()
