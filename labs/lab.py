@@ -535,11 +535,11 @@ class Lab:
                                      "realtime": self.relay_realtime,
                                      "ready_file": str(ready)})
         marker = f"fabricctl-relay:{self.name}"
-        proc = subprocess.Popen([sys.executable, "-m", "labs.relay", str(cfg_path), marker],
-                                stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL,
-                                stderr=open(self.state_dir / f"{self.name}.relay.log", "wb"),  # noqa: SIM115
-                                start_new_session=True, cwd="/",
-                                env={**os.environ, "PYTHONPATH": _package_root()})
+        with open(self.state_dir / f"{self.name}.relay.log", "wb") as log_fh:
+            proc = subprocess.Popen([sys.executable, "-m", "labs.relay", str(cfg_path), marker],
+                                    stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, stderr=log_fh,
+                                    start_new_session=True, cwd="/",
+                                    env={**os.environ, "PYTHONPATH": _package_root()})
         self.state["processes"].append({"pid": proc.pid, "role": "relay", "marker": marker})
         self._save_state()
         deadline = time.monotonic() + RELAY_START_TIMEOUT_S

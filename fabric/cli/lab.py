@@ -129,10 +129,14 @@ def register(app: typer.Typer, groups: dict[str, typer.Typer]) -> None:
                   json_out: bool = typer.Option(False, "--json", help=JSON_HELP)) -> None:
         """RTT and one-way latency between two nodes (UDP time-stamp probes)."""
         from labs.lab import Lab
-        from labs.probe import latency
+        from labs.probe import latency, ping
 
         lb = Lab.attach(name, state_dir)
         r = latency(lb, a, b, count=count)
+        # ICMP echo as well (answered by the destination's kernel, like ping(8)); first one resolves ARP
+        icmp = ping(lb, a, lb.ip(b), count=min(count, 5) + 1)
+        r["icmp_rtt_ms"] = icmp["rtt_ms"]
+        r["icmp_received"] = icmp["received"]
         lb.close()
         if json_out:
             emit_json(r)
@@ -140,6 +144,7 @@ def register(app: typer.Typer, groups: dict[str, typer.Typer]) -> None:
         console.print(f"{a} -> {b}: {r['sent']} probes, {r['lost']} lost (delay scale {r['delay_scale']})")
         console.print(f"  rtt      {_fmt_ms(r['rtt_ms'])}")
         console.print(f"  one-way  {_fmt_ms(r['one_way_ms'])}")
+        console.print(f"  icmp rtt {_fmt_ms(r['icmp_rtt_ms'])} ({r['icmp_received']} echo replies)")
 
     @lab.command("split")
     def split(a: str = typer.Argument(..., help="Source node."), b: str = typer.Argument(..., help="Destination node."),
