@@ -171,11 +171,13 @@ def serve(cfg: dict[str, Any]) -> None:
         now = time.time_ns()
         while heap and heap[0][0] <= now:
             deadline, _, out, frame, lk, timed = heapq.heappop(heap)
+            # lateness is taken before send: a veth send also runs the receiving namespaces'
+            # forwarding in this syscall, which is path delay, not relay delay
+            late = time.time_ns() - deadline
             try:
                 out.send(frame)
             except OSError:
                 lk.stats["send_errors"] += 1
-            late = time.time_ns() - deadline - send_cost
             # online part of the self-calibration: how late sends land after their target
             if timed and late < MAX_LATE_COMP_NS:  # a scheduling stall says nothing about the usual lateness
                 late_ewma += (late - late_ewma) * LATE_EWMA_GAIN
