@@ -176,6 +176,7 @@ def build_clab(lab: Any, spec: ClabSpec, names: dict[str, str]) -> None:
     from labs.routing import relay_ns_name
 
     lab.state["notes"] += spec.notes
+    lab.state["clab_nodes"] = spec.nodes
     ns = lab._open
     for n in spec.nodes:
         ns[n] = netns.Namespace.create(names[n])
@@ -242,7 +243,11 @@ def export_clab(state: dict[str, Any], *, image: str = "alpine:3.20") -> dict[st
                 else:
                     parts = " ".join(f"nexthop via {addr[m]} dev {i} weight {w} onlink" for i, m, w in hops)
                     ex.append(f"ip route add {dst} {parts}")
-        node: dict[str, Any] = {"kind": "linux", "image": image}
+        orig = (state.get("clab_nodes") or {}).get(n)
+        node: dict[str, Any] = {"kind": orig["kind"] if orig else "linux"}
+        if node["kind"] == "linux":
+            node["image"] = image
+        ex += list(orig["exec"]) if orig else []
         if ex:
             node["exec"] = ex
         nodes[n] = node

@@ -357,3 +357,17 @@ def test_crash_after_relay_started_leaves_no_process(labs):
     res = Lab(None, name=name, state_dir=sd).down()
     assert res["processes_killed"] >= 1
     assert_clean(name, sd)
+
+
+def test_containerlab_lab_exports_what_it_ran(labs, tmp_path):
+    from labs.clab import dump_clab, export_clab, load_clab
+
+    spec = load_clab(DATA / "labs-br01.clab.yml")
+    with labs("clabx", clab=spec) as lab:
+        out = tmp_path / "again.clab.yml"
+        out.write_text(dump_clab(export_clab(lab.state)))
+        again = load_clab(out)
+        assert {n: (d["kind"], d["exec"]) for n, d in again.nodes.items()} == \
+            {n: (d["kind"], d["exec"]) for n, d in spec.nodes.items()}
+        assert [(lk["delay_us"], lk["rate_bps"]) for lk in again.links] == \
+            [(lk["delay_us"], lk["rate_bps"]) for lk in spec.links]
