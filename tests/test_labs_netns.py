@@ -208,7 +208,7 @@ def test_kill_9_during_up_leaves_nothing(labs, then):
 def test_containerlab_file_comes_up_and_pings(labs):
     from labs.clab import load_clab
 
-    with labs("clab", clab=load_clab(DATA / "labs-br01.clab.yml")) as lab:
+    with labs("clab", clab=load_clab(DATA / "labs-br01.clab.yml"), delay_backend="relay") as lab:
         assert probe.ping(lab, "n2", "192.168.10.1", count=2)["received"] == 2  # through the bridge
         r = probe.ping(lab, "n1", "192.168.20.3", count=2)  # over the delayed link
         assert r["received"] == 2 and r["rtt_ms"]["min"] >= 4.0
@@ -226,7 +226,7 @@ def test_cli_up_probe_check_down(cli, labs, tmp_path):
     from fabric.io.yamlio import save_yaml
 
     save_yaml(two_site(2_000.0), topo)
-    r = cli(["lab", "up", topo, *sd, "--json"])
+    r = cli(["lab", "up", topo, *sd, "--json", "--delay-backend", "relay"])
     assert r.exit_code == 0, r.output
     assert json.loads(r.output)["relayed_links"] + (json.loads(r.output)["backend"] == "netem") >= 1
     r = cli(["lab", "up", topo, *sd])
@@ -260,7 +260,7 @@ def test_budget_check_api(labs):
 
 
 def test_relay_jitter_and_loss_live(labs):
-    with labs("jitter", two_site(2_000.0)) as lab:
+    with labs("jitter", two_site(2_000.0), delay_backend="relay") as lab:
         h1, h2 = "west-leaf1-h1", "east-leaf2-h1"
         wan = next(lk for lk in lab.links() if lk.rec["delay_us"] > 0)
         got = wan.set(delay_ms=4, jitter_ms=1.5)
@@ -335,7 +335,7 @@ from labs.lab import Lab
 sites = [Site(s, clos(2, 1, 1, name=s), dci_nodes=1) for s in ("west", "east")]
 fab = multi_site(sites, [WanLink("west", "east", length_km=100)], name="t")
 Lab._verify_all = lambda self, lay: os.kill(os.getpid(), signal.SIGKILL)  # crash once the relay runs
-Lab(fab, name=sys.argv[1], state_dir=sys.argv[2]).up()
+Lab(fab, name=sys.argv[1], state_dir=sys.argv[2], delay_backend="relay").up()
 """
 
 
