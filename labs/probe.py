@@ -227,7 +227,8 @@ def flow_split(lab: Lab, a: str, b: str, flows: int = 2000, *, packets_per_flow:
     max_err = max(abs(r["measured_share"] - r["planned_share"]) for r in rows)
     return {"src": a, "dst": b, "switch": node, "flows": flows, "packets_per_flow": packets_per_flow,
             "packets_counted": total, "packets_sent": flows * packets_per_flow, "next_hops": rows,
-            "max_share_error": max_err, "hash": "kernel fib_multipath_hash_policy=1 (L4 5-tuple)"}
+            "max_share_error": max_err, "hash": "kernel fib_multipath_hash_policy=1 (L4 5-tuple)",
+            "rate_scale": lab.state.get("rate_scale"), "delay_scale": lab.state.get("delay_scale")}
 
 
 def throughput(lab: Lab, a: str, b: str, seconds: float = 1.0, port: int = 5201) -> dict[str, Any]:

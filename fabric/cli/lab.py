@@ -170,7 +170,7 @@ def register(app: typer.Typer, groups: dict[str, typer.Typer]) -> None:
                       str(row["packets"]), f"{row['measured_share']:.3f}")
         console.print(f"{r['flows']} flows {a} -> {b}, split at {r['switch']} ({r['hash']}):")
         console.print(t)
-        console.print(f"largest share error {r['max_share_error']:.3f}")
+        console.print(f"largest share error {r['max_share_error']:.3f} (rate scale {r['rate_scale']})")
 
     @lab.command("check")
     def check(budgets: Path | None = typer.Option(None, "--budgets", help="Budgets file (a Plan or {'paths': [...]})."),
