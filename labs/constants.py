@@ -16,6 +16,9 @@ CLONE_NEWNET = 0x40000000
 MS_BIND = 4096
 MS_REC = 16384
 MS_SHARED = 1 << 20
+MS_SLAVE = 1 << 19
+#: unshare(2) flag for a new mount namespace (linux/sched.h).
+CLONE_NEWNS = 0x00020000
 MNT_DETACH = 2
 
 #: rtnetlink next-hop flag "gateway is on this link" (linux/rtnetlink.h RTNH_F_ONLINK).

@@ -32,7 +32,7 @@ from pathlib import Path
 from typing import Any
 
 from fabric.errors import LabError
-from fabric.fsutil import write_json_atomic
+from fabric.fsutil import write_json_atomic, write_text_atomic
 from fabric.topology import Fabric
 from labs import netns
 from labs.constants import (
@@ -100,9 +100,12 @@ class Node:
         self.ip: str | None = lab.state["nodes"][name].get("ip")
 
     def _preexec(self) -> None:
+        """In the child: enter the node's namespace the way ``ip netns exec`` does (own mount
+        namespace, /sys of this network namespace) and see the lab's node names in /etc/hosts."""
         fd = os.open(netns.netns_path(self.ns), os.O_RDONLY)
         netns.setns_fd(fd, self.ns)
         os.close(fd)
+        netns.private_mounts(self.lab.hosts_file() if self.ip is not None else None)
 
     def popen(self, args: str | list[str], **kw: Any) -> subprocess.Popen[Any]:
         """Start a process inside this node's namespace (``down`` kills it with the lab)."""
@@ -232,6 +235,19 @@ class Lab:
     def nodes(self) -> list[str]:
         return list(self.state.get("nodes", {}))
 
+    def hosts_file(self) -> str:
+        """``/etc/hosts`` as commands in this lab see it: the machine's plus every node's address."""
+        return str(self.state_dir / f"{self.name}.hosts")
+
+    def _write_hosts(self) -> None:
+        try:
+            base = Path("/etc/hosts").read_text()
+        except OSError:
+            base = "127.0.0.1 localhost\n"
+        lines = [f"{d['ip']} {n}" for n, d in self.state["nodes"].items() if d.get("ip")]
+        write_text_atomic(self.hosts_file(), base.rstrip("\n") + "\n# fabricctl lab " + self.name + "\n"
+                          + "\n".join(lines) + "\n")
+
     def ip(self, node: str) -> str:
         """The node's lab address, or for containerlab nodes (addressed by their exec lines) the first
         IPv4 address found on its interfaces."""
@@ -292,6 +308,7 @@ class Lab:
             else:
                 assert lay is not None
                 self._build(lay, names)
+                self._write_hosts()
             self.state["status"] = "up"
             self._save_state()
         except BaseException:
@@ -646,7 +663,7 @@ class Lab:
             _reap(pid)
         removed = sum(netns.remove_netns(n) for n in st.get("namespaces", []))
         name = st.get("name", self.name)
-        for suffix in (".relay.json", ".relay.ready", ".relay.sock", ".relay.log", ".json"):
+        for suffix in (".relay.json", ".relay.ready", ".relay.sock", ".relay.log", ".hosts", ".json"):
             (self.state_dir / f"{name}{suffix}").unlink(missing_ok=True)
         self.timings["down_s"] = time.perf_counter() - t0
         self.state = {}

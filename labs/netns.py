@@ -27,12 +27,14 @@ from typing import Any
 from fabric.errors import LabError
 from labs.constants import (
     CLONE_NEWNET,
+    CLONE_NEWNS,
     ETHTOOL_GTXCSUM,
     ETHTOOL_STXCSUM,
     MNT_DETACH,
     MS_BIND,
     MS_REC,
     MS_SHARED,
+    MS_SLAVE,
     NETNS_RUN_DIR,
     RT_SCOPE_LINK,
     RTNH_F_ONLINK,
@@ -175,6 +177,21 @@ def pids_in_netns(inodes: set[int]) -> list[int]:
         if ino in inodes:
             out.append(int(entry))
     return out
+
+
+def private_mounts(hosts_file: str | None = None) -> None:
+    """For a child about to exec inside a lab namespace: a private mount namespace with the network
+    namespace's own /sys (as ``ip netns exec`` does) and, if given, ``hosts_file`` over /etc/hosts.
+    Failures are ignored: the command still runs in the right network namespace."""
+    lc = libc()
+    if lc.unshare(CLONE_NEWNS) != 0:
+        return
+    if lc.mount(b"none", b"/", None, MS_SLAVE | MS_REC, None) != 0:
+        return
+    if lc.umount2(b"/sys", MNT_DETACH) == 0:
+        lc.mount(b"sysfs", b"/sys", b"sysfs", 0, None)
+    if hosts_file and os.path.exists(hosts_file):
+        lc.mount(hosts_file.encode(), b"/etc/hosts", b"none", MS_BIND, None)
 
 
 def socket_in(fd: int, family: int, type_: int, proto: int = 0) -> socket.socket:

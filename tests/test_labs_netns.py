@@ -371,3 +371,13 @@ def test_containerlab_lab_exports_what_it_ran(labs, tmp_path):
             {n: (d["kind"], d["exec"]) for n, d in spec.nodes.items()}
         assert [(lk["delay_us"], lk["rate_bps"]) for lk in again.links] == \
             [(lk["delay_us"], lk["rate_bps"]) for lk in spec.links]
+
+
+def test_cmd_sees_node_names_and_its_own_interfaces(labs):
+    with labs("cmd", clos(2, 1, 1)) as lab:
+        out = lab["leaf1-h1"].cmd("getent hosts leaf2-h1; ls /sys/class/net")
+        assert f"{lab.ip('leaf2-h1')}" in out and "leaf2-h1" in out
+        assert set(out.split()[2:]) == {"eth1", "lo"}  # its own /sys, as with `ip netns exec`
+        assert "fabricctl" not in Path("/etc/hosts").read_text()  # the host's file is untouched
+        with pytest.raises(LabError, match="command failed"):
+            lab["leaf1"].cmd("exit 3", check=True)
