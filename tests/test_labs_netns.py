@@ -381,3 +381,15 @@ def test_cmd_sees_node_names_and_its_own_interfaces(labs):
         assert "fabricctl" not in Path("/etc/hosts").read_text()  # the host's file is untouched
         with pytest.raises(LabError, match="command failed"):
             lab["leaf1"].cmd("exit 3", check=True)
+
+
+def test_netem_asked_for_on_a_kernel_without_it_is_refused(labs):
+    from labs.lab import _kernel_has_netem
+
+    if _kernel_has_netem(f"{TAG}-probe.@netem-probe"):
+        pytest.skip("this kernel has sch_netem")
+    lab = labs("nonetem", two_site(1_000.0), delay_backend="netem")
+    with pytest.raises(LabError, match="no sch_netem"):
+        lab.up()
+    assert_clean(lab.name, labs.state_dir)
+    assert netns.list_netns(f"{TAG}-probe.") == []
