@@ -274,6 +274,31 @@ class Lab:
         netns.require_root("build a lab")
         t0 = time.perf_counter()
         self.state_dir.mkdir(parents=True, exist_ok=True)
+        with self._locked():
+            self._up(t0)
+        return self
+
+    def _locked(self) -> Any:
+        """An exclusive lock on this lab's name for the duration of up/down: two processes never
+        build or tear down the same lab at once (the kernel drops the lock if a process dies)."""
+        import contextlib
+        import fcntl
+
+        @contextlib.contextmanager
+        def lock() -> Any:
+            fd = os.open(self.state_dir / f"{self.name}.lock", os.O_RDWR | os.O_CREAT, 0o600)
+            try:
+                try:
+                    fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+                except BlockingIOError:
+                    raise LabError(f"lab {self.name!r} is being built or torn down by another process") from None
+                yield
+            finally:
+                os.close(fd)
+
+        return lock()
+
+    def _up(self, t0: float) -> None:
         self._refuse_or_clean()
         if self.clab is not None:
             spec = self.clab
@@ -315,7 +340,6 @@ class Lab:
             self._teardown()
             raise
         self.timings["up_s"] = time.perf_counter() - t0
-        return self
 
     def _choose_links(self, lay: Layout | None, spec: Any) -> tuple[bool, str]:
         delayed = False
@@ -624,7 +648,10 @@ class Lab:
             if not p.exists():
                 raise LabError(f"no lab named {self.name!r} (no state file {p})")
             self.state = json.loads(p.read_text())
-        return self._teardown()
+        with self._locked():
+            res = self._teardown()
+            (self.state_dir / f"{self.name}.lock").unlink(missing_ok=True)
+            return res
 
     def _refuse_or_clean(self) -> None:
         p = state_path(self.name, self.state_dir)

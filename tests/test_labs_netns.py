@@ -153,6 +153,24 @@ def test_up_twice_refused_and_down_is_exact(labs):
         netns.remove_netns(f"{TAG}-twicex.keep")
 
 
+def test_a_lab_being_built_elsewhere_is_not_touched(labs):
+    import fcntl
+
+    lab = labs("locked", clos(2, 1, 1))
+    fd = os.open(labs.state_dir / f"{lab.name}.lock", os.O_RDWR | os.O_CREAT)
+    try:
+        fcntl.flock(fd, fcntl.LOCK_EX)  # as if another `lab up` were running
+        with pytest.raises(LabError, match="another process"):
+            lab.up()
+        assert netns.list_netns(f"{lab.name}.") == []
+    finally:
+        os.close(fd)
+    lab.up()
+    lab.down()
+    assert_clean(lab.name, labs.state_dir)
+    assert not (labs.state_dir / f"{lab.name}.lock").exists()
+
+
 def test_failed_build_rolls_back(labs, tmp_path):
     bad = tmp_path / "bad.clab.yml"
     bad.write_text((DATA / "labs-br01.clab.yml").read_text().replace(
