@@ -36,8 +36,6 @@ from labs.constants import (
     MS_SHARED,
     MS_SLAVE,
     NETNS_RUN_DIR,
-    RT_SCOPE_LINK,
-    RTNH_F_ONLINK,
     SIOCETHTOOL,
     TBF_LATENCY_US,
     TBF_MIN_BURST_BYTES,
@@ -212,12 +210,6 @@ def write_sysctls(fd: int, values: dict[str, str], name: str = "") -> None:
                 raise LabError(f"cannot set sysctl {key}={val}: {exc.strerror}", where=f"namespace {name!r}") from None
 
 
-def read_sysctl(fd: int, key: str) -> str:
-    with entered(fd):
-        with open("/proc/sys/" + key.replace(".", "/")) as fh:
-            return fh.read().strip()
-
-
 @dataclass
 class Namespace:
     """One namespace with its fd and its own rtnetlink socket."""
@@ -290,37 +282,9 @@ class Namespace:
     def enslave(self, ifname: str, master: str) -> None:
         self._do("link", "set", index=self.index(ifname), master=self.index(master), where=f"{ifname} -> {master}")
 
-    def set_up(self, ifname: str) -> None:
-        self._do("link", "set", index=self.index(ifname), state="up", where=f"link {ifname} up")
-
     def all_up(self) -> None:
         for name, idx in self.refresh_ifindex().items():
             self._do("link", "set", index=idx, state="up", where=f"link {name} up")
-
-    def add_address(self, ifname: str, address: str, prefixlen: int) -> None:
-        self._do("addr", "add", index=self.index(ifname), address=address, prefixlen=prefixlen,
-                 where=f"address {address}/{prefixlen} on {ifname}")
-
-    def add_neighbour_route(self, dst: str, ifnames: list[str]) -> None:
-        """``dst/32`` directly reachable over one or more (parallel) links."""
-        if len(ifnames) == 1:
-            self._do("route", "add", dst=f"{dst}/32", oif=self.index(ifnames[0]), scope=RT_SCOPE_LINK,
-                     where=f"route {dst}")
-        else:
-            hops = [{"oif": self.index(i)} for i in ifnames]
-            self._do("route", "add", dst=f"{dst}/32", multipath=hops, scope=RT_SCOPE_LINK, where=f"route {dst}")
-
-    def add_route(self, dst: str, nexthops: list[tuple[str, str, int]]) -> None:
-        """Route ``dst`` (``a.b.c.d/len``) over next hops ``(ifname, gateway, weight)``; several next
-        hops become one multipath route with the kernel's per-hop weights."""
-        if len(nexthops) == 1:
-            ifn, gw, _w = nexthops[0]
-            self._do("route", "add", dst=dst, gateway=gw, oif=self.index(ifn), flags=RTNH_F_ONLINK,
-                     where=f"route {dst}")
-            return
-        hops = [{"gateway": gw, "oif": self.index(ifn), "flags": RTNH_F_ONLINK, "hops": w - 1}
-                for ifn, gw, w in nexthops]
-        self._do("route", "add", dst=dst, multipath=hops, where=f"route {dst}")
 
     def routes(self) -> list[dict[str, Any]]:
         """IPv4 main-table routes read back from the kernel: dst, and next hops (ifindex, gateway, weight)."""
@@ -374,21 +338,6 @@ class Namespace:
                               "loss_pct": opts["loss"] / 0xFFFFFFFF * 100}
             out.append(d)
         return out
-
-    def root_rates(self) -> dict[int, int]:
-        """ifindex -> rate in b/s of every TBF root qdisc in this namespace (one dump)."""
-        out = {}
-        for q in self.ipr.get_qdiscs():
-            if q.get("parent") != 0xFFFFFFFF or q.get_attr("TCA_KIND") != "tbf":
-                continue
-            opts = q.get_attr("TCA_OPTIONS")
-            rate64 = opts.get_attr("TCA_TBF_RATE64")
-            out[q["index"]] = 8 * (rate64 if rate64 else opts.get_attr("TCA_TBF_PARMS")["rate"])
-        return out
-
-    def count_static_routes(self) -> int:
-        """Routes in the main IPv4 table that we installed (proto static)."""
-        return sum(1 for r in self.ipr.route("dump", family=socket.AF_INET, table=254) if r["proto"] == 4)
 
     def link_stats(self, ifname: str) -> dict[str, int]:
         """Interface counters (rx/tx packets, bytes, drops) from IFLA_STATS64."""
