@@ -21,8 +21,6 @@ MS_SLAVE = 1 << 19
 CLONE_NEWNS = 0x00020000
 MNT_DETACH = 2
 
-#: rtnetlink next-hop flag "gateway is on this link" (linux/rtnetlink.h RTNH_F_ONLINK).
-RTNH_F_ONLINK = 4
 #: Route scope "link" (linux/rtnetlink.h RT_SCOPE_LINK).
 RT_SCOPE_LINK = 253
 #: Largest weight the kernel accepts per next hop (rtnh_hops is a u8 holding weight - 1).
