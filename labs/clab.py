@@ -211,7 +211,7 @@ def build_clab(lab: Any, spec: ClabSpec, names: dict[str, str]) -> None:
         ns[n].all_up()
     if relay is not None:
         relay.all_up()
-        lab._start_relay()
+    lab.delay.start()
     for rec in lab.state["links"]:
         lab._apply_link(rec)
         lab._verify_link(rec)

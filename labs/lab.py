@@ -23,9 +23,6 @@ import json
 import os
 import signal
 import socket
-import subprocess
-import sys
-import tempfile
 import time
 from dataclasses import asdict
 from pathlib import Path
@@ -42,6 +39,8 @@ from labs.constants import (
     TBF_LATENCY_US,
     TBF_MIN_BURST_BYTES,
 )
+from labs.delay import DelayBackend, backend_for, kernel_has_netem
+from labs.handles import LinkHandle, Node
 from labs.routing import (
     Layout,
     LinkPlan,
@@ -64,8 +63,6 @@ NODE_SYSCTLS = {
     "net.ipv6.conf.default.disable_ipv6": "1",
 }
 RELAY_SYSCTLS = {"net.ipv6.conf.all.disable_ipv6": "1", "net.ipv6.conf.default.disable_ipv6": "1"}
-#: How long `up` waits for the relay to calibrate and report ready.
-RELAY_START_TIMEOUT_S = 10.0
 DELAY_BACKENDS = ("auto", "netem", "relay")
 
 
@@ -89,84 +86,6 @@ def _cmdline(pid: int) -> str:
             return fh.read().replace(b"\0", b" ").decode(errors="replace")
     except OSError:
         return ""
-
-
-class Node:
-    """A lab node: run commands inside its namespace (Mininet's ``net['h1'].cmd``)."""
-
-    def __init__(self, lab: Lab, name: str) -> None:
-        self.lab, self.name = lab, name
-        self.ns = lab.state["nodes"][name]["ns"]
-        self.ip: str | None = lab.state["nodes"][name].get("ip")
-
-    def _preexec(self) -> None:
-        """In the child: enter the node's namespace the way ``ip netns exec`` does (own mount
-        namespace, /sys of this network namespace) and see the lab's node names in /etc/hosts."""
-        fd = os.open(netns.netns_path(self.ns), os.O_RDONLY)
-        netns.setns_fd(fd, self.ns)
-        os.close(fd)
-        netns.private_mounts(self.lab.hosts_file() if self.ip is not None else None)
-
-    def popen(self, args: str | list[str], **kw: Any) -> subprocess.Popen[Any]:
-        """Start a process inside this node's namespace (``down`` kills it with the lab)."""
-        shell = isinstance(args, str)
-        return subprocess.Popen(args, shell=shell, preexec_fn=self._preexec, **kw)  # noqa: PLW1509
-
-    def cmd(self, args: str | list[str], timeout: float = 30.0, check: bool = False) -> str:
-        """Run a command inside the namespace and return its stdout + stderr."""
-        p = self.popen(args, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
-        try:
-            out, _ = p.communicate(timeout=timeout)
-        except subprocess.TimeoutExpired:
-            p.kill()
-            out, _ = p.communicate()
-            raise LabError(f"command timed out after {timeout} s: {args!r}", where=f"node {self.name!r}") from None
-        if check and p.returncode != 0:
-            raise LabError(f"command failed ({p.returncode}): {args!r}: {out.strip()}", where=f"node {self.name!r}")
-        return out
-
-    def __repr__(self) -> str:
-        return f"Node({self.name!r}, ns={self.ns!r}, ip={self.ip!r})"
-
-
-class LinkHandle:
-    """A lab link: counters, impairments in force (read back from the kernel/relay), live changes."""
-
-    def __init__(self, lab: Lab, rec: dict[str, Any]) -> None:
-        self.lab, self.rec = lab, rec
-
-    @property
-    def label(self) -> str:
-        r = self.rec
-        return f"{r['a']}:{r['if_a']}--{r['b']}:{r['if_b']}"
-
-    def counters(self) -> dict[str, Any]:
-        r = self.rec
-        out = {"a": self.lab._ns(r["a"]).link_stats(r["if_a"]), "b": self.lab._ns(r["b"]).link_stats(r["if_b"])}
-        if r.get("relayed"):
-            out["relay"] = self.lab._relay_link(r["id"])
-        return out
-
-    def impairment(self) -> dict[str, Any]:
-        """What is actually in force, read back: delay/jitter/loss from the relay or netem, rate from tc."""
-        return self.lab._read_back(self.rec)
-
-    def set(self, *, delay_ms: float | None = None, jitter_ms: float | None = None,
-            loss_pct: float | None = None, rate_mbps: float | None = None) -> dict[str, Any]:
-        """Change impairments while the lab runs; verified by reading back. Returns what is in force."""
-        r = self.rec
-        if delay_ms is not None:
-            r["delay_us"] = float(delay_ms) * 1000
-        if jitter_ms is not None:
-            r["jitter_us"] = float(jitter_ms) * 1000
-        if loss_pct is not None:
-            r["loss_pct"] = float(loss_pct)
-        if rate_mbps is not None:
-            r["rate_bps"] = float(rate_mbps) * 1e6
-        self.lab._apply_link(r)
-        got = self.lab._verify_link(r)
-        self.lab._save_state()
-        return got
 
 
 class Lab:
@@ -193,6 +112,7 @@ class Lab:
         self.state: dict[str, Any] = {}
         self._open: dict[str, netns.Namespace] = {}
         self.timings: dict[str, float] = {}
+        self._delay: DelayBackend | None = None
 
     # ------------------------------------------------------------------ context manager
     def __enter__(self) -> Lab:
@@ -351,7 +271,7 @@ class Lab:
             return False, "none"
         if self.delay_backend == "relay":
             return True, "relay"
-        has_netem = _kernel_has_netem(self.prefix + "@netem-probe")
+        has_netem = kernel_has_netem(self.prefix + "@netem-probe")
         if self.delay_backend == "netem":
             if not has_netem:
                 raise LabError("delay backend 'netem' asked for, but this kernel has no sch_netem "
@@ -386,12 +306,10 @@ class Lab:
         self.state["notes"] += lay.notes
         self.state["wcmp_groups_applied"] = lay.wcmp_groups_applied
         t = time.perf_counter()
-        if relay is not None:
-            self._start_relay()
-        if backend == "netem":
-            for rec in self.state["links"]:
-                if rec["delay_us"] > 0:
-                    self._apply_link(rec)
+        self.delay.start()
+        for rec in self.state["links"]:
+            if rec["delay_us"] > 0 or rec.get("relayed"):
+                self.delay.apply(rec)
         self.timings["relay_s"] = time.perf_counter() - t
         t = time.perf_counter()
         self._verify_all(lay)
@@ -474,19 +392,9 @@ class Lab:
             want_routes = len(lay.routes[n]) + len(lay.neighbours[n])
             if have != want_routes:
                 raise LabError(f"{have} routes read back, {want_routes} installed", where=f"node {n!r}")
-        relayed = [r for r in self.state["links"] if r.get("relayed")]
-        if relayed:
-            by_id = {lk["id"]: lk for lk in self._relay_request({"op": "get"})["links"]}
-            for rec in relayed:
-                lk = by_id.get(rec["id"])
-                for k in ("delay_us", "jitter_us", "loss_pct"):
-                    if lk is None or abs(lk[k] - rec[k]) > 1e-3:
-                        raise LabError(f"relay reports {k}={None if lk is None else lk[k]}, asked for {rec[k]}",
-                                       where=f"link {rec['a']}--{rec['b']}")
+        in_force = self.delay.read_all(self.state["links"])
         for rec in self.state["links"]:
-            if rec.get("netem"):
-                self._verify_link(rec)
-            rec["verified"] = True
+            self._verify_link(rec, in_force[rec["id"]])
 
     def _link_record(self, lp: LinkPlan) -> dict[str, Any]:
         d = asdict(lp)
@@ -499,123 +407,46 @@ class Lab:
         return d
 
     # ------------------------------------------------------------------ impairments
+    @property
+    def delay(self) -> DelayBackend:
+        """The delay backend in force (netem, relay or none), behind one interface."""
+        if self._delay is None or self._delay.name != self.state.get("backend", "none"):
+            self._delay = backend_for(self.state.get("backend", "none"), self)
+        return self._delay
+
     def _apply_link(self, rec: dict[str, Any]) -> None:
-        backend = self.state["backend"]
-        a, b = self._ns(rec["a"]), self._ns(rec["b"])
-        impaired = rec["delay_us"] > 0 or rec["jitter_us"] > 0 or rec["loss_pct"] > 0
-        if backend == "netem" and (impaired or rec.get("netem")):
-            rec["netem"] = True
-            for ns_, ifn in ((a, rec["if_a"]), (b, rec["if_b"])):
-                ns_.set_netem(ifn, rec["delay_us"], rec["jitter_us"], rec["loss_pct"], rec["rate_bps"])
-            return
-        if impaired and not rec.get("relayed"):
-            raise LabError(f"link {rec['a']}--{rec['b']} was built without a delay relay, so its delay "
-                           "cannot be changed live; build the lab with relay_all=True (--relay-all)")
-        if rec.get("relayed"):
-            self._relay_request({"op": "set", "link": rec["id"], "delay_us": rec["delay_us"],
-                                 "jitter_us": rec["jitter_us"], "loss_pct": rec["loss_pct"]})
-        for ns_, ifn in ((a, rec["if_a"]), (b, rec["if_b"])):
-            if rec["rate_bps"]:
-                ns_.set_rate(ifn, rec["rate_bps"])
+        """Apply a link's delay/jitter/loss (through the backend) and its rate (TBF)."""
+        self.delay.apply(rec)
+        if rec["rate_bps"] and not rec.get("netem"):  # netem carries the rate itself
+            for node, ifn in ((rec["a"], rec["if_a"]), (rec["b"], rec["if_b"])):
+                self._ns(node).set_rate(ifn, rec["rate_bps"])
 
     def _read_back(self, rec: dict[str, Any]) -> dict[str, Any]:
+        """What is in force on a link, read from the kernel (rates) and the delay backend."""
         out: dict[str, Any] = {"link": f"{rec['a']}:{rec['if_a']}--{rec['b']}:{rec['if_b']}"}
         rates = []
         for node, ifn in ((rec["a"], rec["if_a"]), (rec["b"], rec["if_b"])):
             qs = self._ns(node).qdiscs(ifn)
-            rate = next((q.get("rate_bps") for q in qs if q["kind"] == "tbf"), None)
-            rates.append(rate)
-            net = next((q.get("netem") for q in qs if q["kind"] == "netem"), None)
-            if net is not None:
-                out.setdefault("netem", []).append(net)
+            rates.append(next((q.get("rate_bps") for q in qs if q["kind"] == "tbf"), None))
         out["rate_bps"] = rates
-        if rec.get("relayed"):
-            lk = self._relay_link(rec["id"])
-            out.update(delay_us=lk["delay_us"], jitter_us=lk["jitter_us"], loss_pct=lk["loss_pct"], by="relay")
-        elif "netem" in out:
-            n = out["netem"][0]
-            out.update(delay_us=n["delay_us"], jitter_us=n["jitter_us"], loss_pct=n["loss_pct"], by="netem")
-        else:
-            out.update(delay_us=0.0, jitter_us=0.0, loss_pct=0.0, by="none")
+        out.update(self.delay.read(rec))
         return out
 
-    def _verify_link(self, rec: dict[str, Any]) -> dict[str, Any]:
+    def _verify_link(self, rec: dict[str, Any], got: dict[str, Any] | None = None) -> dict[str, Any]:
         """Read back and compare with what was asked for; a missing impairment is an error."""
-        got = self._read_back(rec)
+        got = got if got is not None else self._read_back(rec)
         where = f"link {rec['a']}--{rec['b']}"
-        if rec["rate_bps"] and not rec.get("netem"):  # with netem the rate is netem's own option
+        if rec["rate_bps"] and not rec.get("netem") and "rate_bps" in got:
             for r in got["rate_bps"]:
                 if r is None or abs(r - int(rec["rate_bps"] / 8) * 8) > 8:
                     raise LabError(f"rate read back as {r} b/s, asked for {rec['rate_bps']:.0f}", where=where)
-        if got["by"] == "relay":
-            for k in ("delay_us", "jitter_us", "loss_pct"):
-                if abs(got[k] - rec[k]) > 1e-3:
-                    raise LabError(f"relay reports {k}={got[k]}, asked for {rec[k]}", where=where)
-        elif rec["delay_us"] > 0 or rec["jitter_us"] > 0 or rec["loss_pct"] > 0:
-            if got["by"] != "netem":
-                raise LabError("impairment asked for but none is in force", where=where)
-            # netem keeps delay in scheduler ticks: allow one tick of rounding
-            for n in got["netem"]:
-                if abs(n["delay_us"] - rec["delay_us"]) > 1.0 or abs(n["jitter_us"] - rec["jitter_us"]) > 1.0 \
-                        or abs(n["loss_pct"] - rec["loss_pct"]) > 1e-3:
-                    raise LabError(f"netem reads back {n}, asked for delay {rec['delay_us']} µs, jitter "
-                                   f"{rec['jitter_us']} µs, loss {rec['loss_pct']} %", where=where)
+        for k, tol in (("delay_us", 1.0 if got.get("by") == "netem" else 1e-3),
+                       ("jitter_us", 1.0 if got.get("by") == "netem" else 1e-3), ("loss_pct", 1e-3)):
+            if abs(got[k] - rec[k]) > tol:  # netem keeps times in scheduler ticks: one tick of rounding
+                raise LabError(f"{got.get('by')} reads back {k}={got[k]}, asked for {rec[k]}: an impairment "
+                               "is missing or wrong", where=where)
         rec["verified"] = True
         return got
-
-    # ------------------------------------------------------------------ relay process
-    def _start_relay(self) -> None:
-        links = [{"id": r["id"], "relay_if_a": r["relay_if_a"], "relay_if_b": r["relay_if_b"],
-                  "delay_us": r["delay_us"], "jitter_us": r["jitter_us"], "loss_pct": r["loss_pct"],
-                  "seed": self.seed} for r in self.state["links"] if r.get("relayed")]
-        cfg_path = self.state_dir / f"{self.name}.relay.json"
-        ready = self.state_dir / f"{self.name}.relay.ready"
-        ready.unlink(missing_ok=True)
-        write_json_atomic(cfg_path, {"netns_path": netns.netns_path(relay_ns_name(self.prefix)),
-                                     "links": links, "control": self.state["control"],
-                                     "realtime": self.relay_realtime,
-                                     "ready_file": str(ready)})
-        marker = f"fabricctl-relay:{self.name}"
-        with open(self.state_dir / f"{self.name}.relay.log", "wb") as log_fh:
-            proc = subprocess.Popen([sys.executable, "-m", "labs.relay", str(cfg_path), marker],
-                                    stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, stderr=log_fh,
-                                    start_new_session=True, cwd="/",
-                                    env={**os.environ, "PYTHONPATH": _package_root()})
-        self.state["processes"].append({"pid": proc.pid, "role": "relay", "marker": marker})
-        self._save_state()
-        deadline = time.monotonic() + RELAY_START_TIMEOUT_S
-        while not ready.exists():
-            if proc.poll() is not None:
-                log = (self.state_dir / f"{self.name}.relay.log").read_text(errors="replace").strip()
-                raise LabError(f"delay relay exited with status {proc.returncode}: {log[-300:]}")
-            if time.monotonic() > deadline:
-                raise LabError(f"delay relay did not start within {RELAY_START_TIMEOUT_S} s")
-            time.sleep(0.005)
-        self.state["relay_calibration"] = json.loads(ready.read_text())["calibration"]
-
-    def _relay_request(self, req: dict[str, Any]) -> dict[str, Any]:
-        path = self.state["control"]
-        with tempfile.TemporaryDirectory(prefix="fabricctl-") as d:
-            me = os.path.join(d, "c.sock")
-            s = socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM)
-            try:
-                s.bind(me)
-                s.settimeout(2.0)
-                s.sendto(json.dumps(req).encode(), path)
-                reply = json.loads(s.recv(1 << 20))
-            except (OSError, ValueError) as exc:
-                raise LabError(f"delay relay does not answer on {path}: {exc}") from None
-            finally:
-                s.close()
-        if not reply.get("ok"):
-            raise LabError(f"delay relay refused {req}: {reply.get('error')}")
-        return reply
-
-    def _relay_link(self, link_id: int) -> dict[str, Any]:
-        for lk in self._relay_request({"op": "get"})["links"]:
-            if lk["id"] == link_id:
-                return lk
-        raise LabError(f"delay relay does not know link {link_id}: an impairment is missing")
 
     # ------------------------------------------------------------------ status
     def status(self) -> dict[str, Any]:
@@ -722,20 +553,6 @@ def _reap(pid: int) -> None:
             if not _pid_alive(pid):
                 return
         time.sleep(0.001)
-
-
-def _package_root() -> str:
-    return str(Path(__file__).resolve().parent.parent)
-
-
-def _kernel_has_netem(name: str) -> bool:
-    """Probe for sch_netem in a scratch namespace carrying the lab's prefix (removed at once)."""
-    ns_ = netns.Namespace.create(name)
-    try:
-        return ns_.try_netem("lo")
-    finally:
-        ns_.close()
-        netns.remove_netns(name)
 
 
 def running_labs(state_dir: str | os.PathLike[str] = LAB_STATE_DIR) -> list[str]:

@@ -402,9 +402,9 @@ def test_cmd_sees_node_names_and_its_own_interfaces(labs):
 
 
 def test_netem_asked_for_on_a_kernel_without_it_is_refused(labs):
-    from labs.lab import _kernel_has_netem
+    from labs.delay import kernel_has_netem
 
-    if _kernel_has_netem(f"{TAG}-probe.@netem-probe"):
+    if kernel_has_netem(f"{TAG}-probe.@netem-probe"):
         pytest.skip("this kernel has sch_netem")
     lab = labs("nonetem", two_site(1_000.0), delay_backend="netem")
     with pytest.raises(LabError, match="no sch_netem"):
