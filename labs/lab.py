@@ -347,9 +347,13 @@ class Lab:
                 ns[rec["b"]].set_tx_checksum(rec["if_b"], False)
         self.timings["links_s"] = time.perf_counter() - t
         t = time.perf_counter()
+        # a link the fabric marks down stays administratively down (and carries no routes)
+        down = {(r["a"], r["if_a"]) for r in self.state["links"] if not r["up"]} | \
+            {(r["b"], r["if_b"]) for r in self.state["links"] if not r["up"]}
         for k, b in batch.items():
             for ifn, i in ifx[k].items():
-                b.link_up(i, ifn)
+                if (k, ifn) not in down:
+                    b.link_up(i, ifn)
         for n in lay.nodes:
             b, ix = batch[n], ifx[n]
             b.addr(1, lay.address[n], 32)

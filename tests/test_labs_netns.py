@@ -108,6 +108,16 @@ def test_two_site_wan_rtt_20ms(labs):
     assert_clean(lab.name, labs.state_dir)
 
 
+def test_a_failed_link_is_down_and_routed_around(labs):
+    fab = diamond()
+    s1s2 = fab.find_link("s1--s2")
+    fab.set_link_up(s1s2.a, s1s2.b, s1s2.key, False)
+    with labs("fail", fab) as lab:
+        assert "state DOWN" in lab["s1"].cmd(f"ip link show {s1s2.port_a}")
+        assert probe.ping(lab, "h1", lab.ip("h2"), count=2)["received"] == 2
+        assert lab.link("s1", "s3").counters()["a"]["tx_packets"] >= 2  # the traffic went via s3
+
+
 def test_weighted_multipath_3_to_1(labs):
     plan = Plan(fabric="diamond")
     plan.set("wcmp", {"groups": [{"switch": "s1", "dst": "s4", "delta": 0.0, "next_hops": [
