@@ -238,6 +238,7 @@ class Lab:
             "created_unix": round(time.time(), 3), "fabric": getattr(self.fabric, "name", None) or
             getattr(spec, "name", None), "kind": "clab" if spec is not None else "fabric",
             "rate_scale": self.rate_scale, "delay_scale": self.delay_scale, "backend": backend,
+            "plan_file": str(Path(self.plan_file).resolve()) if self.plan_file else None,
             "namespaces": list(names.values()) + ([relay_ns_name(self.prefix)] if relay_needed else []),
             "processes": [], "notes": [],
             "control": str(self.state_dir / f"{self.name}.relay.sock"),

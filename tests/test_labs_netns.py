@@ -324,6 +324,9 @@ def test_cli_split_and_export(cli, labs, tmp_path):
     plan = Plan(fabric="diamond")
     plan.set("wcmp", {"groups": [{"switch": "s1", "dst": "h2", "delta": 0.0, "next_hops": [
         {"node": "s2", "port": "eth2", "weight": 1}, {"node": "s3", "port": "eth3", "weight": 2}]}]})
+    plan.set("budgets", {"paths": [{"src": "h1", "dst": "h2", "path": ["h1", "s1", "s2", "s4", "h2"], "km": 0.0,
+                                    "components": [], "total_us": 1.0, "budget_us": 2000.0,
+                                    "budget_class": "city", "verdict": "ok"}]})
     plan.save(plan_file)
     assert cli(["lab", "up", topo, "--plan", plan_file, *sd]).exit_code == 0
     r = cli(["lab", "split", "h1", "h2", "--flows", "2000", "--json", *sd])
@@ -331,6 +334,9 @@ def test_cli_split_and_export(cli, labs, tmp_path):
     out = json.loads(r.output)
     share = {row["next_hop"]: row["measured_share"] for row in out["next_hops"]}
     assert abs(share["s3"] - 2 / 3) <= 0.05 and out["switch"] == "s1"
+    r = cli(["lab", "check", "--json", "--count", "5", *sd])  # budgets of the plan it was built with
+    assert r.exit_code == 0, r.output
+    assert json.loads(r.output)["checked"] == 1
     r = cli(["lab", "export", "-o", tmp_path / "x.clab.yml", *sd])
     assert r.exit_code == 0, r.output
     from labs.clab import load_clab

@@ -179,18 +179,21 @@ def register(app: typer.Typer, groups: dict[str, typer.Typer]) -> None:
               name: str | None = typer.Option(None, "--name", help=NAME_HELP),
               state_dir: Path = typer.Option(Path(LAB_STATE_DIR), "--state-dir", help=STATE_HELP),
               json_out: bool = typer.Option(False, "--json", help=JSON_HELP)) -> None:
-        """Measured one-way latency per path against its budget; exit 1 on a violation."""
+        """Measured one-way latency per path against its budget; exit 1 on a violation.
+
+        Budgets come from --budgets, else --plan, else the plan the lab was built with."""
         from fabric.errors import ConfigError
         from labs.budget import check as run_check
         from labs.budget import load_budgets
 
-        src = budgets or plan
-        if src is None:
-            raise ConfigError("give --budgets FILE or --plan PLAN (with a budgets section)")
-        data = load_budgets(src)
         from labs.lab import Lab
 
         lb = Lab.attach(name, state_dir)
+        src = budgets or plan or lb.state.get("plan_file")  # default: the plan the lab was built with
+        if src is None:
+            raise ConfigError("give --budgets FILE or --plan PLAN (with a budgets section); the lab was "
+                              "built without a plan")
+        data = load_budgets(src)
         r = run_check(lb, data, count=count)
         lb.close()
         if json_out:
