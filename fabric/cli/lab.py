@@ -185,7 +185,6 @@ def register(app: typer.Typer, groups: dict[str, typer.Typer]) -> None:
         from fabric.errors import ConfigError
         from labs.budget import check as run_check
         from labs.budget import load_budgets
-
         from labs.lab import Lab
 
         lb = Lab.attach(name, state_dir)
