@@ -564,4 +564,13 @@ def running_labs(state_dir: str | os.PathLike[str] = LAB_STATE_DIR) -> list[str]
     sd = Path(state_dir)
     if not sd.exists():
         return []
-    return sorted(p.name[:-5] for p in sd.glob("*.json") if not p.name.endswith(".relay.json"))
+    out = []
+    for p in sd.glob("*.json"):
+        if p.name.endswith(".relay.json"):
+            continue
+        try:
+            if "prefix" in json.loads(p.read_text()):  # a lab state file, not some other JSON
+                out.append(p.name[:-5])
+        except (OSError, ValueError):
+            continue
+    return sorted(out)

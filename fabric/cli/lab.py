@@ -187,12 +187,14 @@ def register(app: typer.Typer, groups: dict[str, typer.Typer]) -> None:
         from labs.budget import load_budgets
         from labs.lab import Lab
 
+        given = budgets or plan
+        data = load_budgets(given) if given else None  # a bad file is reported before anything else
         lb = Lab.attach(name, state_dir)
-        src = budgets or plan or lb.state.get("plan_file")  # default: the plan the lab was built with
-        if src is None:
-            raise ConfigError("give --budgets FILE or --plan PLAN (with a budgets section); the lab was "
-                              "built without a plan")
-        data = load_budgets(src)
+        if data is None:
+            if not lb.state.get("plan_file"):  # default: the plan the lab was built with
+                raise ConfigError("give --budgets FILE or --plan PLAN (with a budgets section); the lab "
+                                  "was built without a plan")
+            data = load_budgets(lb.state["plan_file"])
         r = run_check(lb, data, count=count)
         lb.close()
         if json_out:
