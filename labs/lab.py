@@ -71,13 +71,18 @@ def state_path(name: str, state_dir: str | os.PathLike[str] = LAB_STATE_DIR) -> 
 
 
 def _pid_alive(pid: int) -> bool:
+    """True while ``pid`` runs (a zombie waiting for its parent to reap it counts as gone)."""
     try:
         os.kill(pid, 0)
     except ProcessLookupError:
         return False
     except PermissionError:
         return True
-    return True
+    try:
+        with open(f"/proc/{pid}/stat", "rb") as fh:
+            return fh.read().rsplit(b")", 1)[1].split()[0] != b"Z"
+    except (OSError, IndexError):
+        return False
 
 
 def _cmdline(pid: int) -> str:
@@ -307,9 +312,9 @@ class Lab:
         self.state["notes"] += lay.notes
         self.state["wcmp_groups_applied"] = lay.wcmp_groups_applied
         t = time.perf_counter()
-        self.delay.start()
+        self.delay.start()  # the relay starts with every relayed link's impairments in its config
         for rec in self.state["links"]:
-            if rec["delay_us"] > 0 or rec.get("relayed"):
+            if rec["delay_us"] > 0 and not rec.get("relayed"):
                 self.delay.apply(rec)
         self.timings["relay_s"] = time.perf_counter() - t
         t = time.perf_counter()

@@ -76,7 +76,8 @@ class Link:
                 "loss_pct": self.loss * 100, **self.stats}
 
 
-def _packet_socket(ifname: str) -> socket.socket:
+def _packet_socket(ifname: str | None) -> socket.socket:
+    """A raw packet socket with kernel receive time stamps, on ``ifname`` or (None) on every interface."""
     s = socket.socket(socket.AF_PACKET, socket.SOCK_RAW, socket.htons(ETH_P_ALL))
     s.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 4 << 20)
     try:
@@ -84,7 +85,8 @@ def _packet_socket(ifname: str) -> socket.socket:
     except OSError:
         pass  # older kernel: outgoing frames are filtered by pkttype below
     s.setsockopt(socket.SOL_SOCKET, SO_TIMESTAMPNS, 1)
-    s.bind((ifname, ETH_P_ALL))
+    if ifname is not None:
+        s.bind((ifname, ETH_P_ALL))
     s.setblocking(False)
     return s
 
@@ -184,20 +186,21 @@ def serve(cfg: dict[str, Any]) -> None:
         except OSError:
             pass
     links: dict[int, Link] = {}
-    # fd -> (socket, out socket, link, direction "ab"|"ba")
-    route: dict[int, tuple[socket.socket, socket.socket, Link, str]] = {}
+    # One packet socket for every interface of the namespace, demultiplexed by the interface a
+    # frame came in on: binding or closing a packet socket waits for an RCU grace period
+    # (synchronize_net), so one socket per interface made a 60-link relay take seconds to start
+    # and to die. in-interface -> (out-interface, link, direction "ab"|"ba")
+    route: dict[str, tuple[str, Link, str]] = {}
     for lc in cfg["links"]:
         lk = Link(lc)
         links[lk.id] = lk
-        sa, sb = _packet_socket(lc["relay_if_a"]), _packet_socket(lc["relay_if_b"])
-        route[sa.fileno()] = (sa, sb, lk, "ab")
-        route[sb.fileno()] = (sb, sa, lk, "ba")
+        route[lc["relay_if_a"]] = (lc["relay_if_b"], lk, "ab")
+        route[lc["relay_if_b"]] = (lc["relay_if_a"], lk, "ba")
     cal = calibrate()
     cal["transit_ns"] = calibrate_transit()
-    warm: socket.socket | None = None
-    if cal["transit_ns"]:
-        warm = socket.socket(socket.AF_PACKET, socket.SOCK_RAW, socket.htons(ETH_P_ALL))
-        warm.bind(("rcal0", 0))
+    sock = _packet_socket(None)
+    sock.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 32 << 20)
+    warm = cal["transit_ns"] > 0
     cal["scheduler"] = sched  # type: ignore[assignment]
     spin_ns = cal["spin_ns"]
     #: what a relayed link adds beyond its delay: the extra veth hop out of the relay namespace
@@ -211,10 +214,9 @@ def serve(cfg: dict[str, Any]) -> None:
     ctl.bind(ctl_path)
     ctl.setblocking(False)
     poller = select.poll()
-    for fd in route:
-        poller.register(fd, select.POLLIN)
+    poller.register(sock.fileno(), select.POLLIN)
     poller.register(ctl.fileno(), select.POLLIN)
-    heap: list[tuple[int, int, socket.socket, bytes, Link, bool]] = []
+    heap: list[tuple[int, int, str, bytes, Link, bool]] = []
     seq = 0
     ready_file = cfg.get("ready_file")
     if ready_file:
@@ -231,7 +233,7 @@ def serve(cfg: dict[str, Any]) -> None:
             # forwarding in this syscall, which is path delay, not relay delay
             late = time.time_ns() - deadline
             try:
-                out.send(frame)
+                sock.sendto(frame, (out, 0))
             except OSError:
                 lk.stats["send_errors"] += 1
             # online part of the self-calibration: how late sends land after their target
@@ -250,25 +252,25 @@ def serve(cfg: dict[str, Any]) -> None:
         else:
             timeout_ms = 1000
         events = poller.poll(timeout_ms)
-        if timeout_ms and heap and warm is not None:
+        if timeout_ms and heap and warm:
             # after a sleep the first send through a veth is ~20 µs slower (cold code paths): warm
             # it up with a frame on the scratch pair while busy-waiting for the deadline
             try:
-                warm.send(WARM_FRAME)
+                sock.sendto(WARM_FRAME, ("rcal0", 0))
             except OSError:
                 pass
         for fd, _ev in events:
             if fd == ctl_fd:
                 _control(ctl, links, cal)
                 continue
-            sock, out, lk, direction = route[fd]
             while True:
                 try:
                     data, anc, _flags, addr = sock.recvmsg(MAX_FRAME, _CMSG_SPACE)
                 except BlockingIOError:
                     break
-                if addr[2] == PACKET_OUTGOING:
-                    continue
+                if addr[2] == PACKET_OUTGOING or addr[0] not in route:
+                    continue  # our own sends, the scratch pair, lo
+                out, lk, direction = route[addr[0]]
                 ts = 0
                 for level, typ, val in anc:
                     if level == socket.SOL_SOCKET and typ == SO_TIMESTAMPNS:
