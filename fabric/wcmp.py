@@ -833,3 +833,20 @@ def solve(fabric: Fabric, demand: Demand, *, limits: Limits | None = None, solve
     """Cold solve: LP, WCMP quantisation and the ECMP baseline (see :class:`WcmpPlanner`)."""
     return WcmpPlanner(fabric, demand, limits=limits, solver=solver, time_limit_s=time_limit_s,
                        balance=balance).solve()
+
+
+def ecmp_groups(fabric: Fabric, dsts: Sequence[str] | None = None, *, net: Network | None = None) -> list[dict[str, Any]]:
+    """Plan-shaped ECMP groups (weight 1 per member port) at every switch towards every destination key
+    in ``dsts`` (default: the destination key of every endpoint). Useful as a baseline table and
+    wherever a demand does not say which destinations matter (hash benchmarks)."""
+    net = net or Network(fabric)
+    keys = list(dict.fromkeys(dsts if dsts is not None else (net.dst_key(e) for e in fabric.endpoints())))
+    groups = []
+    for key in keys:
+        for u in net.switches:
+            if u == key:
+                continue
+            hops = [{"node": v, "port": m.port, "weight": 1} for v in net.successors(u, key) for m in net.members(u, v)]
+            if hops:
+                groups.append({"switch": u, "dst": key, "next_hops": hops, "delta": 1.0})
+    return groups
