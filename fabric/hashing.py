@@ -84,12 +84,12 @@ def toeplitz_nb(data: np.ndarray, n: int, key: np.ndarray) -> np.uint32:
         b = data[i]
         for j in range(8):
             if (b >> (7 - j)) & 1:
-                result ^= window
+                result = np.uint32(result ^ window)
             nxt = np.uint32(0)
             byte = kbit // 8
             if byte < key.shape[0]:
                 nxt = np.uint32((key[byte] >> (7 - kbit % 8)) & 1)
-            window = (window << np.uint32(1)) | nxt
+            window = np.uint32(((np.uint64(window) << np.uint64(1)) & np.uint64(0xFFFFFFFF)) | np.uint64(nxt))
             kbit += 1
     return result
 
@@ -99,7 +99,7 @@ def _rotr(x: np.uint32, r: int) -> np.uint32:
     r = r % 32
     if r == 0:
         return x
-    return (x >> np.uint32(r)) | (x << np.uint32(32 - r))
+    return np.uint32(((np.uint64(x) >> np.uint64(r)) | (np.uint64(x) << np.uint64(32 - r))) & np.uint64(0xFFFFFFFF))
 
 
 @njit(cache=True)
