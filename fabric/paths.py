@@ -237,7 +237,7 @@ class Network:
 
     def order(self, dst: str, nodes: set[str]) -> list[str]:
         """``nodes`` in topological order of the DAG towards ``dst`` (farthest first)."""
-        return sorted(nodes, key=lambda n: -self.distance(n, dst))
+        return sorted(nodes, key=lambda n: (-self.distance(n, dst), n))
 
     def region(self, dst: str, starts: set[str]) -> set[str]:
         """Nodes reachable in the DAG from the injection nodes ``starts`` (including them and dst)."""

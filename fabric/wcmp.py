@@ -14,6 +14,13 @@ whatever the routing; its utilisation is reported apart as ``mlu_access``.
 A per-destination flow is realised exactly by splitting at each node in proportion to its outgoing
 flow (the DAG has no cycles), so the LP value is achievable with per-(switch, destination) groups.
 
+Components: destinations that share no directed link have independent LPs, and the optimum is the
+largest component optimum, so each component is solved on its own. Before building a component's LP
+the ECMP split is checked against a single-node cut lower bound (traffic injected at a node must
+leave over its candidate links; traffic to a destination must enter over its candidate links); when
+ECMP meets the bound it is proven optimal and no LP is needed (solver ``cut-bound``; ``certify=False``
+always runs the LP).
+
 A second LP phase (``balance``) keeps U within 1e-7 of the optimum and minimises the L1 distance of
 every split from the ECMP split, so among the optimal solutions the one closest to ECMP is chosen:
 a symmetric fabric gets exactly ECMP, an asymmetric one deviates only where it must (fewer entries).
@@ -209,6 +216,7 @@ class WcmpResult:
     util_wcmp: dict[tuple[str, str, int], float] = field(default_factory=dict)
     util_ecmp: dict[tuple[str, str, int], float] = field(default_factory=dict)
     mlu_lp_fluid: float = 0.0
+    notes: list[str] = field(default_factory=list)
 
     def section(self) -> dict[str, Any]:
         """The Plan ``wcmp`` section data (shape in the module docstring)."""
@@ -238,7 +246,7 @@ class WcmpResult:
                            "warm_start": self.solver.warm, "variables": self.solver.variables,
                            "constraints": self.solver.constraints},
                 "seconds_total": self.seconds_total, "demand": self.demand,
-                "failed_links": self.failed_links}
+                "failed_links": self.failed_links, "notes": self.notes}
 
 
 def _ratio(a: float, b: float) -> float | None:
@@ -425,11 +433,12 @@ class _LP:
                 bound = 0.0
         return status, u_star, bound
 
-    def solve_balance(self, u_star: float) -> None:
+    def solve_balance(self, u_star: float) -> bool:
+        """Phase 2; False when it did not finish (the caller keeps the phase-1 flows)."""
         if not self._balance_built:
             self._build_balance()
         if not self.t:
-            return
+            return True
         s = self.s
         self.U.SetUb(u_star * (1 + BALANCE_U_TOL) + 1e-12)
         obj = s.Objective()
@@ -438,11 +447,33 @@ class _LP:
             obj.SetCoefficient(t, 1.0 / len(self.t))
         obj.SetMinimization()
         st = s.Solve()
-        if st not in (pywraplp.Solver.OPTIMAL, pywraplp.Solver.FEASIBLE):
-            raise InfeasibleError(f"the balancing LP ended with status {_STATUS.get(st, st)}", where="wcmp")
+        return st in (pywraplp.Solver.OPTIMAL, pywraplp.Solver.FEASIBLE)
 
     def flows(self, dests: list[_Dest]) -> dict[tuple[str, str, str], float]:
         return {(d.key, u, v): max(self.f[(d.key, u, v)].solution_value(), 0.0) for d in dests for u, v in d.edges}
+
+
+def _cut_bound(net: Network, dests: list[_Dest]) -> float:
+    """A lower bound on the min MLU of these destinations from single-node cuts: everything injected at a
+    node must leave it over its candidate out-links, and everything sent to a destination must enter it
+    over its candidate in-links."""
+    injected: dict[str, float] = defaultdict(float)
+    out_links: dict[str, set[str]] = defaultdict(set)
+    best = 0.0
+    for d in dests:
+        total = 0.0
+        for u, x in d.inj.items():
+            injected[u] += x
+            out_links[u].update(net.successors(u, d.key))
+            total += x
+        cap_in = sum(net.capacity_gbps(u, v) for u, v in d.edges if v == d.key)
+        if cap_in > 0:
+            best = max(best, total / cap_in)
+    for u, x in injected.items():
+        cap = sum(net.capacity_gbps(u, v) for v in out_links[u])
+        if cap > 0:
+            best = max(best, x / cap)
+    return best
 
 
 # ============================================================================ evaluation
@@ -612,8 +643,9 @@ class WcmpPlanner:
     """
 
     def __init__(self, fabric: Fabric, demand: Demand, *, limits: Limits | None = None, solver: str = "auto",
-                 time_limit_s: float = 60.0, balance: bool = True) -> None:
+                 time_limit_s: float = 60.0, balance: bool = True, certify: bool = True) -> None:
         self.fabric = fabric
+        self.certify = certify
         self.demand = demand
         self.limits = limits or Limits()
         self.limits.check()
@@ -642,6 +674,8 @@ class WcmpPlanner:
         self.lp_seconds = 0.0
         self.comp_status: dict[str, str] = {}
         self.comp_bound: dict[str, float] = {}
+        self.comp_solver: dict[str, str] = {}
+        self.notes: list[str] = []
         comps = _components(self.dests)
         self._changed_ideal: set[tuple[str, str]] = set()
         self._solve_components(comps, warm_from={})
@@ -660,33 +694,44 @@ class WcmpPlanner:
         for keys in comps:
             dests = [self.dests[k] for k in keys]
             cid = keys[0]
-            lp = warm_from.get(cid)
-            if lp is not None:
-                lp.restrict(net, dests)
-            else:
-                lp = _LP(net, dests, self.solver, self.time_limit_s)
-            status, u_star, bound = lp.solve_min()
             ecmp_w = {k: _weights_for(net, self.dests[k], None) for k in keys}
             ecmp_l = {k: _loads_for(self.dests[k], ecmp_w[k]) for k in keys}
             caps = {}
-            for k in keys:
-                for lk in ecmp_l[k]:
-                    caps[lk] = next(m.capacity_gbps for m in net.members(lk[0], lk[1]) if m.key == lk[2])
             tot: Loads = defaultdict(float)
             for k in keys:
                 for lk, x in ecmp_l[k].items():
+                    caps[lk] = next(m.capacity_gbps for m in net.members(lk[0], lk[1]) if m.key == lk[2])
                     tot[lk] += x
             ecmp_u = _max_util(tot, caps)
-            if self.balance and ecmp_u <= u_star * (1 + BALANCE_U_TOL) + 1e-12:
+            lower = _cut_bound(net, dests)
+            lp: _LP | None = None
+            if self.certify and ecmp_u <= lower * (1 + BALANCE_U_TOL) + 1e-12:
+                # ECMP meets a cut lower bound: it is optimal (and closest to ECMP); no LP needed
+                status, u_star, bound, name = "OPTIMAL", ecmp_u, lower, "cut-bound"
+                use_ecmp = True
+            else:
+                lp = warm_from.get(cid)
+                if lp is not None:
+                    lp.restrict(net, dests)
+                else:
+                    lp = _LP(net, dests, self.solver, self.time_limit_s)
+                status, u_star, bound = lp.solve_min()
+                name = lp.name
+                use_ecmp = self.balance and ecmp_u <= u_star * (1 + BALANCE_U_TOL) + 1e-12
+            if use_ecmp:
                 flows: dict[tuple[str, str, str], float] = {}
                 for k in keys:
                     flows.update(_bundle_flows(k, ecmp_l[k]))
                     for u, v in self.dests[k].edges:
                         flows.setdefault((k, u, v), 0.0)
             else:
-                if self.balance:
-                    lp.solve_balance(u_star)
+                assert lp is not None
                 flows = lp.flows(dests)
+                if self.balance and not lp.solve_balance(u_star):
+                    status = f"{status} (balancing phase not solved in time: phase-1 split kept)"
+                    self.notes.append(f"component {cid}: balancing LP not solved within the time limit")
+                else:
+                    flows = lp.flows(dests)
             for k in keys:
                 d = self.dests[k]
                 self.comp_of[k] = cid
@@ -699,7 +744,11 @@ class WcmpPlanner:
                 self.loads[k] = {"lp": _loads_for(d, self.ideal[k]), "ecmp": ecmp_l[k],
                                  "wcmp": self.loads.get(k, {}).get("wcmp", {})}
             self.comp_u[cid] = u_star
-            self.comp_lp[cid] = lp
+            if lp is not None:
+                self.comp_lp[cid] = lp
+            else:
+                self.comp_lp.pop(cid, None)
+            self.comp_solver[cid] = name
             self.comp_status[cid] = status
             self.comp_bound[cid] = bound
         self.lp_seconds += time.perf_counter() - t0
@@ -773,12 +822,12 @@ class WcmpPlanner:
             warm_from: dict[str, _LP] = {}
         else:
             comps = [old_comps[c] for c in touched]
-            warm_from = {c: self.comp_lp[c] for c in touched}
+            warm_from = {c: self.comp_lp[c] for c in touched if c in self.comp_lp}
         for c in comps:
             for k in c:
                 old_c = self.comp_of.get(k)
                 if old_c is not None and old_c not in warm_from:
-                    for table in (self.comp_u, self.comp_lp, self.comp_status, self.comp_bound):
+                    for table in (self.comp_u, self.comp_lp, self.comp_status, self.comp_bound, self.comp_solver):
                         table.pop(old_c, None)  # type: ignore[attr-defined]
         self._changed_ideal = set()
         old_switches = {u for k in (k for c in comps for k in c) for u in _succ_by_u_cached(self.ideal.get(k, {}))}
@@ -794,7 +843,7 @@ class WcmpPlanner:
         net = self.net
         caps = _member_caps(net)
         u_star = max(self.comp_u.values(), default=0.0)
-        status = "OPTIMAL" if all(s == "OPTIMAL" for s in self.comp_status.values()) else "FEASIBLE"
+        status = "OPTIMAL" if all(s.startswith("OPTIMAL") for s in self.comp_status.values()) else "FEASIBLE"
         bound = max(self.comp_bound.values(), default=0.0)
         groups = []
         flat = [(gk, val) for per in self.groups.values() for gk, val in per.items()]
@@ -807,7 +856,7 @@ class WcmpPlanner:
             groups.append({"switch": u, "dst": key, "next_hops": hops, "delta": round(float(delta), 9)})
         nvars = sum(lp.s.NumVariables() for lp in self.comp_lp.values())
         ncons = sum(lp.s.NumConstraints() for lp in self.comp_lp.values())
-        names = {lp.name for lp in self.comp_lp.values()} or {"GLOP"}
+        names = set(self.comp_solver.values()) or {"GLOP"}
         info = SolverInfo("+".join(sorted(names)), status, u_star, bound,
                           abs(u_star - bound) / max(abs(u_star), 1e-12), self.lp_seconds, warm, nvars, ncons)
         self.lp_seconds = 0.0
@@ -821,7 +870,7 @@ class WcmpPlanner:
             max_delta=max((g["delta"] for g in groups), default=1.0), solver=info,
             seconds_total=time.perf_counter() - t0, demand=self.demand.name,
             failed_links=[lk.name for lk in self.failed], limits=self.limits, theta_by_switch=dict(self.thetas),
-            util_wcmp=u_w, util_ecmp=u_e, mlu_lp_fluid=_max_util(self.totals["lp"], caps))
+            util_wcmp=u_w, util_ecmp=u_e, mlu_lp_fluid=_max_util(self.totals["lp"], caps), notes=list(self.notes))
 
 
 def _succ_by_u_cached(w: Weights) -> set[str]:
@@ -829,10 +878,10 @@ def _succ_by_u_cached(w: Weights) -> set[str]:
 
 
 def solve(fabric: Fabric, demand: Demand, *, limits: Limits | None = None, solver: str = "auto",
-          time_limit_s: float = 60.0, balance: bool = True) -> WcmpResult:
+          time_limit_s: float = 60.0, balance: bool = True, certify: bool = True) -> WcmpResult:
     """Cold solve: LP, WCMP quantisation and the ECMP baseline (see :class:`WcmpPlanner`)."""
     return WcmpPlanner(fabric, demand, limits=limits, solver=solver, time_limit_s=time_limit_s,
-                       balance=balance).solve()
+                       balance=balance, certify=certify).solve()
 
 
 def ecmp_groups(fabric: Fabric, dsts: Sequence[str] | None = None, *, net: Network | None = None) -> list[dict[str, Any]]:

@@ -183,7 +183,7 @@ def test_warm_recompute_on_rail_fabric_reuses_untouched_components():
     assert warm.mlu_lp == pytest.approx(cold.mlu_lp, rel=1e-9)
     assert warm.mlu_wcmp == pytest.approx(cold.mlu_wcmp, rel=1e-9)
     assert warm.mlu_ecmp == pytest.approx(cold.mlu_ecmp, rel=1e-9)
-    assert base.mlu_lp <= warm.mlu_lp
+    assert base.mlu_lp <= warm.mlu_lp * (1 + 1e-12)
     # cumulative: a second failure keeps the first
     again = planner.fail(["shanghai-su1-rail3--shanghai-spine2"])
     assert len(again.failed_links) == 2
@@ -288,7 +288,7 @@ def test_cli_plan_wcmp_json_plan_and_png(cli, tmp_path):
         assert k in out
     assert {"status", "seconds", "gap"} <= set(out["solver"])
     assert out["mlu_wcmp"] < out["mlu_ecmp"]
-    assert out["baseline"]["mlu_lp"] <= out["mlu_lp"]
+    assert out["baseline"]["mlu_lp"] <= out["mlu_lp"] * (1 + 1e-12)
     assert (tmp_path / "wcmp-util.png").read_bytes()[:4] == b"\x89PNG"
     sec = Plan.load(tmp_path / "plan.json").wcmp
     assert sec is not None and sec.provenance.solver == "GLOP" and sec.provenance.status == "OPTIMAL"
