@@ -121,17 +121,11 @@ def _encode(buf: np.ndarray, sip: np.uint32, dip: np.uint32, sport: int, dport: 
 
 
 @njit(cache=True)
-def _hash(kind: int, buf: np.ndarray, n: int, seed: np.uint32, key: np.ndarray, table: np.ndarray) -> np.uint32:
-    if kind == 0:
-        return _rotr(crc32_nb(buf, n, seed, table), int(seed % np.uint32(32)))
-    return toeplitz_nb(buf, 12, key)  # RSS hashes addresses and ports only
-
-
-@njit(cache=True)
 def _simulate(kind: int, use_qp: bool, sip: np.ndarray, dip: np.ndarray, sport: np.ndarray, dport: np.ndarray,
               qp: np.ndarray, rate: np.ndarray, start: np.ndarray, dnode: np.ndarray, dcol: np.ndarray,
               acc_out: np.ndarray, acc_in: np.ndarray, table: np.ndarray, g_off: np.ndarray, g_len: np.ndarray, e_next: np.ndarray,
-              e_link: np.ndarray, seeds: np.ndarray, keys: np.ndarray, crc: np.ndarray, n_links: int,
+              e_link: np.ndarray, seeds: np.ndarray, cx: np.ndarray, keys: np.ndarray, tz: np.ndarray, crc: np.ndarray,
+              n_links: int,
               record: bool, paths: np.ndarray) -> tuple[np.ndarray, np.ndarray, int]:
     load = np.zeros(n_links)
     count = np.zeros(n_links, dtype=np.int64)
@@ -139,6 +133,7 @@ def _simulate(kind: int, use_qp: bool, sip: np.ndarray, dip: np.ndarray, sport: 
     bad = -1
     for f in range(sip.shape[0]):
         n = _encode(buf, sip[f], dip[f], sport[f], dport[f], qp[f], use_qp)
+        base = crc32_nb(buf, n, np.uint32(0), crc) if kind == 0 else np.uint32(0)
         node = start[f]
         hop = 0
         if acc_out[f] >= 0:
@@ -149,7 +144,13 @@ def _simulate(kind: int, use_qp: bool, sip: np.ndarray, dip: np.ndarray, sport: 
             if g < 0 or hop >= paths.shape[1] - 1:
                 bad = f
                 break
-            h = _hash(kind, buf, n, seeds[node], keys[node], crc)
+            if kind == 0:  # CRC is affine: crc(data, seed) = crc(data, 0) ^ cx[seed] (same length)
+                h = _rotr(np.uint32(base ^ cx[node]), int(seeds[node] % np.uint32(32)))
+            else:  # RSS Toeplitz over addresses and ports, by per-switch byte tables
+                h = np.uint32(0)
+                row = keys[node]
+                for i in range(12):
+                    h ^= tz[row, i, buf[i]]
             e = g_off[g] + np.int64(h % np.uint32(g_len[g]))
             lk = e_link[e]
             load[lk] += rate[f]
@@ -167,19 +168,26 @@ def _simulate(kind: int, use_qp: bool, sip: np.ndarray, dip: np.ndarray, sport: 
 @njit(cache=True)
 def _route_candidates(kind: int, use_qp: bool, sip: np.uint32, dip: np.uint32, sports: np.ndarray, dport: int,
                       qp: int, start: int, dnode: int, dcol: int, table: np.ndarray, g_off: np.ndarray, g_len: np.ndarray,
-                      e_next: np.ndarray, e_link: np.ndarray, seeds: np.ndarray, keys: np.ndarray,
-                      crc: np.ndarray, out: np.ndarray) -> None:
+                      e_next: np.ndarray, e_link: np.ndarray, seeds: np.ndarray, cx: np.ndarray,
+                      keys: np.ndarray, tz: np.ndarray, crc: np.ndarray, out: np.ndarray) -> None:
     """Links (-1 padded) taken by one flow for each candidate source port."""
     buf = np.zeros(16, dtype=np.uint8)
     for c in range(sports.shape[0]):
         n = _encode(buf, sip, dip, sports[c], dport, qp, use_qp)
+        base = crc32_nb(buf, n, np.uint32(0), crc) if kind == 0 else np.uint32(0)
         node = start
         hop = 0
         while node != dnode and hop < out.shape[1]:
             g = table[node, dcol]
             if g < 0:
                 break
-            h = _hash(kind, buf, n, seeds[node], keys[node], crc)
+            if kind == 0:  # CRC is affine: crc(data, seed) = crc(data, 0) ^ cx[seed] (same length)
+                h = _rotr(np.uint32(base ^ cx[node]), int(seeds[node] % np.uint32(32)))
+            else:  # RSS Toeplitz over addresses and ports, by per-switch byte tables
+                h = np.uint32(0)
+                row = keys[node]
+                for i in range(12):
+                    h ^= tz[row, i, buf[i]]
             e = g_off[g] + np.int64(h % np.uint32(g_len[g]))
             out[c, hop] = e_link[e]
             hop += 1
@@ -227,6 +235,20 @@ def switch_hash(cfg: HashConfig, switch: str, flow: Flow) -> int:
         r = seed % 32
         return ((h >> r) | (h << (32 - r))) & 0xFFFFFFFF if r else h
     return toeplitz_py(data[:12], cfg.switch_key(switch))
+
+
+def toeplitz_tables(key: bytes, nbytes: int = 12) -> np.ndarray:
+    """tab[i, v]: Toeplitz contribution of byte value v at byte position i (XOR the 12 lookups)."""
+    kbits = int.from_bytes(key, "big")
+    klen = len(key) * 8
+    windows = np.array([(kbits >> (klen - 32 - b)) & 0xFFFFFFFF for b in range(nbytes * 8)], dtype=np.uint32)
+    vals = np.arange(256)
+    tab = np.zeros((nbytes, 256), dtype=np.uint32)
+    for i in range(nbytes):
+        for j in range(8):
+            bit = ((vals >> (7 - j)) & 1).astype(bool)
+            tab[i, bit] ^= windows[8 * i + j]
+    return tab
 
 
 def toeplitz_py(data: bytes, key: bytes) -> int:
@@ -308,10 +330,20 @@ class Tables:
         self.e_next = np.array(entries_next, dtype=np.int64)
         self.e_link = np.array(entries_link, dtype=np.int64)
         self.seeds = np.array([cfg.switch_seed(x) for x in self.nodes], dtype=np.uint32)
+        nbytes = 16 if cfg.use_qp else 13
+        zero = bytes(nbytes)
+        self.cx = np.array([zlib.crc32(zero, int(sd)) ^ zlib.crc32(zero, 0) for sd in self.seeds], dtype=np.uint32)
+        # Toeplitz: per switch, the 32-bit contribution of every (byte position, byte value) of the 12 hashed
+        # bytes, so that a hop costs 12 lookups (same result as toeplitz_nb; tests compare with the reference)
+        self.trow = np.zeros(n, dtype=np.int64)
         if cfg.kind == "toeplitz":
-            self.keys = np.frombuffer(b"".join(cfg.switch_key(x) for x in self.nodes), dtype=np.uint8).reshape(n, 40)
+            switches = sorted({self.idx[g["switch"]] for g in groups})
+            self.tz = np.zeros((max(1, len(switches)), 12, 256), dtype=np.uint32)
+            for r, i in enumerate(switches):
+                self.trow[i] = r
+                self.tz[r] = toeplitz_tables(cfg.switch_key(self.nodes[i]))
         else:
-            self.keys = np.zeros((n, 40), dtype=np.uint8)
+            self.tz = np.zeros((1, 12, 256), dtype=np.uint32)
         self.kind = _K_CRC if cfg.kind == "crc32" else _K_TOEPLITZ
 
     def _dcol(self, key: str) -> int:
@@ -467,7 +499,7 @@ def simulate(fabric: Fabric, demand: Demand, groups: Sequence[dict[str, Any]], c
     t0 = time.perf_counter()
     load, count, bad = _simulate(t.kind, cfg.use_qp, a["sip"], a["dip"], a["sport"], a["dport"], a["qp"], a["rate"],
                                  a["start"], a["dnode"], a["dcol"], a["acc_out"], a["acc_in"], t.table, t.g_off, t.g_len,
-                                 t.e_next, t.e_link, t.seeds, t.keys, CRC_TABLE, len(t.links), record_paths, paths)
+                                 t.e_next, t.e_link, t.seeds, t.cx, t.trow, t.tz, CRC_TABLE, len(t.links), record_paths, paths)
     secs = time.perf_counter() - t0
     if bad >= 0:
         f = demand.flows[bad]
@@ -479,6 +511,26 @@ def simulate(fabric: Fabric, demand: Demand, groups: Sequence[dict[str, Any]], c
     else:
         fl, fc = np.zeros(len(t.links)), np.zeros(len(t.links))
     return SimResult(load, count, fl, fc, routed, t.cap, secs, paths if record_paths else None)
+
+
+def simulate_indexed(t: Tables, endpoints: Sequence[str], src: np.ndarray, dst: np.ndarray, sport: np.ndarray,
+                     rate: np.ndarray, dport: int = 4791) -> tuple[np.ndarray, np.ndarray, float]:
+    """Vectorised entry for large flow sets: flow i goes from ``endpoints[src[i]]`` to
+    ``endpoints[dst[i]]``. Returns (load, count, kernel seconds); no Flow objects are built."""
+    per = t.flow_arrays([Flow(e, e, 1.0, 0) for e in endpoints])  # per-endpoint columns
+    src = np.asarray(src, dtype=np.int64)
+    dst = np.asarray(dst, dtype=np.int64)
+    m = src.shape[0]
+    t0 = time.perf_counter()
+    load, count, bad = _simulate(t.kind, t.cfg.use_qp, per["sip"][src], per["dip"][dst], np.asarray(sport, np.int64),
+                                 np.full(m, dport, np.int64), np.zeros(m, np.int64), np.asarray(rate, np.float64),
+                                 per["start"][src], per["dnode"][dst], per["dcol"][dst], per["acc_out"][src],
+                                 per["acc_in"][dst], t.table, t.g_off, t.g_len, t.e_next, t.e_link, t.seeds, t.cx, t.trow,
+                                 t.tz, CRC_TABLE, len(t.links), False, np.full((1, MAX_HOPS), -1, dtype=np.int64))
+    secs = time.perf_counter() - t0
+    if bad >= 0:
+        raise InfeasibleError(f"flow {endpoints[src[bad]]} -> {endpoints[dst[bad]]} found no group", where="hashing")
+    return load, count, secs
 
 
 def _routed_mask(t: Tables) -> np.ndarray:
@@ -595,7 +647,7 @@ def place_ports(fabric: Fabric, demand: Demand, groups: Sequence[dict[str, Any]]
             sports[1:] = rng.integers(ROCE_SPORT_MIN, ROCE_SPORT_MAX + 1, candidates - 1)
         _route_candidates(t.kind, cfg.use_qp, a["sip"][i], a["dip"][i], sports, int(a["dport"][i]),
                           int(a["qp"][i]), int(a["start"][i]), int(a["dnode"][i]), int(a["dcol"][i]), t.table, t.g_off, t.g_len,
-                          t.e_next, t.e_link, t.seeds, t.keys, CRC_TABLE, out)
+                          t.e_next, t.e_link, t.seeds, t.cx, t.trow, t.tz, CRC_TABLE, out)
         rate = f.rate_gbps
         best, best_c = None, 0
         for c in range(candidates):
