@@ -79,6 +79,10 @@ DEFAULT_THETA_STEP = 0.02
 PDLP_AUTO_VARS = 400_000
 #: Tolerance on U in the balancing phase (relative).
 BALANCE_U_TOL = 1e-7
+#: Time budget of the balancing phase: this many times the phase-1 solve time, at least
+#: BALANCE_MIN_S (*assumption*: balancing is a refinement; on a time-out the phase-1 split is kept).
+BALANCE_TIME_FACTOR = 2.0
+BALANCE_MIN_S = 1.0
 
 
 @dataclass(frozen=True)
@@ -372,6 +376,7 @@ class _LP:
                 for x in in_terms[u]:
                     c.SetCoefficient(x, -1.0)
         self.t: list[Any] = []
+        self.phase1_s = 0.0
         self._balance_built = False
         self._dests = dests
         self._net = net
@@ -418,17 +423,19 @@ class _LP:
         obj.Clear()
         obj.SetCoefficient(self.U, 1.0)
         obj.SetMinimization()
+        t0 = time.perf_counter()
         st = s.Solve()
+        self.phase1_s = time.perf_counter() - t0
         status = _STATUS.get(st, str(st))
         if st not in (pywraplp.Solver.OPTIMAL, pywraplp.Solver.FEASIBLE):
             raise InfeasibleError(f"the LP ended with status {status} ({self.name}, time limit "
                                   f"{self.time_limit_s} s)", where="wcmp")
         u_star = self.U.solution_value()
         bound = u_star
-        if st != pywraplp.Solver.OPTIMAL:
+        if st != pywraplp.Solver.OPTIMAL or self.name == "PDLP":  # PDLP is optimal only within tolerances
             try:
                 b = obj.BestBound()
-                bound = b if math.isfinite(b) else 0.0
+                bound = min(b, u_star) if math.isfinite(b) and b > 0 else u_star
             except Exception:  # pragma: no cover
                 bound = 0.0
         return status, u_star, bound
@@ -440,6 +447,8 @@ class _LP:
         if not self.t:
             return True
         s = self.s
+        budget = min(self.time_limit_s, max(BALANCE_MIN_S, BALANCE_TIME_FACTOR * self.phase1_s))
+        s.SetTimeLimit(max(1, int(budget * 1000)))
         self.U.SetUb(u_star * (1 + BALANCE_U_TOL) + 1e-12)
         obj = s.Objective()
         obj.Clear()
@@ -862,6 +871,10 @@ class WcmpPlanner:
         self.lp_seconds = 0.0
         u_w = {k: x / caps[k] for k, x in self.totals["wcmp"].items() if x > 1e-12}
         u_e = {k: x / caps[k] for k, x in self.totals["ecmp"].items() if x > 1e-12}
+        notes = list(self.notes)
+        if max(u_w.values(), default=0.0) > max(u_e.values(), default=0.0) * (1 + 1e-9):
+            notes.append("the quantised WCMP MLU is above ECMP's: integer weights lose more than the LP gains "
+                         "here; keep ECMP groups or allow more weight per group (--max-weight)")
         return WcmpResult(
             groups=groups, mlu_lp=u_star, mlu_wcmp=max(u_w.values(), default=0.0),
             mlu_ecmp=max(u_e.values(), default=0.0),
@@ -870,7 +883,7 @@ class WcmpPlanner:
             max_delta=max((g["delta"] for g in groups), default=1.0), solver=info,
             seconds_total=time.perf_counter() - t0, demand=self.demand.name,
             failed_links=[lk.name for lk in self.failed], limits=self.limits, theta_by_switch=dict(self.thetas),
-            util_wcmp=u_w, util_ecmp=u_e, mlu_lp_fluid=_max_util(self.totals["lp"], caps), notes=list(self.notes))
+            util_wcmp=u_w, util_ecmp=u_e, mlu_lp_fluid=_max_util(self.totals["lp"], caps), notes=notes)
 
 
 def _succ_by_u_cached(w: Weights) -> set[str]:

@@ -125,6 +125,8 @@ def register(app: typer.Typer, groups: dict[str, typer.Typer]) -> None:
                 console.print(f"before the failure: MLU LP {base.mlu_lp:.4f}, WCMP {base.mlu_wcmp:.4f}, "
                               f"ECMP {base.mlu_ecmp:.4f}; recomputed in {res.seconds_total * 1000:.1f} ms "
                               f"(cold solve {base.seconds_total * 1000:.1f} ms)")
+            for note in res.notes:
+                console.print(f"[yellow]note[/]: {note}")
             console.print(f"plan: {ppath}" + (f", plot: {summary['png']}" if png else ""))
         if max_mlu is not None and res.mlu_wcmp > max_mlu:
             err_console.print(f"check failed: WCMP MLU {res.mlu_wcmp:.4f} > --max-mlu {max_mlu}")
