@@ -290,7 +290,8 @@ class Tables:
         dst_keys = sorted({g["dst"] for g in groups})
         self.kidx = {k: self.idx[k] for k in dst_keys}
         n = len(self.nodes)
-        self.table = np.full((n, n), -1, dtype=np.int32) if n <= 4096 else None
+        dense = n <= 4096
+        table = np.full((n, n), -1, dtype=np.int32) if dense else np.zeros((0, 0), dtype=np.int32)
         entries_next: list[int] = []
         entries_link: list[int] = []
         g_off, g_len = [], []
@@ -314,17 +315,17 @@ class Tables:
             if tot < 1:
                 raise ConfigError(f"group of {sw} for {g['dst']} has no weight", where="wcmp.groups")
             g_len.append(tot)
-            if self.table is not None:
-                self.table[self.idx[sw], self.idx[g["dst"]]] = gi
+            if dense:
+                table[self.idx[sw], self.idx[g["dst"]]] = gi
             self._sparse[(self.idx[sw], self.idx[g["dst"]])] = gi
-        if self.table is None:  # large fabric: index destinations densely
+        self.col: dict[int, int] | None = None
+        if not dense:  # large fabric: index destinations densely
             cols = {self.idx[k]: j for j, k in enumerate(dst_keys)}
-            self.table = np.full((n, len(dst_keys)), -1, dtype=np.int32)
+            table = np.full((n, len(dst_keys)), -1, dtype=np.int32)
             for (a, b), gi in self._sparse.items():
-                self.table[a, cols[b]] = gi
+                table[a, cols[b]] = gi
             self.col = cols
-        else:
-            self.col = None
+        self.table: np.ndarray = table
         self.g_off = np.array(g_off, dtype=np.int64)
         self.g_len = np.array(g_len, dtype=np.int64)
         self.e_next = np.array(entries_next, dtype=np.int64)
@@ -446,8 +447,8 @@ def fluid(tables: Tables, flows: Sequence[Flow], groups: Sequence[dict[str, Any]
         tot = sum(h["weight"] for h in g["next_hops"])
         lst = []
         for h in g["next_hops"]:
-            v, key = port_key[(g["switch"], h["port"])]
-            lst.append((tables.link_id[(g["switch"], v, key)], v, h["weight"] / tot))
+            v, mkey = port_key[(g["switch"], h["port"])]
+            lst.append((tables.link_id[(g["switch"], v, mkey)], v, h["weight"] / tot))
         by_sw[(g["switch"], g["dst"])] = lst
     inj: dict[str, dict[str, list[float]]] = defaultdict(lambda: defaultdict(lambda: [0.0, 0.0]))
     for f in flows:
@@ -456,15 +457,15 @@ def fluid(tables: Tables, flows: Sequence[Flow], groups: Sequence[dict[str, Any]
                 lid = tables.link_id[(acc[0], acc[1], net.members(*acc)[0].key)]
                 load[lid] += f.rate_gbps
                 count[lid] += 1
-        s, k = net.inject(f.src), net.dst_key(f.dst)
-        if s != k:
-            x = inj[k][s]
-            x[0] += f.rate_gbps
-            x[1] += 1
+        start, dkey = net.inject(f.src), net.dst_key(f.dst)
+        if start != dkey:
+            acc_x = inj[dkey][start]
+            acc_x[0] += f.rate_gbps
+            acc_x[1] += 1
     for key, srcs in inj.items():
         thr: dict[str, np.ndarray] = defaultdict(lambda: np.zeros(2))
-        for s, x in srcs.items():
-            thr[s] += x
+        for src_node, rc in srcs.items():
+            thr[src_node] += np.asarray(rc)
         order = net.order(key, net.region(key, set(srcs)) | set(thr))
         seen = set()
         for u in order:

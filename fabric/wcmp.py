@@ -167,8 +167,10 @@ def reduce_group(shares: Sequence[float], theta: float = DEFAULT_THETA0, *,
 
     >>> reduce_group([0.5, 0.25, 0.25])
     ([2, 1, 1], 1.0)
-    >>> reduce_group([2, 1, 1], theta=1.5, max_weight=2)
-    ([1, 1, 0], 1.0)
+    >>> reduce_group([0.5, 0.3, 0.2], theta=1.3, max_weight=10)
+    ([2, 1, 1], 1.25)
+    >>> reduce_group([0.5, 0.3, 0.2], theta=1.1, max_weight=10)
+    ([5, 3, 2], 1.0)
     """
     p = np.asarray(shares, dtype=np.float64)
     if p.ndim != 1 or p.size == 0 or np.any(p < 0) or not np.all(np.isfinite(p)) or p.sum() <= 0:
@@ -788,9 +790,9 @@ class WcmpPlanner:
             d = self.dests[k]
             realised: Weights = {}
             for gk, members in self.ideal[k].items():
-                w, _delta = self.groups[gk[0]][gk]
-                tot = sum(w)
-                realised[gk] = [(v, key, wi / tot) for (v, key, _p), wi in zip(members, w, strict=True)]
+                ws, _delta = self.groups[gk[0]][gk]
+                tot = sum(ws)
+                realised[gk] = [(v, key, wi / tot) for (v, key, _p), wi in zip(members, ws, strict=True)]
             self.loads[k]["wcmp"] = _loads_for(d, realised)
 
     def _ideal_changed(self, gk: tuple[str, str]) -> bool:
@@ -832,8 +834,8 @@ class WcmpPlanner:
         else:
             comps = [old_comps[c] for c in touched]
             warm_from = {c: self.comp_lp[c] for c in touched if c in self.comp_lp}
-        for c in comps:
-            for k in c:
+        for comp in comps:
+            for k in comp:
                 old_c = self.comp_of.get(k)
                 if old_c is not None and old_c not in warm_from:
                     for table in (self.comp_u, self.comp_lp, self.comp_status, self.comp_bound, self.comp_solver):
@@ -854,7 +856,7 @@ class WcmpPlanner:
         u_star = max(self.comp_u.values(), default=0.0)
         status = "OPTIMAL" if all(s.startswith("OPTIMAL") for s in self.comp_status.values()) else "FEASIBLE"
         bound = max(self.comp_bound.values(), default=0.0)
-        groups = []
+        groups: list[dict[str, Any]] = []
         flat = [(gk, val) for per in self.groups.values() for gk, val in per.items()]
         for (u, key), (w, delta) in sorted(flat):
             hops = []
@@ -880,7 +882,7 @@ class WcmpPlanner:
             mlu_ecmp=max(u_e.values(), default=0.0),
             mlu_access=max((x / net.capacity_gbps(a, b) for (a, b), x in self.access.items()), default=0.0),
             entries_used=sum(self.entries.values()),
-            max_delta=max((g["delta"] for g in groups), default=1.0), solver=info,
+            max_delta=max((float(g["delta"]) for g in groups), default=1.0), solver=info,
             seconds_total=time.perf_counter() - t0, demand=self.demand.name,
             failed_links=[lk.name for lk in self.failed], limits=self.limits, theta_by_switch=dict(self.thetas),
             util_wcmp=u_w, util_ecmp=u_e, mlu_lp_fluid=_max_util(self.totals["lp"], caps), notes=notes)

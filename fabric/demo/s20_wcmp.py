@@ -18,9 +18,10 @@ DEMO_RATE_GBPS = 200.0
 
 
 def run(ctx: DemoContext) -> None:
-    if ctx.fabric is None:
-        ctx.skip("no fabric (the topology stage did not run)")
     fab = ctx.fabric
+    if fab is None:
+        ctx.skip("no fabric (the topology stage did not run)")
+        return
     demand = ring_allreduce(fab, fab.nodes("gpu"), DEMO_RATE_GBPS, seed=1, qps_per_pair=2)
     planner = WcmpPlanner(fab, demand)
     base = planner.solve()
