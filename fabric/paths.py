@@ -85,6 +85,21 @@ class Network:
         self._cols = np.array(cols, dtype=np.int64)
         self._dist: dict[str, np.ndarray] = {}
         self._succ: dict[tuple[str, str], list[str]] = {}
+        self._caps: dict[tuple[str, str, int], float] | None = None
+        self._ports: dict[tuple[str, str, int], str] | None = None
+
+    def member_caps(self) -> dict[tuple[str, str, int], float]:
+        """Capacity of every directed member link (u, v, key) that is up (cached)."""
+        if self._caps is None:
+            self._caps = {(u, v, m.key): m.capacity_gbps for u in self.adj for v, ms in self.adj[u].items()
+                          for m in ms}
+        return self._caps
+
+    def port(self, u: str, v: str, key: int) -> str:
+        """u's port on link (u, v, key)."""
+        if self._ports is None:
+            self._ports = {(x, y, m.key): m.port for x in self.adj for y, ms in self.adj[x].items() for m in ms}
+        return self._ports[(u, v, key)]
 
     def without(self, down: Iterable[Link]) -> Network:
         """A copy with the given links taken out (cheap: adjacency copied, DAG caches dropped)."""
@@ -106,6 +121,14 @@ class Network:
                     [net.sw_index[v] for v in net.adj.get(x, {}) if not net.is_endpoint[v]], dtype=np.int64)
         net._dist = {}
         net._succ = {}
+        for cache in ("_caps", "_ports"):
+            old = getattr(self, cache)
+            if old is not None:
+                new = dict(old)
+                for lk in down:
+                    new.pop((lk.a, lk.b, lk.key), None)
+                    new.pop((lk.b, lk.a, lk.key), None)
+                setattr(net, cache, new)
         return net
 
     # ------------------------------------------------------------------ bundles

@@ -691,10 +691,12 @@ class WcmpPlanner:
         self._changed_ideal: set[tuple[str, str]] = set()
         self._solve_components(comps, warm_from={})
         self.groups: dict[str, dict[tuple[str, str], tuple[list[int], float]]] = {}
+        self.plan_groups: dict[str, list[dict[str, Any]]] = {}
         self.entries: dict[str, int] = {}
         self.thetas: dict[str, float] = {}
         self._requantise({u for d in self.dests.values() for u in _succ_by_u(d)})
         self.totals = {kind: self._sum_loads(kind) for kind in ("lp", "wcmp", "ecmp")}
+        self.mlu_access = self._access_mlu()
         self._solved = True
         return self._result(t0, warm=False)
 
@@ -774,15 +776,24 @@ class WcmpPlanner:
                     by_switch[gk[0]].append(gk)
                     ideal_all[gk] = members
         touched_dests: set[str] = set()
+        net = self.net
         for sw in switches:
             old = self.groups.pop(sw, {})
             self.entries.pop(sw, None)
             self.thetas.pop(sw, None)
+            self.plan_groups.pop(sw, None)
             keys = by_switch.get(sw, [])
             if not keys:
                 continue
             reduced, entries, theta = _fit_switch(sw, keys, ideal_all, self._reducer, self.limits)
             self.groups[sw] = reduced
+            out = []
+            for gk in sorted(reduced):
+                w, delta = reduced[gk]
+                hops = [{"node": v, "port": net.port(sw, v, k), "weight": int(wi)}
+                        for (v, k, _p), wi in zip(ideal_all[gk], w, strict=True) if wi > 0]
+                out.append({"switch": sw, "dst": gk[1], "next_hops": hops, "delta": round(float(delta), 9)})
+            self.plan_groups[sw] = out
             self.entries[sw], self.thetas[sw] = entries, theta
             touched_dests.update(gk[1] for gk, val in reduced.items()
                                  if old.get(gk) != val or self._ideal_changed(gk))
@@ -847,24 +858,24 @@ class WcmpPlanner:
         self._requantise(old_switches | new_switches)
         self.failed = down
         self.totals = {kind: self._sum_loads(kind) for kind in ("lp", "wcmp", "ecmp")}
+        if any(net.is_endpoint.get(lk.a) or net.is_endpoint.get(lk.b) for lk in down):
+            self.mlu_access = self._access_mlu()
         return self._result(t0, warm=not grown)
+
+    def _access_mlu(self) -> float:
+        net = self.net
+        return max((x / net.capacity_gbps(a, b) if net.capacity_gbps(a, b) > 0 else math.inf
+                    for (a, b), x in self.access.items()), default=0.0)
 
     # ------------------------------------------------------------------ result
     def _result(self, t0: float, *, warm: bool) -> WcmpResult:
         net = self.net
-        caps = _member_caps(net)
+        caps = net.member_caps()
         u_star = max(self.comp_u.values(), default=0.0)
         status = "OPTIMAL" if all(s.startswith("OPTIMAL") for s in self.comp_status.values()) else "FEASIBLE"
         bound = max(self.comp_bound.values(), default=0.0)
-        groups: list[dict[str, Any]] = []
-        flat = [(gk, val) for per in self.groups.values() for gk, val in per.items()]
-        for (u, key), (w, delta) in sorted(flat):
-            hops = []
-            for (v, k, _p), wi in zip(self.ideal[key][(u, key)], w, strict=True):
-                if wi > 0:
-                    port = next(m.port for m in net.members(u, v) if m.key == k)
-                    hops.append({"node": v, "port": port, "weight": int(wi)})
-            groups.append({"switch": u, "dst": key, "next_hops": hops, "delta": round(float(delta), 9)})
+        groups = [g for sw in sorted(self.plan_groups) for g in self.plan_groups[sw]]
+        max_delta = max((d for per in self.groups.values() for _w, d in per.values()), default=1.0)
         nvars = sum(lp.s.NumVariables() for lp in self.comp_lp.values())
         ncons = sum(lp.s.NumConstraints() for lp in self.comp_lp.values())
         names = set(self.comp_solver.values()) or {"GLOP"}
@@ -880,9 +891,8 @@ class WcmpPlanner:
         return WcmpResult(
             groups=groups, mlu_lp=u_star, mlu_wcmp=max(u_w.values(), default=0.0),
             mlu_ecmp=max(u_e.values(), default=0.0),
-            mlu_access=max((x / net.capacity_gbps(a, b) for (a, b), x in self.access.items()), default=0.0),
-            entries_used=sum(self.entries.values()),
-            max_delta=max((float(g["delta"]) for g in groups), default=1.0), solver=info,
+            mlu_access=self.mlu_access, entries_used=sum(self.entries.values()),
+            max_delta=round(float(max_delta), 9), solver=info,
             seconds_total=time.perf_counter() - t0, demand=self.demand.name,
             failed_links=[lk.name for lk in self.failed], limits=self.limits, theta_by_switch=dict(self.thetas),
             util_wcmp=u_w, util_ecmp=u_e, mlu_lp_fluid=_max_util(self.totals["lp"], caps), notes=notes)
