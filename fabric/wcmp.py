@@ -83,6 +83,9 @@ BALANCE_U_TOL = 1e-7
 #: BALANCE_MIN_S (*assumption*: balancing is a refinement; on a time-out the phase-1 split is kept).
 BALANCE_TIME_FACTOR = 2.0
 BALANCE_MIN_S = 1.0
+#: Components with more flow variables than this skip the balancing phase (*assumption* from our
+#: measurements: on a 21K-variable component GLOP's balancing phase ran past 60 s).
+BALANCE_MAX_VARS = 10_000
 
 
 @dataclass(frozen=True)
@@ -411,11 +414,18 @@ class _LP:
         """Warm re-solve set-up after a failure: edges that are gone get upper bound 0, capacities change."""
         keep = {(d.key, u, v) for d in dests for u, v in d.edges}
         inf = self.s.infinity()
+        self._no_presolve()
         for k, x in self.f.items():
             x.SetUb(inf if k in keep else 0.0)
         for (u, v), row in self.cap_rows.items():
             row.SetCoefficient(self.U, -net.capacity_gbps(u, v))
         self._net = net
+
+    def _no_presolve(self) -> None:
+        """Re-solves start from the previous basis; GLOP's presolve would discard it (measured: a warm
+        re-solve of a 21K-variable component takes 1.0 s without presolve, 5 s with it)."""
+        if self.name == "GLOP":
+            self.s.SetSolverSpecificParametersAsString("use_preprocessing: false")
 
     def solve_min(self) -> tuple[str, float, float]:
         s = self.s
@@ -449,6 +459,7 @@ class _LP:
         if not self.t:
             return True
         s = self.s
+        self._no_presolve()
         budget = min(self.time_limit_s, max(BALANCE_MIN_S, BALANCE_TIME_FACTOR * self.phase1_s))
         s.SetTimeLimit(max(1, int(budget * 1000)))
         self.U.SetUb(u_star * (1 + BALANCE_U_TOL) + 1e-12)
@@ -695,6 +706,7 @@ class WcmpPlanner:
         self.entries: dict[str, int] = {}
         self.thetas: dict[str, float] = {}
         self._requantise({u for d in self.dests.values() for u in _succ_by_u(d)})
+        self._keep_better(comps)
         self.totals = {kind: self._sum_loads(kind) for kind in ("lp", "wcmp", "ecmp")}
         self.mlu_access = self._access_mlu()
         self._solved = True
@@ -740,7 +752,10 @@ class WcmpPlanner:
             else:
                 assert lp is not None
                 flows = lp.flows(dests)
-                if self.balance and not lp.solve_balance(u_star):
+                if self.balance and len(lp.f) > BALANCE_MAX_VARS:
+                    self.notes.append(f"component {cid}: balancing skipped ({len(lp.f)} flow variables > "
+                                      f"{BALANCE_MAX_VARS}); phase-1 split kept")
+                elif self.balance and not lp.solve_balance(u_star):
                     status = f"{status} (balancing phase not solved in time: phase-1 split kept)"
                     self.notes.append(f"component {cid}: balancing LP not solved within the time limit")
                 else:
@@ -806,6 +821,32 @@ class WcmpPlanner:
                 realised[gk] = [(v, key, wi / tot) for (v, key, _p), wi in zip(members, ws, strict=True)]
             self.loads[k]["wcmp"] = _loads_for(d, realised)
 
+    def _keep_better(self, comps: list[list[str]]) -> None:
+        """Never install groups worse than ECMP: components share no links, so for each one compare the
+        MLU of its quantised WCMP groups with ECMP's on its own links and fall back to ECMP where
+        integer weights lose more than the LP split gains."""
+        caps = self.net.member_caps()
+        back: list[str] = []
+        for keys in comps:
+            per = {}
+            for kind in ("wcmp", "ecmp"):
+                tot: Loads = defaultdict(float)
+                for k in keys:
+                    for lk, x in self.loads[k][kind].items():
+                        tot[lk] += x
+                per[kind] = _max_util(tot, caps)
+            if per["wcmp"] > per["ecmp"] * (1 + 1e-9):
+                back += keys
+                self.notes.append(f"component {keys[0]}: ECMP groups kept (quantised WCMP MLU "
+                                  f"{per['wcmp']:.4f} > ECMP {per['ecmp']:.4f})")
+        if not back:
+            return
+        self._changed_ideal = set()
+        for k in back:
+            self._changed_ideal.update(self.ecmp[k])
+            self.ideal[k] = self.ecmp[k]
+        self._requantise({u for k in back for u in _succ_by_u(self.dests[k])})
+
     def _ideal_changed(self, gk: tuple[str, str]) -> bool:
         return gk in self._changed_ideal
 
@@ -852,10 +893,13 @@ class WcmpPlanner:
                     for table in (self.comp_u, self.comp_lp, self.comp_status, self.comp_bound, self.comp_solver):
                         table.pop(old_c, None)  # type: ignore[attr-defined]
         self._changed_ideal = set()
-        old_switches = {u for k in (k for c in comps for k in c) for u in _succ_by_u_cached(self.ideal.get(k, {}))}
+        redone = {k for c in comps for k in c}
+        self.notes = [n for n in self.notes if n.split(":")[0].removeprefix("component ") not in redone]
+        old_switches = {u for k in redone for u in _succ_by_u_cached(self.ideal.get(k, {}))}
         self._solve_components(comps, warm_from)
         new_switches = {u for c in comps for k in c for u in _succ_by_u(self.dests[k])}
         self._requantise(old_switches | new_switches)
+        self._keep_better(comps)
         self.failed = down
         self.totals = {kind: self._sum_loads(kind) for kind in ("lp", "wcmp", "ecmp")}
         if any(net.is_endpoint.get(lk.a) or net.is_endpoint.get(lk.b) for lk in down):
