@@ -314,3 +314,12 @@ def test_cli_max_mlu_check_exits_1(cli, tmp_path):
     r = cli(["plan", "wcmp", "example", "--demand", "all-to-all", "--out", tmp_path, "--max-mlu", "0.5",
              "--no-png"])
     assert r.exit_code == 1
+
+
+@settings(max_examples=10, deadline=None)
+@given(seed=st.integers(0, 1000), max_weight=st.integers(1, 6), fail=st.sampled_from(
+    [["p0-a1--c1-0"], ["p1-e0--p1-a0"], ["p2-a0--c0-1", "p3-e1--p3-a1"]]))
+def test_installed_groups_never_worse_than_ecmp(seed, max_weight, fail):
+    fab, _ = fail_fabric(fat_tree(4, 100), fail)
+    res = solve(fab, uniform(fab, fab.endpoints(), 100.0, seed), limits=Limits(max_group_weight=max_weight))
+    assert res.mlu_lp - 1e-9 <= res.mlu_wcmp <= res.mlu_ecmp * (1 + 1e-9)
