@@ -142,6 +142,7 @@ def register(app: typer.Typer, groups: dict[str, typer.Typer]) -> None:
         qps_per_pair: int | None = typer.Option(None, "--qps-per-pair", help="QPs per communicating pair."),
         seed: int | None = typer.Option(None, "--seed", help="Seed of the random ports and of the hash seeds."),
         polarize: bool = typer.Option(False, "--polarize", help="Same hash seed on every switch (polarisation)."),
+        hash_qp: bool = typer.Option(False, "--hash-qp", help="CRC32 also hashes the destination QP (as Meta does)."),
         candidates: int = typer.Option(512, "--candidates", help="Source ports tried per QP when placing."),
         out: Path = typer.Option(Path("fabricctl-out"), "--out", help="Folder for the plan."),
         plan_path: Path | None = typer.Option(None, "--plan", help="Plan file (default OUT/plan.json)."),
@@ -157,7 +158,7 @@ def register(app: typer.Typer, groups: dict[str, typer.Typer]) -> None:
         dem = _demand(fab, demand, job, rate_gbps, seed, qps_per_pair)
         with err_console.status("computing groups and placing source ports"):
             res = WcmpPlanner(fab, dem).solve()
-            cfg = HashConfig(kind=hash_kind.value, seed=seed or 0, polarize=polarize)
+            cfg = HashConfig(kind=hash_kind.value, seed=seed or 0, polarize=polarize, use_qp=hash_qp)
             pr = place_ports(fab, dem, res.groups, cfg, candidates=candidates, seed=seed or 0)
         ppath = plan_path or out / "plan.json"
         p = Plan.load_or_new(ppath, fabric=fab.name)
@@ -166,7 +167,8 @@ def register(app: typer.Typer, groups: dict[str, typer.Typer]) -> None:
               Provenance(solver="greedy-min-max", status="FEASIBLE", objective=pr.max_load_placed,
                          bound=1.0, gap=(pr.max_load_placed - 1.0) / max(pr.max_load_placed, 1e-12),
                          seconds=round(pr.seconds, 6),
-                         params={"hash": cfg.kind, "polarize": polarize, "candidates": candidates}))
+                         params={"hash": cfg.kind, "polarize": polarize, "hash_qp": hash_qp,
+                                 "candidates": candidates}))
         p.save(ppath)
         summary = pr.summary()
         summary["plan"] = str(ppath)
