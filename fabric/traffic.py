@@ -307,12 +307,15 @@ def generate(kind: str, fabric: Fabric, gpus: Sequence[str], rate_gbps: float, s
 
 # ---------------------------------------------------------------------------- jobs
 def servers_of(fabric: Fabric) -> dict[str, list[str]]:
-    """Endpoints grouped by server: the ``label`` attribute (``server12`` on rail fabrics), else the
+    """Endpoints grouped by server: the ``label`` attribute (``server12`` on rail fabrics; ``site/label``
+    on multi-site fabrics), else the
     endpoint's first switch (its rack), else the endpoint itself. GPUs keep fabric order."""
     out: dict[str, list[str]] = defaultdict(list)
     for e in fabric.endpoints():
         d = fabric.node(e)
         key = d.get("label")
+        if key is not None and d.get("site") is not None:
+            key = f"{d['site']}/{key}"  # labels repeat across the sites of a multi-site fabric
         if key is None:
             nbrs = [n for n in fabric.graph.neighbors(e) if fabric.role(n) not in ENDPOINT_ROLES]
             key = nbrs[0] if nbrs else e

@@ -118,3 +118,13 @@ def test_demand_csv_and_yaml(rail, tmp_path):
     y.write_text("flows: [{src: s1-g0, dst: s5-g0, rate_gbps: 1, sport: 70000}]\n")
     with pytest.raises(ConfigError, match=r"flows\[0\]: sport must be 0..65535"):
         load_demand(y, rail)
+
+
+def test_servers_are_distinct_per_site():
+    from fabric.builders import example_two_site
+    from fabric.traffic import servers_of
+
+    fab = example_two_site()
+    servers = servers_of(fab)
+    assert len(servers) == 8 and all(len(g) == 8 for g in servers.values())
+    assert len(place_job(fab, servers=8, gpus_per_server=6, seed=3)) == 48
