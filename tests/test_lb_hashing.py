@@ -186,3 +186,16 @@ def test_ring_on_rails_stays_on_rail_leaves():
     pr = place_ports(fab, dem, solve(fab, dem).groups, candidates=8)
     for f in pr.flows:  # same rail, same site, one SU: gpu-leaf-gpu
         assert len(f["path"]) == 3
+
+
+def test_dual_plane_simulation_matches_reference():
+    from fabric.builders import dual_plane
+
+    fab = dual_plane(4, 2, servers_per_segment=2, spines_per_plane=2, uplinks_per_leaf=2)
+    dem = all_to_all(fab, fab.nodes("gpu"), 100.0, seed=4, qps_per_pair=2)
+    groups = solve(fab, dem).groups
+    cfg = HashConfig(kind="toeplitz", seed=2)
+    sim = simulate(fab, dem, groups, cfg)
+    t = Tables(fab, groups, cfg)
+    for k, v in simulate_reference(fab, dem, groups, cfg).items():
+        assert sim.load[t.link_id[k]] == pytest.approx(v, rel=1e-12)

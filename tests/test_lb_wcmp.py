@@ -324,3 +324,15 @@ def test_installed_groups_never_worse_than_ecmp(seed, max_weight, fail):
     fab, _ = fail_fabric(fat_tree(4, 100), fail)
     res = solve(fab, uniform(fab, fab.endpoints(), 100.0, seed), limits=Limits(max_group_weight=max_weight))
     assert res.mlu_lp - 1e-9 <= res.mlu_wcmp <= res.mlu_ecmp * (1 + 1e-9)
+
+
+def test_dual_plane_endpoints_split_over_planes():
+    from fabric.builders import dual_plane
+
+    fab = dual_plane(4, 2, servers_per_segment=2, spines_per_plane=2, uplinks_per_leaf=2)
+    dem = permutation(fab, fab.nodes("gpu"), 300.0, seed=1)
+    res = solve(fab, dem)
+    # every GPU sends 300 Gb/s over its two 200G plane ports: 300/400 is a lower bound, and reachable
+    assert res.mlu_lp == pytest.approx(0.75, rel=1e-9) and res.mlu_access == 0.0
+    nic = [g for g in res.groups if fab.role(g["switch"]) == "gpu"]
+    assert nic and all({fab.node(h["node"])["plane"] for h in g["next_hops"]} == {"A", "B"} for g in nic)
