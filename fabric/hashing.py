@@ -609,14 +609,16 @@ class PlacementResult:
 
 
 def place_ports(fabric: Fabric, demand: Demand, groups: Sequence[dict[str, Any]], cfg: HashConfig | None = None,
-                *, candidates: int = 512, seed: int = 0) -> PlacementResult:
+                *, candidates: int = 512, seed: int = 0, passes: int = 2) -> PlacementResult:
     """Choose a UDP source port per QP so that hashing spreads the QPs as evenly as capacities allow.
 
     Greedy, largest QP first: for each QP try ``candidates`` source ports (its current port first,
     the rest drawn from 0xC000-0xFFFF with ``seed``), route each through the groups with the switch
     hash, and keep the port whose path minimises, in order, (1) the highest utilisation on the path
     after adding the QP, (2) the number of path links that already carry as many QPs as a perfect
-    split would put there (a new collision), (3) the summed utilisation. The demand's own ports are
+    split would put there (a new collision), (3) the summed utilisation. Later ``passes`` take each QP
+    out and place it again against all the others (its current port stays a candidate, so no move makes
+    its own score worse). The demand's own ports are
     the random baseline; if the greedy result were worse than it (max load, then collisions), the
     baseline is kept and ``kept_random`` says so.
     """
@@ -639,31 +641,37 @@ def place_ports(fabric: Fabric, demand: Demand, groups: Sequence[dict[str, Any]]
                 count[lk] += 1
     order = sorted(range(len(demand.flows)), key=lambda i: -demand.flows[i].rate_gbps)
     chosen = [f.sport for f in demand.flows]
+    current: dict[int, np.ndarray] = {}
     out = np.full((candidates, MAX_HOPS), -1, dtype=np.int64)
-    for i in order:
-        f = demand.flows[i]
-        sports = np.empty(candidates, dtype=np.int64)
-        sports[0] = f.sport
-        if candidates > 1:
-            sports[1:] = rng.integers(ROCE_SPORT_MIN, ROCE_SPORT_MAX + 1, candidates - 1)
-        _route_candidates(t.kind, cfg.use_qp, a["sip"][i], a["dip"][i], sports, int(a["dport"][i]),
-                          int(a["qp"][i]), int(a["start"][i]), int(a["dnode"][i]), int(a["dcol"][i]), t.table, t.g_off, t.g_len,
-                          t.e_next, t.e_link, t.seeds, t.cx, t.trow, t.tz, CRC_TABLE, out)
-        rate = f.rate_gbps
-        best, best_c = None, 0
-        for c in range(candidates):
-            lks = out[c][out[c] >= 0]
-            if lks.size == 0:
-                score = (0.0, 0, 0.0)
-            else:
-                util = (load[lks] + rate) / t.cap[lks]
-                score = (round(float(util.max()), 12), int(np.sum(count[lks] >= need[lks])), float(util.sum()))
-            if best is None or score < best:
-                best, best_c = score, c
-        lks = out[best_c][out[best_c] >= 0]
-        load[lks] += rate
-        count[lks] += 1
-        chosen[i] = int(sports[best_c])
+    for _pass in range(passes):
+        for i in order:
+            f = demand.flows[i]
+            rate = f.rate_gbps
+            if i in current:  # later passes: take the QP out and place it again against all the others
+                load[current[i]] -= rate
+                count[current[i]] -= 1
+            sports = np.empty(candidates, dtype=np.int64)
+            sports[0] = chosen[i]
+            if candidates > 1:
+                sports[1:] = rng.integers(ROCE_SPORT_MIN, ROCE_SPORT_MAX + 1, candidates - 1)
+            _route_candidates(t.kind, cfg.use_qp, a["sip"][i], a["dip"][i], sports, int(a["dport"][i]),
+                              int(a["qp"][i]), int(a["start"][i]), int(a["dnode"][i]), int(a["dcol"][i]), t.table,
+                              t.g_off, t.g_len, t.e_next, t.e_link, t.seeds, t.cx, t.trow, t.tz, CRC_TABLE, out)
+            best, best_c = None, 0
+            for c in range(candidates):
+                lks = out[c][out[c] >= 0]
+                if lks.size == 0:
+                    score = (0.0, 0, 0.0)
+                else:
+                    util = (load[lks] + rate) / t.cap[lks]
+                    score = (round(float(util.max()), 12), int(np.sum(count[lks] >= need[lks])), float(util.sum()))
+                if best is None or score < best:
+                    best, best_c = score, c
+            lks = out[best_c][out[best_c] >= 0].copy()
+            load[lks] += rate
+            count[lks] += 1
+            current[i] = lks
+            chosen[i] = int(sports[best_c])
     placed_d = demand.with_sports(chosen)
     placed = simulate(fabric, placed_d, groups, cfg, tables=t, record_paths=True)
     kept = False
