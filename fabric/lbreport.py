@@ -70,5 +70,6 @@ def wcmp_table(summary: dict[str, Any]) -> Table:
     t.add_row("solver", f"{s['name']} {s['status']} in {s['seconds']:.3f} s (gap {s['gap']:.2g}"
               + (", warm start" if s.get("warm_start") else "") + ")")
     if summary.get("failed_links"):
-        t.add_row("failed", ", ".join(summary["failed_links"]))
+        failed = summary["failed_links"]
+        t.add_row("failed", ", ".join(failed[:3]) + (f" and {len(failed) - 3} more" if len(failed) > 3 else ""))
     return t

@@ -46,6 +46,9 @@ def _demand(fab: Any, demand: str | None, job: Path | None, rate_gbps: float | N
         gpus = j.gpus
     else:
         gpus = fab.nodes("gpu") or fab.endpoints()
+        if not gpus:
+            raise ConfigError(f"fabric {fab.name!r} has no endpoints (gpu, nic, host) to generate {kind!r} "
+                              "traffic for; attach hosts or give --demand a flows file")
     return traffic.generate(kind, fab, gpus, rate, sd, qps_per_pair=q, job=j.name if j else None)
 
 
