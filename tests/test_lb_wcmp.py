@@ -336,3 +336,13 @@ def test_dual_plane_endpoints_split_over_planes():
     assert res.mlu_lp == pytest.approx(0.75, rel=1e-9) and res.mlu_access == 0.0
     nic = [g for g in res.groups if fab.role(g["switch"]) == "gpu"]
     assert nic and all({fab.node(h["node"])["plane"] for h in g["next_hops"]} == {"A", "B"} for g in nic)
+
+
+def test_pdlp_agrees_with_glop_and_reports_a_bound():
+    fab, _ = fail_fabric(fat_tree(4, 100), ["p0-a1--c1-0"])
+    dem = all_to_all(fab, fab.endpoints(), 100.0, seed=1)
+    glop = solve(fab, dem, solver="glop", certify=False)
+    pdlp = solve(fab, dem, solver="pdlp", certify=False)
+    assert "PDLP" in pdlp.solver.name and glop.solver.name == "GLOP"
+    assert pdlp.mlu_lp == pytest.approx(glop.mlu_lp, rel=1e-4)
+    assert pdlp.solver.bound <= pdlp.solver.objective + 1e-12
