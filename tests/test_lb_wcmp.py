@@ -346,3 +346,18 @@ def test_pdlp_agrees_with_glop_and_reports_a_bound():
     assert "PDLP" in pdlp.solver.name and glop.solver.name == "GLOP"
     assert pdlp.mlu_lp == pytest.approx(glop.mlu_lp, rel=1e-4)
     assert pdlp.solver.bound <= pdlp.solver.objective + 1e-12
+
+
+def test_recompute_when_failures_force_longer_paths():
+    fab = clos(3, 2, 2, 2, host_gbps=100, uplink_gbps=100)
+    dem = all_to_all(fab, fab.endpoints(), 60.0, seed=2)
+    planner = WcmpPlanner(fab, dem)
+    planner.solve()
+    planner.fail(["leaf1--spine1"])
+    res = planner.fail(["leaf2--spine2"])  # leaf1 -> leaf2 now needs leaf1-spine2-leaf3-spine1-leaf2
+    assert not res.solver.warm  # new candidate edges appeared: the touched components are solved cold
+    cold = solve(fail_fabric(fab, ["leaf1--spine1", "leaf2--spine2"])[0], dem)
+    assert res.mlu_lp == pytest.approx(cold.mlu_lp, rel=1e-9)
+    assert res.mlu_ecmp == pytest.approx(cold.mlu_ecmp, rel=1e-9)
+    assert res.mlu_wcmp == pytest.approx(cold.mlu_wcmp, rel=1e-9)
+    assert len(res.failed_links) == 2
