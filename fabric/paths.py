@@ -6,7 +6,9 @@ directed acyclic graph (DAG) of next hops; a path is any walk through it. Two ru
 - **Tiered (Clos-like) fabrics** (nodes of at least two switch tiers: leaf/spine/superspine/dci):
   the minimum-hop DAG. In a Clos every minimum-hop path between two endpoints climbs to the lowest
   common tier and comes down again, so these are exactly the valley-free up-down paths that
-  data-centre routing (BGP with one ASN per tier, RFC 7938) allows.
+  data-centre routing (BGP with one ASN per tier, RFC 7938) allows. When failures leave a pair no
+  up-down path, the minimum-hop DAG takes the shortest path with a valley (leaf-spine-leaf-spine-leaf)
+  instead of declaring the pair unreachable (tests cover this case).
 - **Everything else** (a WAN graph such as Topology Zoo's Chinanet, every node a ``dci``): the
   "downhill" DAG by fibre length, which allows a hop u→v whenever v is strictly closer to the
   destination than u. It contains the shortest path, every loop-free alternate and therefore the k
