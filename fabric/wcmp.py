@@ -319,7 +319,10 @@ class WcmpPlanner:
                     ideal_all[gk] = members
         touched_dests: set[str] = set()
         net = self.net
+        changed_sw = {gk[0] for gk in self._changed_ideal}
         for sw in switches:
+            if sw not in changed_sw and set(by_switch.get(sw, ())) == set(self.groups.get(sw, {})):
+                continue  # same groups, same splits: the previous reduction stands
             old = self.groups.pop(sw, {})
             self.entries.pop(sw, None)
             self.thetas.pop(sw, None)
