@@ -361,3 +361,20 @@ def test_recompute_when_failures_force_longer_paths():
     assert res.mlu_ecmp == pytest.approx(cold.mlu_ecmp, rel=1e-9)
     assert res.mlu_wcmp == pytest.approx(cold.mlu_wcmp, rel=1e-9)
     assert len(res.failed_links) == 2
+
+
+def test_cli_job_and_demand_file(cli, tmp_path):
+    job = tmp_path / "job.yaml"
+    job.write_text("name: j\nplace: {servers: 5, gpus_per_server: 6, seed: 3}\ncollective: all-to-all\nrate_gbps: 100\n")
+    r = cli(["plan", "wcmp", "example", "--job", job, "--out", tmp_path, "--json", "--no-png"])
+    assert r.exit_code == 0, r.output
+    out = json.loads(r.stdout)
+    assert out["demand"] == "all-to-all (30 GPUs)" and out["mlu_lp"] <= out["mlu_ecmp"] + 1e-12
+    flows = tmp_path / "flows.csv"
+    flows.write_text("src,dst,rate_gbps\nbeijing-s1-g0,shanghai-s2-g0,300\nbeijing-s2-g1,beijing-s3-g1,200\n")
+    r = cli(["plan", "wcmp", "example", "--demand", flows, "--out", tmp_path, "--json", "--no-png"])
+    assert r.exit_code == 0, r.output
+    assert json.loads(r.stdout)["mlu_access"] == pytest.approx(0.75)
+    flows.write_text("src,dst,rate_gbps\nbeijing-s1-g0,nowhere,300\n")
+    r = cli(["plan", "wcmp", "example", "--demand", flows, "--out", tmp_path, "--no-png"])
+    assert r.exit_code == 2 and "flows.csv: line 2: dst 'nowhere' is not an endpoint" in r.output
