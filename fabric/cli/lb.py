@@ -72,8 +72,8 @@ def register(app: typer.Typer, groups: dict[str, typer.Typer]) -> None:
         rate_gbps: float | None = typer.Option(None, "--rate-gbps", help="Rate each GPU sends, Gb/s (default 200)."),
         qps_per_pair: int | None = typer.Option(None, "--qps-per-pair", help="QPs per communicating pair."),
         seed: int | None = typer.Option(None, "--seed", help="Seed of the demand generator."),
-        fail: list[str] = typer.Option([], "--fail", help="Link to fail (a--b, a--b#key, a:port--b:port); repeat."),
-        fail_node: list[str] = typer.Option([], "--fail-node", help="Node whose links all fail; repeat."),
+        fail: list[str] = typer.Option([], "--fail", help="Link(s) to fail (a--b, a--b#key, a:port--b:port); repeat or separate by commas."),
+        fail_node: list[str] = typer.Option([], "--fail-node", help="Node(s) whose links all fail; repeat or separate by commas."),
         max_group: int = typer.Option(256, "--max-group", help="Max members per group (REFERENCE: 256)."),
         max_weight: int = typer.Option(256, "--max-weight", help="Max total weight per group (SONiC PINS ToR: 256)."),
         table_size: int = typer.Option(16384, "--table-size", help="Entries per switch (Tomahawk-2 class: 16K)."),
@@ -95,6 +95,8 @@ def register(app: typer.Typer, groups: dict[str, typer.Typer]) -> None:
         from fabric.wcmp import WcmpPlanner
 
         fab = load_fabric(fabric)
+        fail = [x.strip() for item in fail for x in item.split(",") if x.strip()]
+        fail_node = [x.strip() for item in fail_node for x in item.split(",") if x.strip()]
         dem = _demand(fab, demand, job, rate_gbps, seed, qps_per_pair)
         limits = _limits(max_group, max_weight, table_size, max_groups, theta0)
         planner = WcmpPlanner(fab, dem, limits=limits, solver=solver.value, time_limit_s=time_limit,
