@@ -1,0 +1,191 @@
+"""``fabricctl plan wcmp`` and ``fabricctl plan ports``: load-balancing weights and QP source ports."""
+
+from __future__ import annotations
+
+from enum import StrEnum
+from pathlib import Path
+from typing import Any
+
+import typer
+
+from fabric.cli.common import JSON_HELP, console, emit_json, err_console
+from fabric.errors import ConfigError
+
+FABRIC_HELP = "Topology: our YAML, a containerlab file, a GML file, 'example' or 'zoo:<Name>'."
+DEMAND_HELP = ("Traffic: ring, tree, all-to-all, permutation, incast, uniform (over the job's GPUs, or all "
+               "GPUs), or a CSV/YAML file of flows. Default: the job's collective, else ring.")
+
+
+class HashKind(StrEnum):
+    crc32 = "crc32"
+    toeplitz = "toeplitz"
+
+
+class SolverKind(StrEnum):
+    auto = "auto"
+    glop = "glop"
+    pdlp = "pdlp"
+
+
+def _demand(fab: Any, demand: str | None, job: Path | None, rate_gbps: float | None, seed: int | None,
+            qps: int | None) -> Any:
+    from fabric import traffic
+
+    j = traffic.load_job(job, fab) if job is not None else None
+    kind = demand or (j.collective if j and j.collective else "ring")
+    rate = rate_gbps if rate_gbps is not None else (j.rate_gbps if j and j.rate_gbps else 200.0)
+    sd = seed if seed is not None else (j.seed if j else 0)
+    q = qps if qps is not None else (j.qps_per_pair if j else 1)
+    if kind not in traffic.KINDS:
+        p = Path(kind)
+        if not p.exists():
+            raise ConfigError(f"--demand: not a demand kind ({', '.join(traffic.KINDS)}) and no such file",
+                              file=kind)
+        return traffic.load_demand(p, fab)
+    if j is not None:
+        gpus = j.gpus
+    else:
+        gpus = fab.nodes("gpu") or fab.endpoints()
+        if not gpus:
+            raise ConfigError(f"fabric {fab.name!r} has no endpoints (gpu, nic, host) to generate {kind!r} "
+                              "traffic for; attach hosts or give --demand a flows file")
+    return traffic.generate(kind, fab, gpus, rate, sd, qps_per_pair=q, job=j.name if j else None)
+
+
+def _limits(max_group: int, max_weight: int, table_size: int, max_groups: int, theta0: float) -> Any:
+    from fabric.wcmp import Limits
+
+    lim = Limits(max_members=max_group, max_group_weight=max_weight, table_size=table_size,
+                 max_groups=max_groups, theta0=theta0)
+    lim.check()
+    return lim
+
+
+def register(app: typer.Typer, groups: dict[str, typer.Typer]) -> None:
+    plan = groups["plan"]
+
+    @plan.command("wcmp")
+    def wcmp_cmd(
+        fabric: str = typer.Argument(..., help=FABRIC_HELP),
+        demand: str | None = typer.Option(None, "--demand", help=DEMAND_HELP),
+        job: Path | None = typer.Option(None, "--job", help="Job file (YAML): gpus or place, collective, rate."),
+        rate_gbps: float | None = typer.Option(None, "--rate-gbps", help="Rate each GPU sends, Gb/s (default 200)."),
+        qps_per_pair: int | None = typer.Option(None, "--qps-per-pair", help="QPs per communicating pair."),
+        seed: int | None = typer.Option(None, "--seed", help="Seed of the demand generator."),
+        fail: list[str] = typer.Option([], "--fail", help="Link(s) to fail (a--b, a--b#key, a:port--b:port); repeat or separate by commas."),
+        fail_node: list[str] = typer.Option([], "--fail-node", help="Node(s) whose links all fail; repeat or separate by commas."),
+        max_group: int = typer.Option(256, "--max-group", help="Max members per group (REFERENCE: 256)."),
+        max_weight: int = typer.Option(256, "--max-weight", help="Max total weight per group (SONiC PINS ToR: 256)."),
+        table_size: int = typer.Option(16384, "--table-size", help="Entries per switch (Tomahawk-2 class: 16K)."),
+        max_groups: int = typer.Option(3968, "--max-groups", help="Distinct groups per switch (SONiC PINS: 3968)."),
+        theta0: float = typer.Option(1.0, "--theta0", help="Initial oversubscription bound of the reduction."),
+        solver: SolverKind = typer.Option(SolverKind.auto, "--solver", help="LP solver (auto: GLOP, PDLP when large)."),
+        time_limit: float = typer.Option(60.0, "--time-limit", help="LP time limit per component, s."),
+        no_balance: bool = typer.Option(False, "--no-balance", help="Skip the phase that keeps splits close to ECMP."),
+        max_mlu: float | None = typer.Option(None, "--max-mlu", help="Exit 1 when the WCMP MLU exceeds this."),
+        out: Path = typer.Option(Path("fabricctl-out"), "--out", help="Folder for the plan and the PNG."),
+        plan_path: Path | None = typer.Option(None, "--plan", help="Plan file to add the section to (default OUT/plan.json)."),
+        png: bool = typer.Option(True, "--png/--no-png", help="Write OUT/wcmp-util.png."),
+        json_out: bool = typer.Option(False, "--json", help=JSON_HELP),
+    ) -> None:
+        """Optimal ECMP/WCMP weights: LP min-MLU, integer WCMP groups within switch limits, ECMP baseline."""
+        from fabric.io import load_fabric
+        from fabric.lbreport import plot_utilisation, wcmp_table
+        from fabric.plan import Plan
+        from fabric.wcmp import WcmpPlanner
+
+        fab = load_fabric(fabric)
+        fail = [x.strip() for item in fail for x in item.split(",") if x.strip()]
+        fail_node = [x.strip() for item in fail_node for x in item.split(",") if x.strip()]
+        dem = _demand(fab, demand, job, rate_gbps, seed, qps_per_pair)
+        limits = _limits(max_group, max_weight, table_size, max_groups, theta0)
+        planner = WcmpPlanner(fab, dem, limits=limits, solver=solver.value, time_limit_s=time_limit,
+                              balance=not no_balance)
+        with err_console.status("solving the min-MLU LP and WCMP groups"):
+            res = planner.solve()
+            base = res
+            if fail or fail_node:
+                res = planner.fail(fail, fail_node)
+        summary = res.summary()
+        summary["groups"] = res.groups
+        if fail or fail_node:
+            summary["baseline"] = {"mlu_lp": base.mlu_lp, "mlu_wcmp": base.mlu_wcmp, "mlu_ecmp": base.mlu_ecmp,
+                                   "seconds_total": base.seconds_total}
+            summary["recompute_seconds"] = res.seconds_total
+        ppath = plan_path or out / "plan.json"
+        p = Plan.load_or_new(ppath, fabric=fab.name)
+        p.fabric = p.fabric or fab.name
+        p.set("wcmp", res.section(), res.provenance())
+        p.save(ppath)
+        summary["plan"] = str(ppath)
+        if png:
+            img = out / "wcmp-util.png"
+            plot_utilisation(res, img)
+            summary["png"] = str(img)
+        if json_out:
+            emit_json(summary)
+        else:
+            console.print(wcmp_table(summary))
+            if fail or fail_node:
+                console.print(f"before the failure: MLU LP {base.mlu_lp:.4f}, WCMP {base.mlu_wcmp:.4f}, "
+                              f"ECMP {base.mlu_ecmp:.4f}; recomputed in {res.seconds_total * 1000:.1f} ms "
+                              f"(cold solve {base.seconds_total * 1000:.1f} ms)")
+            for note in res.notes:
+                console.print(f"[yellow]note[/]: {note}")
+            console.print(f"plan: {ppath}" + (f", plot: {summary['png']}" if png else ""))
+        if max_mlu is not None and res.mlu_wcmp > max_mlu:
+            err_console.print(f"check failed: WCMP MLU {res.mlu_wcmp:.4f} > --max-mlu {max_mlu}")
+            raise typer.Exit(1)
+
+    @plan.command("ports")
+    def ports_cmd(
+        fabric: str = typer.Argument(..., help=FABRIC_HELP),
+        job: Path = typer.Option(..., "--job", help="Job file (YAML): gpus or place, collective, rate, qps_per_pair."),
+        hash_kind: HashKind = typer.Option(HashKind.crc32, "--hash", help="Switch hash function."),
+        demand: str | None = typer.Option(None, "--demand", help=DEMAND_HELP),
+        rate_gbps: float | None = typer.Option(None, "--rate-gbps", help="Rate each GPU sends, Gb/s."),
+        qps_per_pair: int | None = typer.Option(None, "--qps-per-pair", help="QPs per communicating pair."),
+        seed: int | None = typer.Option(None, "--seed", help="Seed of the random ports and of the hash seeds."),
+        polarize: bool = typer.Option(False, "--polarize", help="Same hash seed on every switch (polarisation)."),
+        hash_qp: bool = typer.Option(False, "--hash-qp", help="CRC32 also hashes the destination QP (as Meta does)."),
+        candidates: int = typer.Option(512, "--candidates", help="Source ports tried per QP when placing."),
+        out: Path = typer.Option(Path("fabricctl-out"), "--out", help="Folder for the plan."),
+        plan_path: Path | None = typer.Option(None, "--plan", help="Plan file (default OUT/plan.json)."),
+        json_out: bool = typer.Option(False, "--json", help=JSON_HELP),
+    ) -> None:
+        """Place RoCE QP source ports so that hashing spreads them; compare with random ports."""
+        from fabric.hashing import HashConfig, place_ports
+        from fabric.io import load_fabric
+        from fabric.plan import Plan, Provenance
+        from fabric.wcmp import WcmpPlanner
+
+        fab = load_fabric(fabric)
+        dem = _demand(fab, demand, job, rate_gbps, seed, qps_per_pair)
+        with err_console.status("computing groups and placing source ports"):
+            res = WcmpPlanner(fab, dem).solve()
+            cfg = HashConfig(kind=hash_kind.value, seed=seed or 0, polarize=polarize, use_qp=hash_qp)
+            pr = place_ports(fab, dem, res.groups, cfg, candidates=candidates, seed=seed or 0)
+        ppath = plan_path or out / "plan.json"
+        p = Plan.load_or_new(ppath, fabric=fab.name)
+        p.fabric = p.fabric or fab.name
+        p.set("qp_ports", pr.section(),
+              Provenance(solver="greedy-min-max", status="FEASIBLE", objective=pr.max_load_placed,
+                         bound=1.0, gap=(pr.max_load_placed - 1.0) / max(pr.max_load_placed, 1e-12),
+                         seconds=round(pr.seconds, 6),
+                         params={"hash": cfg.kind, "polarize": polarize, "hash_qp": hash_qp,
+                                 "candidates": candidates}))
+        p.save(ppath)
+        summary = pr.summary()
+        summary["plan"] = str(ppath)
+        if json_out:
+            emit_json(summary)
+            return
+        from rich.table import Table
+
+        t = Table(title=f"QP source ports ({cfg.kind}{', polarised' if polarize else ''}), {len(dem.flows)} QPs")
+        for col in ("ports", "max load / ideal", "collisions", "usable share"):
+            t.add_column(col)
+        t.add_row("random", f"{pr.max_load_random:.3f}", str(pr.collisions_random), f"{pr.usable_random:.3f}")
+        t.add_row("placed", f"{pr.max_load_placed:.3f}", str(pr.collisions_placed), f"{pr.usable_placed:.3f}")
+        console.print(t)
+        console.print(f"plan: {ppath}")
