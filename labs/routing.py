@@ -22,10 +22,10 @@ import ipaddress
 import math
 import re
 from collections import Counter, deque
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any
 
-from fabric.errors import ConfigError, LabError
+from fabric.errors import ConfigError, FabricError, LabError
 from fabric.topology import ENDPOINT_ROLES, Fabric
 from labs.constants import IFNAME_MAX, KERNEL_MAX_NEXTHOP_WEIGHT, LAB_BASE_ADDRESS, LAB_MAX_NODES
 
@@ -136,7 +136,10 @@ def layout(fabric: Fabric, plan: Any = None, *, plan_file: str | None = None) ->
     used: dict[str, set[str]] = {n: set() for n in nodes}
     links: list[LinkPlan] = []
     port_if: dict[tuple[str, str], str] = {}
+    failed = _plan_failed_links(fabric, plan, plan_file)
     for i, lk in enumerate(fabric.links()):
+        if (lk.a, lk.b, lk.key) in failed:
+            lk = replace(lk, up=False)
         ia = ifname_for(lk.port_a, used[lk.a], len(used[lk.a]) + 1)
         ib = ifname_for(lk.port_b, used[lk.b], len(used[lk.b]) + 1)
         port_if[(lk.a, lk.port_a)] = ia
@@ -144,6 +147,8 @@ def layout(fabric: Fabric, plan: Any = None, *, plan_file: str | None = None) ->
         delay, model = link_delay_us(fabric, lk.a, lk.b, lk.length_km, lk.kind)
         links.append(LinkPlan(i, lk.a, lk.b, lk.key, ia, ib, lk.capacity_gbps, delay, lk.up, model))
     lay = Layout(nodes, address, links)
+    if failed:
+        lay.notes.append(f"{len(failed)} link(s) down as the plan's wcmp section failed them")
     # adjacency over up links: node -> list of (neighbour, my ifname)
     adj: dict[str, list[tuple[str, str]]] = {n: [] for n in nodes}
     for lp in links:
@@ -182,6 +187,20 @@ def layout(fabric: Fabric, plan: Any = None, *, plan_file: str | None = None) ->
     return lay
 
 
+def _plan_failed_links(fabric: Fabric, plan: Any, plan_file: str | None) -> set[tuple[str, str, int]]:
+    """Links the plan was computed without (``wcmp.failed_links``): the lab brings them up down."""
+    sec = getattr(plan, "wcmp", None) if plan is not None else None
+    names = (sec.data.get("failed_links") or []) if sec is not None else []
+    out = set()
+    for i, name in enumerate(names):
+        try:
+            lk = fabric.find_link(str(name))
+        except FabricError as exc:
+            raise ConfigError(exc.reason, file=plan_file, where=f"wcmp.failed_links[{i}]") from None
+        out.add((lk.a, lk.b, lk.key))
+    return out
+
+
 def _apply_wcmp(fabric: Fabric, data: dict[str, Any], hops: dict[str, dict[str, list[NextHop]]],
                 port_if: dict[tuple[str, str], str], lay: Layout, endpoint: dict[str, bool],
                 plan_file: str | None) -> None:
@@ -213,7 +232,9 @@ def _apply_wcmp(fabric: Fabric, data: dict[str, Any], hops: dict[str, dict[str, 
         targets = [dst] + [e for e in fabric.graph.neighbors(dst)
                            if endpoint[e] and set(fabric.graph.neighbors(e)) == {dst}]
         for t in targets:
-            if t != sw:
+            # a neighbour is reached by its own scope-link /32 (over every parallel link); a plan
+            # group for it would install the same prefix twice
+            if t != sw and t not in lay.neighbours[sw]:
                 hops[sw][t] = nh
         lay.wcmp_groups_applied += 1
 

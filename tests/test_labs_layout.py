@@ -215,3 +215,32 @@ def test_budgets_from_a_plan_file(tmp_path):
     (tmp_path / "np.json").write_text("[1, 2]")
     with pytest.raises(ConfigError, match="np.json"):
         load_budgets(tmp_path / "np.json")
+
+
+def test_planner_wcmp_section_gives_one_route_per_prefix():
+    """The load-balancing planner's real groups (incl. groups for directly connected leaves) map onto
+    routes without installing a neighbour's /32 twice (the kernel refuses that with EEXIST)."""
+    from fabric.traffic import ring_allreduce
+    from fabric.wcmp import WcmpPlanner
+
+    fab = example_two_site()
+    res = WcmpPlanner(fab, ring_allreduce(fab, fab.nodes("gpu"), 200.0, seed=1)).fail(
+        ["beijing-su1-rail0--beijing-spine1"])
+    plan = Plan(fabric=fab.name)
+    plan.set("wcmp", res.section())
+    lay = layout(fab, plan)
+    assert lay.wcmp_groups_applied > 0
+    for n in lay.nodes:
+        prefixes = [d for d, _ in lay.routes[n]]
+        neighbour_prefixes = {f"{lay.address[m]}/32" for m in lay.neighbours[n]}
+        assert len(prefixes) == len(set(prefixes)), n
+        assert not neighbour_prefixes & set(prefixes), n
+    # the link the plan failed comes up down, and no route of any destination uses it
+    down = [lp for lp in lay.links if not lp.up]
+    assert [(lp.a, lp.b) for lp in down] == [("beijing-su1-rail0", "beijing-spine1")]
+    table = resolve_routes(lay, "beijing-su1-rail0")
+    assert all(m != "beijing-spine1" for d, hops in table.items() for _, m, _ in hops)
+    bad = Plan(fabric=fab.name)
+    bad.set("wcmp", {**res.section(), "failed_links": ["nowhere--else"]})
+    with pytest.raises(ConfigError, match=r"wcmp.failed_links\[0\]: no such link"):
+        layout(fab, bad)
