@@ -24,9 +24,11 @@ def run(ctx: DemoContext) -> None:
                                         seconds=round(time.perf_counter() - t0, 4), params={"profile": "nvidia"}))
     lossless = [g for g in data["port_groups"] if g["lossless"]]
     for g in data["port_groups"]:
-        ctx.console.print(f"  {g['speed_gbps']:g}G {g['cable_m']:g} m x{len(g['ports'])}: "
-                          f"{'lossless' if g['lossless'] else 'lossy (wdm)'} headroom {g['pfc']['headroom_bytes']:,} B, "
-                          f"ECN {g['ecn']['kmin_bytes']:,}-{g['ecn']['kmax_bytes']:,} B @ {g['ecn']['pmax']:g}")
+        cable = f"{g['cable_m']:g} m" if g["cable_m"] < 10_000 else f"{g['cable_m'] / 1000:,.0f} km"
+        pfc = (f"lossless, PFC headroom {g['pfc']['headroom_bytes']:,} B" if g["lossless"] else
+               f"lossy (PFC off: would need {g['pfc']['headroom_bytes'] / 1e9:,.1f} GB of headroom)")
+        ctx.console.print(f"  {g['speed_gbps']:g}G {cable} x{len(g['ports'])} ports: {pfc}, "
+                          f"ECN Kmin {g['ecn']['kmin_bytes']:,} B Kmax {g['ecn']['kmax_bytes']:,} B Pmax {g['ecn']['pmax']:.0%}")
     sc = scenarios.incast(8, 1e6)
     res = simulate(sc.fabric, sc.flows, PacketConfig(cc="dcqcn", pfc=True, t_end_s=sc.t_end_s,
                                                      sample_dt_s=(sc.expected_s or sc.t_end_s) / 200, samples=200))
