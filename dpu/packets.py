@@ -104,9 +104,9 @@ class PacketBatch:
         ts = [int(round(float(getattr(p, "time", 0.0)) * 1e9)) for p in pkts]
         return cls.from_bytes(raw, ts)
 
-    def take(self, index: np.ndarray) -> PacketBatch:
+    def take(self, index: np.ndarray | slice) -> PacketBatch:
         """A new batch (sharing ``data``) with the packets selected by an index or boolean mask."""
-        idx = np.asarray(index)
+        idx = index if isinstance(index, slice) else np.asarray(index)
         return PacketBatch(self.data, self.offsets[idx], self.lengths[idx], self.wire_lengths[idx],
                            self.timestamps_ns[idx], self.linktype)
 
