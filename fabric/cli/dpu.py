@@ -52,6 +52,63 @@ def register(app: typer.Typer, groups: dict[str, typer.Typer]) -> None:
         bad = sum(1 for r in recs if r["parse_error"])
         err_console.print(f"{len(recs)} packets, {bad} with parse errors")
 
+    @dpu.command("check")
+    def check_cmd(spec: str = typer.Option("ref-400g", "--spec", help="Built-in spec name (ref-400g, "
+                                           "arm-sw-gen4) or a YAML/JSON spec file."),
+                  profile: str = typer.Option("imix", "--profile", help=PROFILE_HELP),
+                  load: float | None = typer.Option(None, "--load", help="Offered load as a fraction of line "
+                                                    "rate (default 1.0; for a pcap: its own gaps)."),
+                  packets: int = typer.Option(1_000_000, "--packets", help="Packets to simulate."),
+                  flows: int = typer.Option(4096, "--flows", help="Concurrent flows in generated traffic (RSS)."),
+                  arrivals: str = typer.Option("poisson", "--arrivals", help="poisson (random idle gaps) or "
+                                               "deterministic (evenly spaced)."),
+                  seed: int = typer.Option(0, "--seed", help="Random seed."),
+                  show_assumptions: bool = typer.Option(False, "--assumptions", help="List the spec's assumptions."),
+                  json_out: bool = typer.Option(False, "--json", help=JSON_HELP)) -> None:
+        """Simulate a DPU spec on a traffic profile; verdict against 400 Gb/s and <= 30 us one-way (exit 1 on miss)."""
+        from dpu.spec import load_spec
+        from dpu.timing import check, pcap_traffic
+        from dpu.timing import profile as named_profile
+        from fabric.errors import ConfigError
+
+        if arrivals not in ("poisson", "deterministic"):
+            raise ConfigError(f"unknown arrivals {arrivals!r} (poisson, deterministic)", where="--arrivals")
+        if packets < 1:
+            raise ConfigError(f"packets must be >= 1, got {packets}", where="--packets")
+        s = load_spec(spec)
+        is_pcap = profile not in ("64", "1500", "imix", "roce4k")
+        traffic = pcap_traffic(profile) if is_pcap else named_profile(profile)
+        with err_console.status(f"simulating {packets:,} packets of {traffic.name} through {s.name}"):
+            res = check(s, traffic, load if (load is not None or is_pcap) else 1.0, packets, seed=seed,
+                        poisson=arrivals == "poisson", flows=flows)
+        res["assumptions"] = s.assumptions()
+        if json_out:
+            emit_json(res)
+        else:
+            from rich.table import Table
+
+            lat = res["latency_us"]
+            t = Table("metric", "value", title=f"{s.name} on {traffic.name}")
+            t.add_row("offered", f"{res['offered_gbps']:.1f} Gb/s")
+            t.add_row("throughput", f"{res['throughput_gbps']:.1f} Gb/s ({res['mpps']:.1f} Mpps)")
+            t.add_row("latency us", f"p50 {lat['p50']:.3f}  p99 {lat['p99']:.3f}  p99.9 {lat['p999']:.3f}  "
+                                    f"max {lat['max']:.3f}")
+            t.add_row("dropped", f"{res['dropped']:,}")
+            t.add_row("max sustainable", f"{res['max_sustainable_gbps']:.1f} Gb/s")
+            t.add_row("utilisation", "  ".join(f"{k} {v:.2f}" for k, v in res["utilisation"].items()))
+            t.add_row("400 Gb/s", "[green]yes[/]" if res["meets_400g"] else "[red]no[/]")
+            t.add_row("<= 30 us", "[green]yes[/]" if res["meets_30us"] else "[red]no[/]")
+            console.print(t)
+            console.print(f"verdict: {res['verdict']}: {res['reason']}")
+            if show_assumptions:
+                a = Table("parameter", "value", "source", title="assumptions")
+                for row in res["assumptions"]:
+                    a.add_row(row["name"], f"{row['value']:g}" if isinstance(row["value"], float) else str(row["value"]),
+                              row["source"])
+                console.print(a)
+        if not (res["meets_400g"] and res["meets_30us"]):
+            raise typer.Exit(1)
+
 
 def _s(v: object) -> str:
     return "" if v is None else str(v)
