@@ -52,6 +52,47 @@ def register(app: typer.Typer, groups: dict[str, typer.Typer]) -> None:
         bad = sum(1 for r in recs if r["parse_error"])
         err_console.print(f"{len(recs)} packets, {bad} with parse errors")
 
+    @dpu.command("run")
+    def run_cmd(pcap: Path = typer.Argument(..., help="pcap or pcapng file."),
+                pipeline: Path = typer.Option(..., "--pipeline", help="Pipeline file (YAML/JSON)."),
+                out: Path = typer.Option(..., "--out", help="Folder for port-N.pcap files and counters.json."),
+                json_out: bool = typer.Option(False, "--json", help=JSON_HELP)) -> None:
+        """Run a capture through a match-action pipeline; one pcap per egress port plus counters."""
+        import time
+
+        from dpu.packets import read_pcap, write_pcap
+        from dpu.pipeline import load_pipeline
+        from fabric.fsutil import write_json_atomic
+
+        pl = load_pipeline(pipeline)
+        batch = read_pcap(pcap)
+        t0 = time.perf_counter()
+        res = pl.run(batch)
+        secs = time.perf_counter() - t0
+        files = {}
+        for port, b in res.per_port().items():
+            path = out / f"port-{port}.pcap"
+            write_pcap(path, b.compact())
+            files[str(port)] = str(path)
+        summary = {"pipeline": pl.name, "input": str(pcap), **res.summary(), "files": files,
+                   "seconds": secs}
+        write_json_atomic(out / "counters.json", summary)
+        summary["counters_file"] = str(out / "counters.json")
+        if json_out:
+            emit_json(summary)
+            return
+        from rich.table import Table
+
+        t = Table("table", "entry", "packets", "bytes", title=f"{pl.name}: {summary['packets']:,} packets")
+        for name, c in summary["counters"].items():
+            for e in c["entries"]:
+                t.add_row(name, str(e["entry"]), f"{e['packets']:,}", f"{e['bytes']:,}")
+            t.add_row(name, "miss", f"{c['miss']['packets']:,}", f"{c['miss']['bytes']:,}")
+        console.print(t)
+        console.print(f"forwarded {summary['forwarded']:,}, dropped {summary['dropped']:,}, "
+                      f"no route {summary['no_route']:,}, ECN marked {summary['ecn_marked']:,}; per port "
+                      + ", ".join(f"{p}: {n:,}" for p, n in summary["per_port"].items()) + f"; wrote {out}")
+
     @dpu.command("check")
     def check_cmd(spec: str = typer.Option("ref-400g", "--spec", help="Built-in spec name (ref-400g, "
                                            "arm-sw-gen4) or a YAML/JSON spec file."),
