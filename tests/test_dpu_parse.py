@@ -317,3 +317,38 @@ def test_parse_empty_and_many(n):
     if n:
         assert np.all(r["parse_error"] == 0)
         assert list(r["l4_dport"]) == [i % 4000 + 1 for i in range(n)]
+
+
+def test_parse_cli_json(cli, tmp_path):
+    import json
+
+    from dpu.packets import write_pcap
+
+    pkts = [Ether() / Dot1Q(vlan=5) / IP(src="10.0.0.1", dst="10.0.0.2", tos=0x6A) / UDP(sport=7, dport=4791)
+            / BTH(dqpn=3, psn=4), Ether() / IP() / UDP(dport=4789) / VXLAN(vni=8) / Ether() / IPv6() / TCP(dport=22)]
+    write_pcap(tmp_path / "p.pcap", PacketBatch.from_bytes([bytes(p) for p in pkts] + [bytes(pkts[0])[:20]]))
+    r = cli(["dpu", "parse", tmp_path / "p.pcap", "--json"])
+    assert r.exit_code == 0, r.output
+    doc = json.loads(r.output)
+    assert doc[0]["vlans"] == [5] and doc[0]["dscp"] == 26 and doc[0]["ecn"] == 2
+    assert doc[0]["bth"] == {"opcode": 0, "dest_qp": 3, "psn": 4, "ack_req": False, "pkey": 0xFFFF}
+    assert doc[1]["vxlan_vni"] == 8 and doc[1]["inner"]["ip_version"] == 6 and doc[1]["inner"]["l4_dport"] == 22
+    assert doc[2]["parse_error"] == P.ParseError.TRUNCATED_IPV4 and doc[2]["inner"] is None
+    (tmp_path / "bad.pcap").write_bytes(b"\xd4\xc3\xb2\xa1" + b"\0" * 30)
+    r = cli(["dpu", "parse", tmp_path / "bad.pcap"])
+    assert r.exit_code == 2
+
+
+def test_fused_fast_path_agrees_with_table_path():
+    from dpu.fastpath import forward_exact
+    from dpu.tables import ExactTable
+
+    pkts = [bytes(Ether() / IP(dst=f"10.0.0.{i % 5}") / UDP(dport=i)) for i in range(50)]
+    pkts += [bytes(Ether() / IP() / UDP(dport=4789) / VXLAN() / Ether() / IP(dst="10.0.0.1") / UDP()), b"\x00" * 10]
+    b = PacketBatch.from_bytes(pkts)
+    t = ExactTable("d", ["ip_dst0"], [[0x0A000001], [0x0A000003]])
+    eg = forward_exact(b, t, np.array([4, 6]), miss_port=9)
+    res = P.parse(b)
+    idx = t.lookup(res["ip_dst0"].astype(np.uint64).reshape(-1, 1))
+    want = np.where(res["parse_error"] != 0, -1, np.where(idx >= 0, np.array([4, 6])[idx], 9))
+    assert eg.tolist() == want.tolist()
