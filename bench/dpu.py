@@ -39,12 +39,16 @@ def mix(n: int, seed: int = 0) -> tuple[list[bytes], list[int]]:
     from scapy.contrib.roce import BTH
     from scapy.layers.inet import IP, TCP, UDP
     from scapy.layers.inet6 import IPv6
-    from scapy.layers.l2 import Ether
+    from scapy.layers.l2 import Ether as _Ether
     from scapy.layers.vxlan import VXLAN
     from scapy.packet import Raw
 
     dsts = [f"10.0.{k // 16}.{k % 16 + 1}" for k in range(256)]
     kinds = []
+
+    def Ether():  # noqa: N802 - explicit MACs: scapy would otherwise ARP for every destination
+        return _Ether(src="02:00:00:00:00:01", dst="02:00:00:00:00:02")
+
     for d in dsts:
         kinds.append([
             bytes(Ether() / IP(dst=d) / UDP(sport=1000, dport=2000) / Raw(b"\0" * 18)),

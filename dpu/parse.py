@@ -16,7 +16,10 @@ Conventions: addresses are four big-endian 32-bit words ``ip_src0..3`` (IPv4 in 
 ``F_L4_SKIPPED`` in ``present`` and no L4 fields; an error in the inner packet is reported in
 ``inner_parse_error`` (the outer row's ``parse_error`` stays 0).
 
-Note for editors: numba's on-disk cache is keyed on this file, so the layouts live here.
+Note for editors: numba's on-disk cache (``cache=True``) is keyed on each kernel's own source file, so
+the layouts live here, next to the kernel. Kernels in other files that use these constants or
+``_parse_frame`` (:mod:`dpu.fastpath`, :mod:`dpu.actions`) are not recompiled when only this file
+changes: after editing a layout or the column list, delete ``dpu/__pycache__/*.nbi`` and ``*.nbc``.
 """
 
 from __future__ import annotations

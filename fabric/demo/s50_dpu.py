@@ -15,8 +15,12 @@ def _packets() -> list[bytes]:
     from scapy.contrib.roce import BTH
     from scapy.layers.inet import IP, TCP, UDP
     from scapy.layers.inet6 import IPv6, IPv6ExtHdrHopByHop
-    from scapy.layers.l2 import Dot1AD, Dot1Q, Ether
+    from scapy.layers.l2 import Dot1AD, Dot1Q
+    from scapy.layers.l2 import Ether as _Ether
     from scapy.layers.vxlan import VXLAN
+
+    def Ether():  # noqa: N802 - explicit MACs, so scapy never ARPs for a destination
+        return _Ether(src="02:00:00:00:00:01", dst="02:00:00:00:00:02")
 
     pkts = [bytes(p) for p in (
         Ether() / IP(src="10.0.0.1", dst="10.0.1.1", tos=0x6A) / UDP(sport=49152, dport=4791)
