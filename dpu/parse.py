@@ -204,7 +204,7 @@ def _get_word(buf, base, k, w):  # pragma: no cover - numba
     return (np.int64(buf[p]) << 24) | (np.int64(buf[p + 1]) << 16) | (np.int64(buf[p + 2]) << 8) | buf[p + 3]
 
 
-@njit(cache=True)
+@njit(cache=True, inline="always")
 def _parse_frame(buf, p, end, out, i, b, outer):  # pragma: no cover - numba
     """Parse one Ethernet frame in ``buf[p:end]`` into ``out[i, b + column]``.
 
@@ -412,15 +412,16 @@ def parse_kernel(data, offsets, lengths, out):  # pragma: no cover - numba
     for i in range(offsets.shape[0]):
         s = offsets[i]
         e = s + lengths[i]
-        inner = _parse_frame(data, s, e, out, i, 0, True)
-        if inner >= 0:
-            _parse_frame(data, inner, e, out, i, INNER, False)
-        else:
+        start = s
+        for layer in range(2):  # one call site: _parse_frame is inlined (no per-call refcounting)
+            nxt = _parse_frame(data, start, e, out, i, layer * INNER, layer == 0)
+            _relative(out, i, layer * INNER, s)
+            if nxt < 0:
+                break
+            start = nxt
+        if layer == 0:
             for c in range(NCOL):
                 out[i, INNER + c] = 0
-        _relative(out, i, 0, s)
-        if inner >= 0:
-            _relative(out, i, INNER, s)
 
 
 @njit(cache=True, inline="always")
