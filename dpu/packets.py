@@ -321,4 +321,4 @@ def write_pcap(path: str | os.PathLike[str], batch: PacketBatch) -> None:
     """Write a classic pcap file (nanosecond timestamps), atomically."""
     image = pcap_bytes(batch)
     with atomic_open(path, "wb") as fh:
-        fh.write(memoryview(image))
+        fh.write(image.data)

@@ -125,7 +125,10 @@ class Pipeline:
     # ---- compilation ----------------------------------------------------------------------------
     def _compile_groups(self, groups: dict) -> None:
         self.group_index: dict[str, int] = {}
-        off, ln, port, cum = [], [], [], []
+        off: list[int] = []
+        ln: list[int] = []
+        port: list[int] = []
+        cum: list[int] = []
         for gi, (g, members) in enumerate(groups.items()):
             where = f"wcmp_groups.{g}"
             if not isinstance(members, list) or not members:
@@ -280,7 +283,7 @@ class Pipeline:
                 table: Any = LpmTable(name, fam, prefixes)
                 keys = [key]
             else:
-                keys = t.get("key")
+                keys = t.get("key")  # type: ignore[assignment]
                 if isinstance(keys, str):
                     keys = [keys]
                 if not isinstance(keys, list) or not keys:

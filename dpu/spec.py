@@ -205,7 +205,7 @@ def _coerce(name: str, value: Any, where: str, file: str | None) -> Any:
         if t == "int" or t is int:
             if isinstance(value, bool) or float(value) != int(value):
                 raise ValueError
-            v = int(value)
+            v: float = int(value)
         else:
             if isinstance(value, bool):
                 raise ValueError

@@ -305,7 +305,7 @@ def pcap_traffic(path: str) -> Traffic:
 class SimResult:
     spec: str
     traffic: str
-    load: float
+    load: float | None
     packets: int
     stats: np.ndarray
     hist_f: np.ndarray
