@@ -192,16 +192,17 @@ def _get(buf, base, k):  # pragma: no cover - numba
     lead = off & 7
     nbytes = (lead + bits + 7) >> 3
     v = np.int64(0)
-    for j in range(nbytes):
-        v = (v << 8) | np.int64(buf[first + j])
+    for j in range(nbytes):  # unsigned index: numba emits no negative-index wraparound per byte
+        v = (v << 8) | np.int64(buf[np.uint64(first + j)])
     return (v >> (nbytes * 8 - lead - bits)) & ((np.int64(1) << bits) - 1)
 
 
 @njit(cache=True, inline="always")
 def _get_word(buf, base, k, w):  # pragma: no cover - numba
     """32-bit word ``w`` of a wide field (IPv6 address)."""
-    p = base + (k[0] >> 3) + 4 * w
-    return (np.int64(buf[p]) << 24) | (np.int64(buf[p + 1]) << 16) | (np.int64(buf[p + 2]) << 8) | buf[p + 3]
+    p = np.uint64(base + (k[0] >> 3) + 4 * w)
+    return ((np.int64(buf[p]) << 24) | (np.int64(buf[p + np.uint64(1)]) << 16)
+            | (np.int64(buf[p + np.uint64(2)]) << 8) | np.int64(buf[p + np.uint64(3)]))
 
 
 @njit(cache=True, inline="always")
