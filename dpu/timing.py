@@ -422,8 +422,9 @@ def simulate(spec: DpuSpec, traffic: Traffic, load: float | None = 1.0, packets:
 
 def trace_arrays(spec: DpuSpec, traffic: Traffic, load: float | None, packets: int,
                  rng: np.random.Generator) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
-    """Arrays for an explicit trace, repeated to ``packets``; gaps scaled so the offered rate is
-    ``load`` x line rate, and never shorter than the wire time."""
+    """Arrays for an explicit trace, repeated to ``packets``. A gap is the packet's wire time at our
+    line rate plus the trace's idle time after it; with a ``load`` the idle times are scaled so the
+    offered rate is ``load`` x line rate."""
     assert traffic.length is not None and traffic.t0_ns is not None and traffic.flow_hash is not None
     m = len(traffic.length)
     reps = max(1, math.ceil(packets / m))
@@ -432,9 +433,11 @@ def trace_arrays(spec: DpuSpec, traffic: Traffic, load: float | None, packets: i
     gaps = np.concatenate([gaps, [np.median(gaps) if len(gaps) else 0.0]])
     gaps = np.tile(gaps, reps)[:packets].astype(np.float64)
     wire = (length + ETHERNET_WIRE_OVERHEAD_BYTES) * 8.0 / spec.line_rate_gbps
-    if load is not None and gaps.sum() > 0:
-        gaps = gaps * (wire.sum() / load) / gaps.sum()
-    gaps = np.maximum(gaps, wire)
+    idle = np.maximum(gaps - wire, 0.0)  # the trace's idle time after each packet, at our line rate
+    if load is not None:  # keep the idle pattern, scale it so the offered rate is load x line rate
+        want = wire.sum() * (1.0 / load - 1.0)
+        idle = idle * (want / idle.sum()) if idle.sum() > 0 else np.full(len(idle), want / len(idle))
+    gaps = wire + idle
     t0 = np.concatenate([[0.0], np.cumsum(gaps[:-1])])
     fh = np.tile(traffic.flow_hash, reps)[:packets]
     exc = rng.random(packets) < spec.exception_fraction

@@ -130,3 +130,29 @@ def test_check_cli_exit_codes(cli):
     assert r.exit_code == 1
     r = cli(["dpu", "check", "--profile", "9000"])
     assert r.exit_code == 2
+
+
+def test_pcap_profile_uses_sizes_gaps_and_flows(cli, tmp_path):
+    from dpu.packets import PacketBatch, write_pcap
+    from dpu.timing import pcap_traffic
+
+    sizes = [64, 1500, 64, 594] * 25
+    gaps_ns = 1000
+    frames = []
+    for k, L in enumerate(sizes):
+        eth = bytes(12) + b"\x08\x00"
+        ip = bytes([0x45, 0, (L - 14) >> 8, (L - 14) & 0xFF, 0, 0, 0, 0, 64, 17, 0, 0, 10, 0, 0, k % 7, 10, 0, 1, 1])
+        udp = (1000 + k % 5).to_bytes(2, "big") + (2000).to_bytes(2, "big") + bytes(4)
+        frames.append((eth + ip + udp).ljust(L, b"\0"))
+    write_pcap(tmp_path / "t.pcap", PacketBatch.from_bytes(frames, [k * gaps_ns for k in range(len(frames))]))
+    tr = pcap_traffic(str(tmp_path / "t.pcap"))
+    assert tr.length.tolist() == sizes and np.all(np.diff(tr.t0_ns) == gaps_ns)
+    assert len(set(tr.flow_hash.tolist())) == 35  # 7 sources x 5 source ports
+    spec = builtin_specs()["ref-400g"]
+    res = simulate(spec, tr, None, len(sizes))
+    # its own gaps: 100 packets of mean 555.5 B, one every 1 us
+    assert res.summary()["offered_gbps"] == pytest.approx((np.mean(sizes) + 20) * 8 / gaps_ns, rel=0.02)
+    res = simulate(spec, tr, 0.5, 10_000)
+    assert res.summary()["offered_gbps"] == pytest.approx(200.0, rel=0.01)
+    r = cli(["dpu", "check", "--profile", tmp_path / "t.pcap", "--packets", "5000", "--json"])
+    assert r.exit_code == 0, r.output
