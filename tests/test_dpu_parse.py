@@ -352,3 +352,20 @@ def test_fused_fast_path_agrees_with_table_path():
     idx = t.lookup(res["ip_dst0"].astype(np.uint64).reshape(-1, 1))
     want = np.where(res["parse_error"] != 0, -1, np.where(idx >= 0, np.array([4, 6])[idx], 9))
     assert eg.tolist() == want.tolist()
+
+
+_PREFIXES = [b"", bytes(12) + b"\x08\x00", bytes(12) + b"\x86\xdd", bytes(12) + b"\x81\x00", bytes(12) + b"\x88\xa8",
+             bytes(Ether() / IP(proto=17))[:34], bytes(Ether() / IP() / UDP(dport=4789))[:42],
+             bytes(Ether() / IP() / UDP(dport=4791))[:42], bytes(Ether() / IPv6(nh=0))[:54],
+             bytes(Ether() / IPv6(nh=44))[:54]]
+
+
+@settings(max_examples=300, deadline=None)
+@given(prefix=st.sampled_from(_PREFIXES), tail=st.lists(st.binary(max_size=120), min_size=1, max_size=8))
+def test_random_bytes_never_crash_and_match_reference(prefix, tail):
+    """Arbitrary bytes behind plausible header prefixes: the kernel flags, never raises, and agrees
+    with the bounds-checked pure-Python parser (which would raise on any read past the end)."""
+    pkts = [prefix + t for t in tail]
+    res = P.parse(PacketBatch.from_bytes(pkts))
+    for i, raw in enumerate(pkts):
+        assert parse_packet(raw) == (res.row(i), res.row(i, inner=True))
