@@ -305,6 +305,14 @@ def _fill_pcap(out, data, offsets, lengths, wire, ts):  # pragma: no cover - num
     return p
 
 
+def require_ethernet(batch: PacketBatch) -> PacketBatch:
+    """The datapath parses Ethernet frames only; other link types are a user error, not garbage."""
+    if batch.linktype != LINKTYPE_ETHERNET:
+        raise PacketError(f"link type {batch.linktype} is not Ethernet (1); re-capture on an Ethernet "
+                          "interface or convert the file", file=batch.meta.get("file"), where="link type")
+    return batch
+
+
 def pcap_bytes(batch: PacketBatch) -> np.ndarray:
     """The batch as a classic little-endian, nanosecond-resolution pcap file image."""
     total = PCAP_GLOBAL_HEADER_BYTES + PCAP_RECORD_HEADER_BYTES * len(batch) + int(batch.lengths.sum())

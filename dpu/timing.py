@@ -286,10 +286,10 @@ def profile(name: str) -> Traffic:
 
 def pcap_traffic(path: str) -> Traffic:
     """Sizes and gaps of a capture; flows from the parsed 5-tuple (RSS input)."""
-    from dpu.packets import read_pcap
+    from dpu.packets import read_pcap, require_ethernet
     from dpu.parse import parse
 
-    batch = read_pcap(path)
+    batch = require_ethernet(read_pcap(path))
     if len(batch) == 0:
         raise ConfigError("capture has no packets", file=str(path))
     res = parse(batch)

@@ -107,3 +107,12 @@ def test_empty_pcap_and_take(tmp_path):
     b = PacketBatch.from_scapy(_pkts(6))
     sub = b.take(np.array([4, 1])).compact()
     assert [sub.packet(0), sub.packet(1)] == [b.packet(4), b.packet(1)]
+
+
+def test_non_ethernet_capture_is_refused(cli, tmp_path):
+    path = tmp_path / "raw.pcap"
+    path.write_bytes(struct.pack("<IHHiIII", 0xA1B2C3D4, 2, 4, 0, 0, 65535, 101)
+                     + struct.pack("<IIII", 0, 0, 20, 20) + bytes(IP()))
+    assert read_pcap(path).linktype == 101
+    r = cli(["dpu", "parse", path])
+    assert r.exit_code == 2

@@ -19,10 +19,10 @@ def register(app: typer.Typer, groups: dict[str, typer.Typer]) -> None:
                   limit: int | None = typer.Option(None, help="Show only the first N packets."),
                   json_out: bool = typer.Option(False, "--json", help=JSON_HELP)) -> None:
         """Parse every packet of a capture with the numba parser; one object per packet."""
-        from dpu.packets import read_pcap
+        from dpu.packets import read_pcap, require_ethernet
         from dpu.parse import parse
 
-        batch = read_pcap(pcap)
+        batch = require_ethernet(read_pcap(pcap))
         if limit is not None:
             batch = batch.take(slice(0, limit))
         res = parse(batch)
@@ -60,12 +60,12 @@ def register(app: typer.Typer, groups: dict[str, typer.Typer]) -> None:
         """Run a capture through a match-action pipeline; one pcap per egress port plus counters."""
         import time
 
-        from dpu.packets import read_pcap, write_pcap
+        from dpu.packets import read_pcap, require_ethernet, write_pcap
         from dpu.pipeline import load_pipeline
         from fabric.fsutil import write_json_atomic
 
         pl = load_pipeline(pipeline)
-        batch = read_pcap(pcap)
+        batch = require_ethernet(read_pcap(pcap))
         t0 = time.perf_counter()
         res = pl.run(batch)
         secs = time.perf_counter() - t0
