@@ -156,3 +156,15 @@ def test_pcap_profile_uses_sizes_gaps_and_flows(cli, tmp_path):
     assert res.summary()["offered_gbps"] == pytest.approx(200.0, rel=0.01)
     r = cli(["dpu", "check", "--profile", tmp_path / "t.pcap", "--packets", "5000", "--json"])
     assert r.exit_code == 0, r.output
+
+
+def test_rss_one_flow_loads_one_engine():
+    """All packets of a single flow hash to one engine: ref-400g then cannot carry 64 B at line rate."""
+    spec = builtin_specs()["ref-400g"]
+    many = check(spec, profile("64"), 1.0, 50_000, search_packets=50_000)
+    one = check(spec, profile("64"), 1.0, 50_000, search_packets=50_000, flows=1)
+    assert many["meets_400g"] and not one["meets_400g"]
+    assert "engines saturates" in one["reason"]
+    # one engine: 1 / (initiation_cycles / clock) packets per ns
+    cap_mpps = spec.engine_clock_ghz / spec.initiation_cycles * 1e3
+    assert one["max_sustainable_gbps"] == pytest.approx(cap_mpps * 84 * 8 / 1e3, rel=0.02)
