@@ -122,6 +122,26 @@ def amplifiers_on(length_km: float, span_km: float) -> int:
     return max(0, math.ceil(length_km / span_km - 1e-9) - 1)
 
 
+def optical_run(nodes: list[str], lengths_km: list[float], m: BudgetModel) -> tuple[dict[str, int], list[str]]:
+    """Component counts of one optical run (transponder to transponder) and its regeneration sites."""
+    regens = place_regenerators(nodes, lengths_km, m.reach_km)
+    at_nodes = sum(1 for r in regens if not r.startswith("inline:"))
+    counts = {"fibre": len(lengths_km),
+              "amplifiers": sum(amplifiers_on(x, m.amplifier_span_km) for x in lengths_km),
+              "roadm": len(nodes) - 2 - at_nodes, "regeneration": len(regens),
+              "transponders": 2 + 2 * len(regens), "fec": 1 + len(regens), "serialisation": 1}
+    return counts, regens
+
+
+def run_latency_us(nodes: list[str], lengths_km: list[float], m: BudgetModel) -> tuple[float, list[str]]:
+    """One-way latency of one optical run (a lightpath) with the model's devices, and its regenerators."""
+    c, regens = optical_run(nodes, lengths_km, m)
+    total = (sum(lengths_km) * m.us_per_km + c["transponders"] * m.transponder_us + c["fec"] * m.fec_us
+             + c["regeneration"] * m.regen_us + c["amplifiers"] * m.amplifier_us + c["roadm"] * m.roadm_us
+             + m.frame_bytes * 8 / m.line_rate_gbps / 1000.0)
+    return total, regens
+
+
 # ----------------------------------------------------------------------------- one path
 def _edge(g: nx.Graph, fabric: Fabric, u: str, v: str) -> dict[str, Any]:
     d = g.get_edge_data(u, v)
@@ -164,19 +184,12 @@ def path_budget(fabric: Fabric, path: list[str], model: BudgetModel | None = Non
             j += 1
         run_nodes = [hops[i][0]] + [h[1] for h in hops[i:j]]
         lengths = [h[2]["length_km"] for h in hops[i:j]]
-        run_regens = place_regenerators(run_nodes, lengths, m.reach_km)
+        rc, run_regens = optical_run(run_nodes, lengths, m)
         regens.extend(run_regens)
-        for length in lengths:
-            km += length
-            counts["fibre"] += 1
-            us["fibre"] += length * m.us_per_km
-            counts["amplifiers"] += amplifiers_on(length, m.amplifier_span_km)
-        at_nodes = {r for r in run_regens if not r.startswith("inline:")}
-        counts["roadm"] += len(run_nodes) - 2 - len(at_nodes)
-        counts["regeneration"] += len(run_regens)
-        counts["transponders"] += 2 + 2 * len(run_regens)
-        counts["fec"] += 1 + len(run_regens)
-        counts["serialisation"] += 1
+        for name, n in rc.items():
+            counts[name] += n
+        km += sum(lengths)
+        us["fibre"] += sum(lengths) * m.us_per_km
         us["serialisation"] += m.frame_bytes * 8 / m.line_rate_gbps / 1000.0
         i = j
     # Devices at intermediate nodes that are not inside an optical run.
