@@ -193,7 +193,7 @@ def register(app: typer.Typer, groups: dict[str, typer.Typer]) -> None:
             json_out: bool = typer.Option(False, "--json", help=JSON_HELP)) -> None:
         """OCS circuits between aggregation blocks: LP bound, integer circuits (CP-SAT), per-OCS port pairs."""
         from fabric.errors import ConfigError
-        from optical.ocs import circuits_from_plan, load_blocks, load_block_demand, plan_ocs
+        from optical.ocs import circuits_from_plan, load_block_demand, load_blocks, plan_ocs
 
         if not 0 <= tolerance < 1:
             raise ConfigError(f"must be in [0, 1), got {tolerance}", where="--tolerance")
