@@ -56,7 +56,9 @@ Pair = tuple[int, int]  # block indices, i < j
 #: LP; beyond this the rounding alone is used).
 IMPROVE_MAX_PAIRS = 300
 #: Integer circuits are solved jointly with their per-OCS split up to this many pair x OCS variables.
-JOINT_MAX_VARS = 20_000
+JOINT_MAX_VARS = 2_000
+#: One-transit paths each demand starts with when circuits are evaluated.
+SEED_TRANSIT = 4
 
 
 @dataclass
@@ -268,10 +270,15 @@ class _Lp:
             if terms:
                 lp.Add(lp.Sum(terms) <= spec.uplinks[i])
         self.dem_row: dict[tuple[int, int], Any] = {}
+        self.z: dict[tuple[int, int], Any] = {}
         self.cols: dict[tuple[int, int], list[tuple[int, Any]]] = {}
         for (s, t), d in demand.items():
             row = lp.Constraint(0.0, 0.0)
             row.SetCoefficient(self.theta, -d)
+            # Extra throughput of this demand beyond theta: off (bounds 0) except while spreading.
+            zv = lp.NumVar(0.0, 0.0, "")
+            row.SetCoefficient(zv, -d)
+            self.z[s, t] = zv
             self.dem_row[s, t] = row
             self.cols[s, t] = []
             if self.has(s, t):
@@ -305,14 +312,49 @@ class _Lp:
 
     def evaluate(self, fixed: dict[Pair, int], *, stop_at: float | None = None,
                  time_limit_s: float | None = None) -> dict[str, Any]:
-        """Throughput scale of fixed integer circuits (``stop_at``: a known upper bound)."""
+        """Throughput scale of fixed integer circuits (``stop_at``: a known upper bound).
+
+        Max-concurrent-flow LPs are degenerate: only the bottleneck demands get non-zero duals, so
+        plain column generation adds a handful of paths per round. Two things make it converge in
+        few rounds: every demand starts with its direct path and its ``SEED_TRANSIT`` one-transit
+        paths of largest fixed bottleneck, and a first phase also rewards each demand's throughput
+        beyond theta (weight 1e-3 in total), which gives every demand a price; the second phase
+        drops that reward and prices until theta is optimal.
+        """
+        t0 = time.perf_counter()
         for p, v in self.n.items():
             v.SetBounds(0.0, float(fixed.get(p, 0)))
+
+        def cap(a: int, b: int) -> int:
+            return fixed.get((min(a, b), max(a, b)), 0)
+
+        for (s, t), cl in self.cols.items():
+            have = {mid for mid, _x in cl}
+            if self.has(s, t) and -1 not in have:
+                self._add(s, t, -1)
+            mids = sorted((m for m in range(self.nb) if m not in (s, t) and m not in have and cap(s, m) and cap(m, t)),
+                          key=lambda m, s=s, t=t: -min(cap(s, m), cap(m, t)))
+            for mid in mids[:max(0, SEED_TRANSIT - len(have))]:
+                self._add(s, t, mid)
         c = self.spec.circuit_gbps
-        caps = {(i, j): c * fixed.get((min(i, j), max(i, j)), 0) for (i, j) in self.arc_row}
-        r = self._run(stop_at=stop_at, time_limit_s=time_limit_s, per_demand=3,
-                      caps=caps)
+        caps = {(i, j): c * cap(i, j) for (i, j) in self.arc_row}
+        obj = self.lp.Objective()
+        total = sum(self.demand.values())
+        for key, zv in self.z.items():
+            zv.SetBounds(0.0, self.lp.infinity())
+            obj.SetCoefficient(zv, 1e-3 * self.demand[key] / total)
+        half = None if time_limit_s is None else time_limit_s / 3
+        r1 = self._run(time_limit_s=half, per_demand=3)
+        for zv in self.z.values():
+            zv.SetBounds(0.0, 0.0)
+            obj.SetCoefficient(zv, 0.0)
+        left = None if time_limit_s is None else max(1.0, time_limit_s - (time.perf_counter() - t0))
+        r = self._run(stop_at=stop_at, time_limit_s=left, per_demand=3, caps=caps)
+        if r["status"] != "OPTIMAL" or (r1["status"] == "OPTIMAL" and r1["theta"] > r["theta"]):
+            # Phase 1's routing carries its theta too (every demand gets at least theta x demand).
+            r = {**r1, "converged": False, "upper": r.get("upper")}
         r["n"] = dict(fixed)
+        r["seconds"] = time.perf_counter() - t0
         return r
 
     def min_change(self, theta_min: float, current: dict[Pair, int]) -> dict[str, Any]:
@@ -365,12 +407,18 @@ class _Lp:
         converged = False
         upper = float("inf")
         sign = -1.0 if self.minimising else 1.0
+        last: dict[str, Any] | None = None
         while True:
+            if time_limit_s is not None:
+                self.lp.SetTimeLimit(int(1000 * max(0.2, time_limit_s - (time.perf_counter() - t0))))
             status = self.lp.Solve()
             rounds += 1
             st = names.get(status, "NOT_SOLVED")
             if st != "OPTIMAL":
+                if last is not None:   # cut by the time limit: the previous columns' optimum stands
+                    st = "OPTIMAL"
                 break
+            last = self._snapshot()
             if stop_at is not None and not self.minimising and self.theta.solution_value() >= stop_at * (1 - 1e-9):
                 converged = True
                 break
@@ -416,15 +464,22 @@ class _Lp:
             for s, t, mid in new:   # the whole solution was read above: the model changes now
                 self._add(s, t, mid)
         secs = time.perf_counter() - t0
+        self.lp.SetTimeLimit(3_600_000)
         out: dict[str, Any] = {"status": st, "seconds": secs, "rounds": rounds, "converged": converged,
                                "upper": upper if np.isfinite(upper) else None,
                                "columns": sum(len(cl) for cl in self.cols.values())}
-        if st != "OPTIMAL":
-            return {**out, "theta": 0.0, "n": {}, "direct_share": 0.0}
+        if last is None:
+            return {**out, "status": st if st != "OPTIMAL" else "NOT_SOLVED", "theta": 0.0, "n": {},
+                    "direct_share": 0.0, "value": {}}
+        return {**out, **last}
+
+    def _snapshot(self) -> dict[str, Any]:
+        """Everything read from the current solution (the model may change afterwards)."""
+        sign = -1.0 if self.minimising else 1.0
         th = self.theta.solution_value()
         total = sum(d * th for d in self.demand.values())
         direct = sum(x.solution_value() for cl in self.cols.values() for mid, x in cl if mid < 0)
-        return {**out, "theta": th, "direct_share": direct / total if total > 0 else 0.0,
+        return {"theta": th, "direct_share": direct / total if total > 0 else 0.0,
                 "n": {p: v.solution_value() for p, v in self.n.items()},
                 "value": {p: max(0.0, sign * v.reduced_cost()) for p, v in self.n.items()}}
 
@@ -432,7 +487,8 @@ class _Lp:
 # ----------------------------------------------------------------------------- integer circuits
 def _round(spec: OcsSpec, pairs: list[Pair], n_star: dict[Pair, float], time_limit_s: float,
            current: dict[Pair, int] | None = None, workers: int = 2,
-           current_per_ocs: list[dict[Pair, int]] | None = None
+           current_per_ocs: list[dict[Pair, int]] | None = None,
+           demand_pairs: list[tuple[int, int]] | None = None
            ) -> tuple[dict[Pair, int], list[dict[Pair, int]] | None, dict[str, Any]]:
     """CP-SAT: integer circuits near the LP solution ``n_star``.
 
@@ -447,6 +503,8 @@ def _round(spec: OcsSpec, pairs: list[Pair], n_star: dict[Pair, float], time_lim
 
     K = len(spec.ocs)
     joint = len(pairs) * K <= JOINT_MAX_VARS
+    partners = [sum(1 for p in pairs if b in p) for b in range(len(spec.blocks))]
+    mesh = current is None and all(partners[b] <= spec.uplinks[b] for b in range(len(spec.blocks)))
     m = cp_model.CpModel()
     n: dict[Pair, Any] = {}
     obj = []
@@ -467,19 +525,34 @@ def _round(spec: OcsSpec, pairs: list[Pair], n_star: dict[Pair, float], time_lim
             m.AddHint(x, cur)
         else:
             hi = min(lo + 1, cap)
-            x = m.NewIntVar(0 if joint else lo, max(lo, hi), "")
+            x = m.NewIntVar(0, max(lo, hi), "")
             frac = v - lo
             obj.append((1000 + int(round(1000 * frac))) * x)
-            if joint:
-                short = m.NewIntVar(0, lo, "")
-                m.Add(short >= lo - x)
-                obj.append(-1_000_000 * short)
-            m.AddHint(x, lo)
+            short = m.NewIntVar(0, lo, "")
+            m.Add(short >= lo - x)
+            obj.append(-100_000 * short)
+            if mesh:
+                # Hedge: one circuit on every pair when a full mesh fits in every block's ports, so
+                # that every block reaches every other directly or through one transit.
+                none = m.NewBoolVar("")
+                m.Add(x >= 1).OnlyEnforceIf(none.Not())
+                obj.append(-300_000 * none)
+            m.AddHint(x, max(lo, 1) if mesh else lo)
         n[p] = x
+    has_demand = {b for st in demand_pairs for b in st} if demand_pairs is not None else set()
     for i in range(len(spec.blocks)):
         terms = [n[p] for p in pairs if i in p]
         if terms:
             m.Add(sum(terms) <= spec.uplinks[i])
+            # Keep each block's LP degree (and at least one circuit for a block with demand): a
+            # block left with no circuits would make the throughput 0. Soft, so always feasible.
+            target = max(1 if i in has_demand else 0,
+                         math.floor(sum(n_star.get(p, 0.0) for p in pairs if i in p) + 1e-6))
+            target = min(target, spec.uplinks[i])
+            if target:
+                deficit = m.NewIntVar(0, target, "")
+                m.Add(deficit >= target - sum(terms))
+                obj.append(-1_000_000 * deficit)
     mk: dict[tuple[Pair, int], Any] = {}
     if joint:
         for p in pairs:
@@ -835,7 +908,8 @@ def plan_ocs(spec: OcsSpec, demand: dict[tuple[int, int], float], *, current: Cu
     lp_bound = bound["theta"]
     if lp_bound <= 0:
         raise InfeasibleError("some demand has no direct or one-transit path between blocks wired to a common OCS")
-    n_int, joint, r_info = _round(spec, lp.pairs, bound["n"], min(3.0, time_limit_s / 5), workers=workers)
+    n_int, joint, r_info = _round(spec, lp.pairs, bound["n"], min(3.0, time_limit_s / 5), workers=workers,
+                                  demand_pairs=list(demand))
     if joint is None:
         per_ocs, dropped, m_info = map_to_ocs(spec, n_int, time_limit_s=time_limit_s / 3, workers=workers)
     else:
@@ -874,7 +948,7 @@ def plan_ocs(spec: OcsSpec, demand: dict[tuple[int, int], float], *, current: Cu
                 if near["status"] != "OPTIMAL":
                     break
                 n_c, jo, _ = _round(spec, lp.pairs, near["n"], time_limit_s / 6, current=current.total,
-                                    workers=workers, current_per_ocs=current.per_ocs)
+                                    workers=workers, current_per_ocs=current.per_ocs, demand_pairs=list(demand))
                 if jo is None:
                     po, dr, _ = map_to_ocs(spec, n_c, time_limit_s=time_limit_s / 6, prefer=current.per_ocs,
                                            workers=workers)
@@ -937,13 +1011,18 @@ def _diff(old: dict[str, list[list[int]]], new: dict[str, list[list[int]]]) -> d
 # ----------------------------------------------------------------------------- generators
 def random_demand(n_blocks: int, *, seed: int, skew: float = 0.0, mean_gbps: float = 1000.0
                   ) -> dict[tuple[int, int], float]:
-    """All-pairs demand: uniform random, or with ``skew`` > 0 a Zipf-like hot set (seeded)."""
+    """All-pairs demand (seeded): uniform random in [0.5, 1.5] x ``mean_gbps``, or with ``skew`` > 0
+    pair-skewed: the block pairs ranked in random order get Zipf weights ``1 / rank**skew`` (a few
+    hot pairs, as when a training job spans two blocks), scaled to the same total."""
     import numpy as np
 
     rng = np.random.default_rng(seed)
     d = rng.uniform(0.5, 1.5, size=(n_blocks, n_blocks)) * mean_gbps
+    keys = [(i, j) for i in range(n_blocks) for j in range(n_blocks) if i != j]
     if skew > 0:
-        w = (1.0 / np.arange(1, n_blocks + 1) ** skew)
+        w = 1.0 / np.arange(1, len(keys) + 1) ** skew
         rng.shuffle(w)
-        d *= np.outer(w, w) * n_blocks / w.sum() * n_blocks / w.sum()
-    return {(i, j): float(d[i, j]) for i in range(n_blocks) for j in range(n_blocks) if i != j}
+        total = sum(d[i, j] for i, j in keys)
+        w = w / w.sum() * total
+        return {k: float(w[x]) for x, k in enumerate(keys)}
+    return {(i, j): float(d[i, j]) for i, j in keys}
