@@ -6,16 +6,22 @@ two blocks whose ports it joins. Given a block-to-block demand matrix (Gb/s), th
 
 1. **LP bound** (GLOP): circuits ``n[i,j]`` continuous, traffic on direct and one-transit paths
    (``i->j`` or ``i->m->j``), block degree ``sum_j n[i,j] <= uplinks[i]``; maximise the scale
-   ``theta`` such that ``theta x demand`` is carried. Every integer, per-OCS-realisable allocation
-   is feasible here, so ``lp_bound`` is an upper bound on the throughput scale.
-2. **Integer circuits** (CP-SAT): ``n[i,j]`` in ``[floor(n*), floor(n*) + 1]`` of the LP solution,
-   block degrees respected, free ports filled (pairs with the largest fractional part first).
-3. **Physical mapping** (CP-SAT, recursive bisection of the OCS set): split every pair's circuits
-   between two halves of the OCS set so that no block needs more ports on a half than it is wired
-   to there, down to single OCSes; then number the ports: each OCS connects each port to at most one
-   other port, and only ports of blocks wired to it. Circuits that cannot be placed are dropped and
+   ``theta`` such that ``theta x demand`` is carried. Solved by column generation (transit paths
+   priced with the duals). Every integer, per-OCS-realisable allocation is feasible here, so
+   ``lp_bound`` is an upper bound on the throughput scale.
+2. **Integer circuits** (CP-SAT) around the LP solution: keep its integer part and its block degrees
+   (soft), fill free ports (largest fractional part first) and, when a full mesh fits in every
+   block's ports, hedge with at least one circuit per pair (so every block reaches every other
+   directly or through one transit). Small instances (pairs x OCS <= :data:`JOINT_MAX_VARS`) are
+   solved jointly with the per-OCS split; up to :data:`IMPROVE_MAX_PAIRS` block pairs an LP-guided
+   local search (moves inside one OCS) improves the result.
+3. **Physical mapping** (larger instances): recursive bisection of the OCS set, an Euler split when
+   both halves are wired alike, otherwise CP-SAT. Each OCS connects each port to at most one other
+   port, and only ports of blocks wired to it. Circuits that cannot be placed are dropped and
    counted (``dropped``).
-4. **Throughput** of the placed circuits: the same LP with ``n`` fixed gives ``throughput_scale``;
+4. **Throughput** of the placed circuits: the same LP with ``n`` fixed gives ``throughput_scale``,
+   always carried by an explicit routing (if the evaluation is cut by its time limit it is the best
+   routing found, and ``solver.evaluate.converged`` is false);
    ``gap = (lp_bound - throughput_scale) / lp_bound``.
 
 **Reconfiguration** (``current=``): when the current circuits already carry at least
@@ -477,7 +483,7 @@ class _Lp:
         """Everything read from the current solution (the model may change afterwards)."""
         sign = -1.0 if self.minimising else 1.0
         th = self.theta.solution_value()
-        total = sum(d * th for d in self.demand.values())
+        total = sum(x.solution_value() for cl in self.cols.values() for _mid, x in cl)
         direct = sum(x.solution_value() for cl in self.cols.values() for mid, x in cl if mid < 0)
         return {"theta": th, "direct_share": direct / total if total > 0 else 0.0,
                 "n": {p: v.solution_value() for p, v in self.n.items()},
@@ -896,8 +902,14 @@ class OcsResult:
 
 
 def plan_ocs(spec: OcsSpec, demand: dict[tuple[int, int], float], *, current: Current | None = None,
-             tolerance: float = 0.01, time_limit_s: float = 10.0, workers: int = 2) -> OcsResult:
-    """Allocate circuits (see the module docstring for the method and the output shape)."""
+             tolerance: float = 0.01, time_limit_s: float = 10.0, eval_time_limit_s: float = 120.0,
+             workers: int = 2) -> OcsResult:
+    """Allocate circuits (see the module docstring for the method and the output shape).
+
+    ``time_limit_s`` bounds the CP-SAT phases and the local search; ``eval_time_limit_s`` bounds the
+    LP evaluation of the placed circuits (each evaluation; if it is cut, ``throughput_scale`` is
+    what the routing found so far carries and ``solver.evaluate.converged`` is false).
+    """
     t0 = time.perf_counter()
     if not demand:
         raise ConfigError("the demand is empty")
@@ -916,11 +928,11 @@ def plan_ocs(spec: OcsSpec, demand: dict[tuple[int, int], float], *, current: Cu
         per_ocs, dropped, m_info = joint, 0, {"name": "CP-SAT (joint with the circuits)", "status": r_info["status"]}
     moves = 0
     if len(lp.pairs) <= IMPROVE_MAX_PAIRS:
-        ev0 = lp.evaluate(_sum_per_ocs(per_ocs), stop_at=lp_bound)
+        ev0 = lp.evaluate(_sum_per_ocs(per_ocs), stop_at=lp_bound, time_limit_s=eval_time_limit_s)
         per_ocs, _ev, moves = _improve(spec, lp, per_ocs, ev0, t0 + time_limit_s / 2)
     r_info["improving_moves"] = moves
     placed = _sum_per_ocs(per_ocs)
-    ev = lp.evaluate(placed, stop_at=lp_bound, time_limit_s=max(1.0, time_limit_s - (time.perf_counter() - t0)))
+    ev = lp.evaluate(placed, stop_at=lp_bound, time_limit_s=eval_time_limit_s)
     theta, dshare = ev["theta"], ev["direct_share"]
     info: dict[str, Any] = {"lp": {"name": "GLOP", "status": bound["status"], "seconds": bound["seconds"],
                                    "pairs": len(lp.pairs), "rounds": bound["rounds"], "columns": bound.get("columns")},
@@ -932,7 +944,7 @@ def plan_ocs(spec: OcsSpec, demand: dict[tuple[int, int], float], *, current: Cu
     keep_ports = None
     if current is not None:
         target = (1.0 - tolerance) * theta
-        cur_eval = lp.evaluate(current.total, stop_at=lp_bound, time_limit_s=time_limit_s)
+        cur_eval = lp.evaluate(current.total, stop_at=lp_bound, time_limit_s=eval_time_limit_s)
         info["current"] = {"throughput_scale": cur_eval["theta"], "target": target}
         if cur_eval["theta"] >= target - 1e-9:
             per_ocs, placed, dropped = current.per_ocs, dict(current.total), 0
@@ -955,7 +967,7 @@ def plan_ocs(spec: OcsSpec, demand: dict[tuple[int, int], float], *, current: Cu
                 else:
                     po, dr = jo, 0
                 pl = _sum_per_ocs(po)
-                e2 = lp.evaluate(pl, stop_at=lp_bound, time_limit_s=time_limit_s)
+                e2 = lp.evaluate(pl, stop_at=lp_bound, time_limit_s=eval_time_limit_s)
                 if e2["theta"] >= target - 1e-9:
                     best = (e2["theta"], e2["direct_share"], po, pl, dr)
                     break

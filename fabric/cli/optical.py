@@ -188,7 +188,9 @@ def register(app: typer.Typer, groups: dict[str, typer.Typer]) -> None:
                                                 "ocs section: change as few circuits as possible."),
             tolerance: float = typer.Option(0.01, "--tolerance", help="With --current: accept throughput "
                                             "within this fraction of the best found."),
-            time_limit: float = typer.Option(10.0, "--time-limit", help="CP-SAT time limit, s."),
+            time_limit: float = typer.Option(10.0, "--time-limit", help="CP-SAT and local-search time limit, s."),
+            eval_time_limit: float = typer.Option(120.0, "--eval-time-limit", help="Time limit of each LP "
+                                                  "evaluation of placed circuits, s."),
             plan_file: Path | None = typer.Option(None, "--plan", help=PLAN_HELP),
             json_out: bool = typer.Option(False, "--json", help=JSON_HELP)) -> None:
         """OCS circuits between aggregation blocks: LP bound, integer circuits (CP-SAT), per-OCS port pairs."""
@@ -199,10 +201,13 @@ def register(app: typer.Typer, groups: dict[str, typer.Typer]) -> None:
             raise ConfigError(f"must be in [0, 1), got {tolerance}", where="--tolerance")
         if not time_limit > 0:
             raise ConfigError(f"must be positive, got {time_limit}", where="--time-limit")
+        if not eval_time_limit > 0:
+            raise ConfigError(f"must be positive, got {eval_time_limit}", where="--eval-time-limit")
         spec = load_blocks(blocks)
         dem = load_block_demand(demand, spec)
         cur = circuits_from_plan(Plan.load(current), spec, file=str(current)) if current else None
-        res = plan_ocs(spec, dem, current=cur, tolerance=tolerance, time_limit_s=time_limit)
+        res = plan_ocs(spec, dem, current=cur, tolerance=tolerance, time_limit_s=time_limit,
+                       eval_time_limit_s=eval_time_limit)
         _save_section(plan_file, spec.name, "ocs", res.data, res.provenance)
         if json_out:
             emit_json({**res.data, "solver": res.solver_info})
