@@ -920,7 +920,7 @@ def plan_ocs(spec: OcsSpec, demand: dict[tuple[int, int], float], *, current: Cu
     lp_bound = bound["theta"]
     if lp_bound <= 0:
         raise InfeasibleError("some demand has no direct or one-transit path between blocks wired to a common OCS")
-    n_int, joint, r_info = _round(spec, lp.pairs, bound["n"], min(3.0, time_limit_s / 5), workers=workers,
+    n_int, joint, r_info = _round(spec, lp.pairs, bound["n"], min(5.0, time_limit_s / 2), workers=workers,
                                   demand_pairs=list(demand))
     if joint is None:
         per_ocs, dropped, m_info = map_to_ocs(spec, n_int, time_limit_s=time_limit_s / 3, workers=workers)
