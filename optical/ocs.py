@@ -359,6 +359,8 @@ class _Lp:
         if r["status"] != "OPTIMAL" or (r1["status"] == "OPTIMAL" and r1["theta"] > r["theta"]):
             # Phase 1's routing carries its theta too (every demand gets at least theta x demand).
             r = {**r1, "converged": False, "upper": r.get("upper")}
+        if stop_at is not None and r["status"] == "OPTIMAL" and r["theta"] >= stop_at * (1 - 1e-9):
+            r["converged"] = True   # it meets an upper bound: optimal
         r["n"] = dict(fixed)
         r["seconds"] = time.perf_counter() - t0
         return r
@@ -978,7 +980,7 @@ def plan_ocs(spec: OcsSpec, demand: dict[tuple[int, int], float], *, current: Cu
     circuits = port_pairs(spec, per_ocs, keep=keep_ports)
     if current is not None:
         changed = _diff(current.circuits, circuits)
-    gap = (lp_bound - theta) / lp_bound if lp_bound > 0 else 0.0
+    gap = max(0.0, (lp_bound - theta) / lp_bound) if lp_bound > 0 else 0.0  # theta <= bound up to rounding
     logical = [{"a": spec.blocks[i], "b": spec.blocks[j], "circuits": c} for (i, j), c in sorted(placed.items()) if c]
     data = {"throughput_scale": theta, "lp_bound": lp_bound, "gap": gap,
             "mlu": 1.0 / theta if theta > 0 else None, "circuits": circuits, "logical": logical,
