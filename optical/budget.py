@@ -209,9 +209,9 @@ def path_budget(fabric: Fabric, path: list[str], model: BudgetModel | None = Non
     us["roadm"] = counts["roadm"] * m.roadm_us
     us["switches"] = counts["switches"] * m.switch_us
     us["ocs"] = counts["ocs"] * m.ocs_us
-    components = [{"name": c, "us": us[c], "count": counts[c]} for c in COMPONENTS
-                  if c == "fibre" or counts[c]]
-    total = sum(c["us"] for c in components)
+    components: list[dict[str, Any]] = [{"name": c, "us": us[c], "count": counts[c]} for c in COMPONENTS
+                                        if c == "fibre" or counts[c]]
+    total = float(sum(us[c] for c in COMPONENTS if c == "fibre" or counts[c]))
     src, dst = path[0], path[-1]
     a, b = fabric.node(src), fabric.node(dst)
     gc = great_circle_km(a["lat"], a["lon"], b["lat"], b["lon"]) if "lat" in a and "lat" in b else None

@@ -234,6 +234,11 @@ def load_block_demand(path: str | os.PathLike[str], spec: OcsSpec) -> dict[Pair 
 
 
 # ----------------------------------------------------------------------------- LP
+def _bottleneck(cap: Any, s: int, t: int, m: int) -> int:
+    """Sort key: larger bottleneck circuits on s->m->t first."""
+    return -min(cap(s, m), cap(m, t))
+
+
 class _Lp:
     """Throughput LP over direct and one-transit paths (GLOP), solved by column generation.
 
@@ -338,8 +343,8 @@ class _Lp:
             have = {mid for mid, _x in cl}
             if self.has(s, t) and -1 not in have:
                 self._add(s, t, -1)
-            mids = sorted((m for m in range(self.nb) if m not in (s, t) and m not in have and cap(s, m) and cap(m, t)),
-                          key=lambda m, s=s, t=t: -min(cap(s, m), cap(m, t)))
+            cand = [m for m in range(self.nb) if m not in (s, t) and m not in have and cap(s, m) and cap(m, t)]
+            mids = sorted(cand, key=partial(_bottleneck, cap, s, t))
             for mid in mids[:max(0, SEED_TRANSIT - len(have))]:
                 self._add(s, t, mid)
         c = self.spec.circuit_gbps
@@ -523,69 +528,69 @@ def _round(spec: OcsSpec, pairs: list[Pair], n_star: dict[Pair, float], time_lim
         if current is not None:
             cur = current.get(p, 0)
             hi = max(math.ceil(v - 1e-6), cur)
-            x = m.NewIntVar(0 if joint else min(lo, cur), hi, "")
-            dp = m.NewIntVar(0, max(hi, cur), "")
-            m.Add(dp >= x - cur)
-            m.Add(dp >= cur - x)
-            short = m.NewIntVar(0, lo, "")
-            m.Add(short >= lo - x)  # keep the LP's integer part: the capacity the target needs
+            x = m.new_int_var(0 if joint else min(lo, cur), hi, "")
+            dp = m.new_int_var(0, max(hi, cur), "")
+            m.add(dp >= x - cur)
+            m.add(dp >= cur - x)
+            short = m.new_int_var(0, lo, "")
+            m.add(short >= lo - x)  # keep the LP's integer part: the capacity the target needs
             obj.append(-1_000_000 * short - 1000 * dp + x)
-            m.AddHint(x, cur)
+            m.add_hint(x, cur)
         else:
             hi = min(lo + 1, cap)
-            x = m.NewIntVar(0, max(lo, hi), "")
+            x = m.new_int_var(0, max(lo, hi), "")
             frac = v - lo
             obj.append((1000 + int(round(1000 * frac))) * x)
-            short = m.NewIntVar(0, lo, "")
-            m.Add(short >= lo - x)
+            short = m.new_int_var(0, lo, "")
+            m.add(short >= lo - x)
             obj.append(-100_000 * short)
             if mesh:
                 # Hedge: one circuit on every pair when a full mesh fits in every block's ports, so
                 # that every block reaches every other directly or through one transit.
-                none = m.NewBoolVar("")
-                m.Add(x >= 1).OnlyEnforceIf(none.Not())
+                none = m.new_bool_var("")
+                m.add(x >= 1).only_enforce_if(~none)
                 obj.append(-300_000 * none)
-            m.AddHint(x, max(lo, 1) if mesh else lo)
+            m.add_hint(x, max(lo, 1) if mesh else lo)
         n[p] = x
     has_demand = {b for st in demand_pairs for b in st} if demand_pairs is not None else set()
     for i in range(len(spec.blocks)):
         terms = [n[p] for p in pairs if i in p]
         if terms:
-            m.Add(sum(terms) <= spec.uplinks[i])
+            m.add(sum(terms) <= spec.uplinks[i])
             # Keep each block's LP degree (and at least one circuit for a block with demand): a
             # block left with no circuits would make the throughput 0. Soft, so always feasible.
             target = max(1 if i in has_demand else 0,
                          math.floor(sum(n_star.get(p, 0.0) for p in pairs if i in p) + 1e-6))
             target = min(target, spec.uplinks[i])
             if target:
-                deficit = m.NewIntVar(0, target, "")
-                m.Add(deficit >= target - sum(terms))
+                deficit = m.new_int_var(0, target, "")
+                m.add(deficit >= target - sum(terms))
                 obj.append(-1_000_000 * deficit)
     mk: dict[tuple[Pair, int], Any] = {}
     if joint:
         for p in pairs:
             ks = [k for k in range(K) if spec.wiring[p[0]][k] and spec.wiring[p[1]][k]]
             for k in ks:
-                mk[p, k] = m.NewIntVar(0, min(spec.wiring[p[0]][k], spec.wiring[p[1]][k]), "")
+                mk[p, k] = m.new_int_var(0, min(spec.wiring[p[0]][k], spec.wiring[p[1]][k]), "")
                 if current_per_ocs is not None:
                     want = current_per_ocs[k].get(p, 0)
-                    dv = m.NewIntVar(0, max(want, min(spec.wiring[p[0]][k], spec.wiring[p[1]][k])), "")
-                    m.Add(dv >= mk[p, k] - want)
-                    m.Add(dv >= want - mk[p, k])
+                    dv = m.new_int_var(0, max(want, min(spec.wiring[p[0]][k], spec.wiring[p[1]][k])), "")
+                    m.add(dv >= mk[p, k] - want)
+                    m.add(dv >= want - mk[p, k])
                     obj.append(-10 * dv)
-            m.Add(sum(mk[p, k] for k in ks) == n[p])
+            m.add(sum(mk[p, k] for k in ks) == n[p])
         for k in range(K):
             for b in range(len(spec.blocks)):
                 terms = [mk[p, k] for p in pairs if b in p and (p, k) in mk]
                 if terms:
-                    m.Add(sum(terms) <= spec.wiring[b][k])
-    m.Maximize(sum(obj))
+                    m.add(sum(terms) <= spec.wiring[b][k])
+    m.maximize(sum(obj))
     s = cp_model.CpSolver()
     s.parameters.max_time_in_seconds = float(time_limit_s)
     s.parameters.num_workers = workers
     t0 = time.perf_counter()
-    status = s.Solve(m)
-    info: dict[str, Any] = {"name": "CP-SAT", "status": s.StatusName(status), "seconds": time.perf_counter() - t0,
+    status = s.solve(m)
+    info: dict[str, Any] = {"name": "CP-SAT", "status": s.status_name(status), "seconds": time.perf_counter() - t0,
                             "joint_with_ocs": joint}
     if status not in (cp_model.OPTIMAL, cp_model.FEASIBLE):
         if joint:
@@ -593,14 +598,14 @@ def _round(spec: OcsSpec, pairs: list[Pair], n_star: dict[Pair, float], time_lim
         # The floors alone satisfy the block degrees whenever the LP did: fall back to them.
         info["note"] = "no CP-SAT solution in time: LP floors used"
         return {p: math.floor(n_star.get(p, 0.0) + 1e-6) for p in pairs}, None, info
-    info.update(objective=s.ObjectiveValue(), bound=s.BestObjectiveBound())
-    per_ocs = None
+    info.update(objective=s.objective_value, bound=s.best_objective_bound)
+    per_ocs: list[dict[Pair, int]] | None = None
     if joint:
         per_ocs = [{} for _ in range(K)]
         for (p, k), var in mk.items():
-            if s.Value(var):
-                per_ocs[k][p] = int(s.Value(var))
-    return {p: int(s.Value(x)) for p, x in n.items()}, per_ocs, info
+            if s.value(var):
+                per_ocs[k][p] = int(s.value(var))
+    return {p: int(s.value(x)) for p, x in n.items()}, per_ocs, info
 
 
 def _pair_value(val: dict[Pair, float], a: int, b: int) -> float:
@@ -783,41 +788,41 @@ def _split_cpsat(circ: dict[Pair, int], ca: list[int], cb: list[int], prefer: li
         i, j = p
         ub_a = c if (ca[i] and ca[j]) else 0
         ub_b = c if (cb[i] and cb[j]) else 0
-        xa[p] = m.NewIntVar(0, ub_a, "")
-        xb[p] = m.NewIntVar(0, ub_b, "")
+        xa[p] = m.new_int_var(0, ub_a, "")
+        xb[p] = m.new_int_var(0, ub_b, "")
         if allow_drop:
-            d = m.NewIntVar(0, c, "")
-            m.Add(xa[p] + xb[p] + d == c)
+            d = m.new_int_var(0, c, "")
+            m.add(xa[p] + xb[p] + d == c)
             drops.append(d)
         else:
-            m.Add(xa[p] + xb[p] == c)
+            m.add(xa[p] + xb[p] == c)
         if prefer is None:
-            m.AddHint(xa[p], min(ub_a, c // 2 if ub_b else c))
+            m.add_hint(xa[p], min(ub_a, c // 2 if ub_b else c))
     for b in range(len(ca)):
         ta = [xa[p] for p in circ if b in p]
         if ta:
-            m.Add(sum(ta) <= ca[b])
-            m.Add(sum(xb[p] for p in circ if b in p) <= cb[b])
+            m.add(sum(ta) <= ca[b])
+            m.add(sum(xb[p] for p in circ if b in p) <= cb[b])
     dev = []
     if prefer is not None:
         for p in circ:
             want = sum(prefer[k].get(p, 0) for k in ga)
-            dv = m.NewIntVar(0, circ[p] + want, "")
-            m.Add(dv >= xa[p] - want)
-            m.Add(dv >= want - xa[p])
+            dv = m.new_int_var(0, circ[p] + want, "")
+            m.add(dv >= xa[p] - want)
+            m.add(dv >= want - xa[p])
             dev.append(dv)
-            m.AddHint(xa[p], min(want, circ[p]))
+            m.add_hint(xa[p], min(want, circ[p]))
     big = 1 + sum(circ.values()) * 2
     if drops or dev:
-        m.Minimize(big * sum(drops) + sum(dev))
+        m.minimize(big * sum(drops) + sum(dev))
     s = cp_model.CpSolver()
     s.parameters.max_time_in_seconds = budget
     s.parameters.num_workers = workers
-    status = s.Solve(m)
+    status = s.solve(m)
     if status not in (cp_model.OPTIMAL, cp_model.FEASIBLE):
         return None
-    return ({p: s.Value(v) for p, v in xa.items() if s.Value(v)}, {p: s.Value(v) for p, v in xb.items() if s.Value(v)},
-            sum(s.Value(d) for d in drops), s.StatusName(status))
+    return ({p: s.value(v) for p, v in xa.items() if s.value(v)}, {p: s.value(v) for p, v in xb.items() if s.value(v)},
+            sum(s.value(d) for d in drops), s.status_name(status))
 
 
 def port_pairs(spec: OcsSpec, per_ocs: list[dict[Pair, int]],

@@ -235,9 +235,9 @@ def cp_sat(items: list[_Item], fibres: list[int], n_channels: int, hint: Assignm
     # Never more wavelengths than first-fit when first-fit served everything.
     W = max(1, _wavelengths_used(hint)) if hint_served == total_units else n_channels
     m = cp_model.CpModel()
-    used = [m.NewBoolVar(f"used{w}") for w in range(W)]
+    used = [m.new_bool_var(f"used{w}") for w in range(W)]
     for w in range(W - 1):
-        m.Add(used[w] >= used[w + 1])
+        m.add(used[w] >= used[w + 1])
     per_ew: dict[tuple[int, int], list[Any]] = {}
     z: dict[tuple[int, int], Any] = {}
     a: dict[tuple[int, int, int, int], Any] = {}
@@ -249,30 +249,30 @@ def cp_sat(items: list[_Item], fibres: list[int], n_channels: int, hint: Assignm
             continue
         zs = []
         for oi, legs in enumerate(it.options):
-            zv = m.NewIntVar(0, it.units, f"z{it.index}_{oi}")
+            zv = m.new_int_var(0, it.units, f"z{it.index}_{oi}")
             z[it.index, oi] = zv
             zs.append(zv)
             for gi, leg in enumerate(legs):
                 ub = min([it.units] + [fibres[e] for e in leg.edges])
                 vs = []
                 for w in range(W):
-                    v = m.NewIntVar(0, ub, f"a{it.index}_{oi}_{gi}_{w}")
+                    v = m.new_int_var(0, ub, f"a{it.index}_{oi}_{gi}_{w}")
                     a[it.index, oi, gi, w] = v
                     vs.append(v)
-                    m.Add(v <= ub * used[w])
+                    m.add(v <= ub * used[w])
                     for e in leg.edges:
                         per_ew.setdefault((e, w), []).append(v)
                     hop_terms.append(len(leg.edges) * v)
                     max_hops += len(leg.edges) * ub
-                m.Add(sum(vs) == zv)
-        m.Add(sum(zs) <= it.units)
+                m.add(sum(vs) == zv)
+        m.add(sum(zs) <= it.units)
         served_terms.extend(zs)
     for (e, _w), vs in per_ew.items():
         if len(vs) > 1 or fibres[e] < 1:
-            m.Add(sum(vs) <= fibres[e])
+            m.add(sum(vs) <= fibres[e])
     m2 = max_hops + 1
     m1 = m2 * (W + 1)
-    m.Minimize(m1 * (total_units - sum(served_terms)) + m2 * sum(used) + sum(hop_terms))
+    m.minimize(m1 * (total_units - sum(served_terms)) + m2 * sum(used) + sum(hop_terms))
     # Hint: first-fit's assignment (wavelength indices are below W by construction).
     counts: dict[tuple[int, int, int, int], int] = {}
     zc: dict[tuple[int, int], int] = {}
@@ -282,34 +282,34 @@ def cp_sat(items: list[_Item], fibres: list[int], n_channels: int, hint: Assignm
             for gi, w in enumerate(ws):
                 if w < W:
                     counts[idx, oi, gi, w] = counts.get((idx, oi, gi, w), 0) + 1
-    for key, v in a.items():
-        m.AddHint(v, counts.get(key, 0))
-    for key, v in z.items():
-        m.AddHint(v, zc.get(key, 0))
+    for akey, v in a.items():
+        m.add_hint(v, counts.get(akey, 0))
+    for zkey, v in z.items():
+        m.add_hint(v, zc.get(zkey, 0))
     for w in range(W):
-        m.AddHint(used[w], w < _wavelengths_used(hint))
+        m.add_hint(used[w], w < _wavelengths_used(hint))
     s = cp_model.CpSolver()
     s.parameters.max_time_in_seconds = float(time_limit_s)
     s.parameters.num_workers = max(1, workers)
     s.parameters.random_seed = seed
     t0 = time.perf_counter()
-    status = s.Solve(m)
+    status = s.solve(m)
     secs = time.perf_counter() - t0
-    info: dict[str, Any] = {"name": "CP-SAT", "status": s.StatusName(status), "seconds": secs,
+    info: dict[str, Any] = {"name": "CP-SAT", "status": s.status_name(status), "seconds": secs,
                             "channels_modelled": W}
     if status not in (cp_model.OPTIMAL, cp_model.FEASIBLE):
         info.update(objective=None, bound=None, gap=None, note="no solution within the time limit: first-fit kept")
         return hint, info
-    obj, bound = s.ObjectiveValue(), s.BestObjectiveBound()
+    obj, bound = s.objective_value, s.best_objective_bound
     info.update(objective=obj, bound=bound, gap=(obj - bound) / max(abs(obj), 1e-9))
     out: Assignment = {}
     for it in items:
-        got: list[tuple[int, list[int]]] = []
+        got = []
         for oi, legs in enumerate(it.options):
-            n = s.Value(z[it.index, oi])
+            n = s.value(z[it.index, oi])
             per_leg = []
             for gi in range(len(legs)):
-                ws = [w for w in range(W) for _ in range(s.Value(a[it.index, oi, gi, w]))]
+                ws = [w for w in range(W) for _ in range(s.value(a[it.index, oi, gi, w]))]
                 per_leg.append(ws)
             for u in range(n):
                 got.append((oi, [per_leg[gi][u] for gi in range(len(legs))]))
