@@ -46,7 +46,7 @@ def _uniform_mesh(spec):
 
 
 def bench_ocs(nb: int, k: int, uplinks: int, time_limit_s: float, eval_limit_s: float) -> list[dict]:
-    from optical.ocs import _Lp, _sum_per_ocs, make_spec, plan_ocs, random_demand
+    from optical.ocs import ThroughputLp, _sum_per_ocs, make_spec, plan_ocs, random_demand
 
     spec = make_spec([uplinks] * nb, k)
     out = []
@@ -57,7 +57,7 @@ def bench_ocs(nb: int, k: int, uplinks: int, time_limit_s: float, eval_limit_s: 
         secs = time.perf_counter() - t0
         d = r.data
         per_ocs, dropped = _uniform_mesh(spec)
-        lp = _Lp(spec, demand)
+        lp = ThroughputLp(spec, demand)
         base = lp.evaluate(_sum_per_ocs(per_ocs), time_limit_s=eval_limit_s)
         out.append({
             "figure": f"ocs_{nb}x{k}_{name}_throughput_scale", "value": d["throughput_scale"],
