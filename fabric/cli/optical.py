@@ -1,0 +1,227 @@
+"""``fabricctl plan ocs|wdm|budget``: optical planning (OCS circuits, wavelengths, latency budgets).
+
+Thin: parse arguments, call :mod:`optical`, render a table or ``--json``, optionally add the section
+to a plan file (``--plan FILE``, written atomically). ``plan budget`` exits 1 when any path is over
+budget; ``plan wdm`` exits 0 even with blocked demands (they are reported with reasons).
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import typer
+from rich.table import Table
+
+from fabric.cli.common import JSON_HELP, console, emit_json, err_console
+from fabric.plan import Plan, Provenance
+
+FIBRES_HELP = ("Fibre graph: a Topology Zoo GML file, zoo:<Name> (e.g. zoo:Chinanet), our YAML, "
+               "a containerlab file or 'example' (the demo's two-site fabric).")
+PLAN_HELP = "Add this result as a section of this plan file (created if missing, written atomically)."
+
+
+def load_fibres(spec: str, route_factor: float | None) -> Any:
+    """Load FIBRES; ``route_factor`` (fibre km / great-circle km) applies to GML input only."""
+    from fabric.errors import ConfigError
+    from fabric.io import load_fabric
+
+    if route_factor is not None:
+        if not route_factor >= 1.0:
+            raise ConfigError(f"--route-factor must be >= 1, got {route_factor}", where="--route-factor")
+        from fabric.io.gml import load_gml, zoo_path
+
+        if spec.startswith("zoo:"):
+            return load_gml(zoo_path(spec[4:]), route_factor=route_factor)
+        if spec.lower().endswith(".gml"):
+            return load_gml(spec, route_factor=route_factor)
+        raise ConfigError("--route-factor applies to GML input only", where="--route-factor")
+    return load_fabric(spec)
+
+
+def _save_section(plan_path: Path | None, fabric_name: str, section: str, data: dict[str, Any],
+                  prov: Provenance) -> None:
+    if plan_path is None:
+        return
+    plan = Plan.load_or_new(plan_path, fabric=fabric_name)
+    plan.set(section, data, prov)
+    plan.save(plan_path)
+    err_console.print(f"wrote section {section!r} to {plan_path}")
+
+
+def register(app: typer.Typer, groups: dict[str, typer.Typer]) -> None:
+    plan = groups["plan"]
+
+    @plan.command("budget")
+    def budget(fibres: str = typer.Argument(..., help=FIBRES_HELP),
+               pairs: str = typer.Option(..., "--pairs", help="Pairs file (YAML/JSON, see README) or "
+                                         "'all-hubs' (the eight national hub cities; needs zoo:Chinanet)."),
+               rate: str = typer.Option("1.6T", "--rate", help="Line rate per wavelength (sets reach and "
+                                        "serialisation): 400G, 800G or 1.6T."),
+               regen: bool = typer.Option(True, "--regen/--no-regen", help="Insert regeneration when a run "
+                                          "exceeds the transceiver reach."),
+               stretch_max: float = typer.Option(1.5, "--stretch-max", help="Max fibre km / great-circle km "
+                                                 "(the 1.5x rule); 0 disables."),
+               city_ms: float = typer.Option(1.0, "--city-ms", help="Budget of class city, ms."),
+               regional_ms: float = typer.Option(5.0, "--regional-ms", help="Budget of class regional, ms."),
+               hub_ms: float = typer.Option(20.0, "--hub-ms", help="Budget of class hub, ms."),
+               transponder_us: float | None = typer.Option(None, help="Per transponder, µs (default 5, assumption)."),
+               fec_us: float | None = typer.Option(None, help="Per FEC decode, µs (default 30)."),
+               regen_us: float | None = typer.Option(None, help="Per regeneration site, µs (default 100)."),
+               switch_us: float | None = typer.Option(None, help="Per packet switch, µs (default 1, assumption)."),
+               route_factor: float | None = typer.Option(None, "--route-factor", help="GML only: fibre km = "
+                                                         "great circle x this (default 1.0)."),
+               plan_file: Path | None = typer.Option(None, "--plan", help=PLAN_HELP),
+               json_out: bool = typer.Option(False, "--json", help=JSON_HELP)) -> None:
+        """Latency budget per path: fibre, devices, FEC, serialisation; verdict per path (exit 1 if any is over)."""
+        import time
+
+        from fabric.errors import ConfigError
+        from optical.budget import BudgetModel, all_hubs_pairs, budgets, load_pairs
+        from optical.catalog import pick_transceiver
+
+        t0 = time.perf_counter()
+        for name, v in (("--city-ms", city_ms), ("--regional-ms", regional_ms), ("--hub-ms", hub_ms)):
+            if not v > 0:
+                raise ConfigError(f"must be positive, got {v}", where=name)
+        if stretch_max < 0:
+            raise ConfigError(f"must be >= 0, got {stretch_max}", where="--stretch-max")
+        fab = load_fibres(fibres, route_factor)
+        t = pick_transceiver(rate)
+        over: dict[str, Any] = {k: v for k, v in (("transponder_us", transponder_us), ("fec_us", fec_us),
+                                                  ("regen_us", regen_us), ("switch_us", switch_us)) if v is not None}
+        for k, v in over.items():
+            if not v >= 0:
+                raise ConfigError(f"must be >= 0, got {v}", where=f"--{k.replace('_', '-')}")
+        model = BudgetModel(line_rate_gbps=t.rate_gbps, reach_km=t.reach_km if regen else None,
+                            classes_ms={"city": city_ms, "regional": regional_ms, "hub": hub_ms},
+                            stretch_max=stretch_max, **over)
+        specs = all_hubs_pairs(fab) if pairs == "all-hubs" else load_pairs(pairs)
+        data = budgets(fab, specs, model, file=None if pairs == "all-hubs" else pairs)
+        n_over = data["over"]
+        _save_section(plan_file, fab.name, "budgets", data,
+                      Provenance(solver="budget-model", status="OVER" if n_over else "OK", objective=n_over,
+                                 seconds=round(time.perf_counter() - t0, 4),
+                                 params={"fibres": fibres, "pairs": pairs, "rate_gbps": t.rate_gbps}))
+        if json_out:
+            emit_json(data)
+        else:
+            tab = Table(title=f"latency budgets on {fab.name} ({len(data['paths'])} paths, {n_over} over)")
+            for col in ("src", "dst", "hops", "km", "fibre µs", "devices µs", "total µs", "budget µs",
+                        "class", "verdict"):
+                tab.add_column(col, no_wrap=col in ("src", "dst"))
+            for r in data["paths"]:
+                fibre = sum(c["us"] for c in r["components"] if c["name"] == "fibre")
+                verdict = "[green]ok" if r["verdict"] == "ok" else "[red]over"
+                tab.add_row(r["src"], r["dst"], str(max(0, len(r["path"]) - 1)), f"{r['km']:.0f}", f"{fibre:.0f}",
+                            f"{r['total_us'] - fibre:.1f}", f"{r['total_us']:.0f}", f"{r['budget_us']:.0f}",
+                            r["budget_class"], verdict)
+            console.print(tab)
+            for r in data["paths"]:
+                for why in r["reasons"]:
+                    err_console.print(f"[red]over[/] {r['src']} -> {r['dst']}: {why}")
+        if n_over:
+            raise typer.Exit(1)
+
+    @plan.command("wdm")
+    def wdm(fibres: str = typer.Argument(..., help=FIBRES_HELP),
+            demand: Path = typer.Option(..., "--demand", help="Demand file (YAML/JSON): demands in Tb/s "
+                                        "between sites (see README)."),
+            rate: str = typer.Option("1.6T", "--rate", help="Line rate per wavelength: 400G, 800G or 1.6T."),
+            protect: bool = typer.Option(False, "--protect", help="1+1 protection on link-disjoint paths "
+                                         "for every demand."),
+            band: str = typer.Option("C", "--band", help="Usable spectrum per fibre: C or C+L."),
+            regen: bool = typer.Option(True, "--regen/--no-regen", help="Allow regeneration sites when a "
+                                       "route exceeds the reach (otherwise such routes are not used)."),
+            k: int = typer.Option(4, "-k", "--k-paths", help="Candidate routes per demand (k shortest)."),
+            solver: str = typer.Option("cp-sat", "--solver", help="cp-sat or first-fit (the baseline)."),
+            time_limit: float = typer.Option(10.0, "--time-limit", help="CP-SAT time limit, s."),
+            route_factor: float | None = typer.Option(None, "--route-factor", help="GML only: fibre km = "
+                                                      "great circle x this (default 1.0)."),
+            plan_file: Path | None = typer.Option(None, "--plan", help=PLAN_HELP),
+            json_out: bool = typer.Option(False, "--json", help=JSON_HELP)) -> None:
+        """Routing and wavelength assignment with wavelength continuity (CP-SAT, or first-fit on k shortest paths)."""
+        from fabric.errors import ConfigError
+        from optical.catalog import band_ghz, pick_transceiver
+        from optical.wdm import load_demands, plan_wdm
+
+        if solver not in ("cp-sat", "first-fit"):
+            raise ConfigError(f"unknown solver {solver!r} (expected cp-sat or first-fit)", where="--solver")
+        if k < 1:
+            raise ConfigError(f"must be >= 1, got {k}", where="--k-paths")
+        if not time_limit > 0:
+            raise ConfigError(f"must be positive, got {time_limit}", where="--time-limit")
+        fab = load_fibres(fibres, route_factor)
+        t = pick_transceiver(rate)
+        spectrum = band_ghz(band)
+        demands = load_demands(demand, protect_default=protect)
+        res = plan_wdm(fab, demands, t, spectrum_ghz=spectrum, k=k, regen=regen, solver=solver,
+                       time_limit_s=time_limit, file=str(demand))
+        data = res.data
+        _save_section(plan_file, fab.name, "wdm", data, res.provenance)
+        if json_out:
+            emit_json({**data, "solver": res.solver_info})
+            return
+        si = res.solver_info
+        console.print(f"[bold]{si['name']}[/] {si['status']}: {data['wavelengths_used']} wavelengths used "
+                      f"(lower bound {data['lower_bound']}, max fibre load {data['max_fiber_load']}, "
+                      f"{data['channels']} channels of {t.channel_ghz:g} GHz at {t.rate_gbps:g}G), "
+                      f"{len(data['lightpaths'])} lightpaths, {len(data['blocked'])} demands blocked, "
+                      f"{si['seconds']:.2f} s")
+        tab = Table(title="lightpaths")
+        for col in ("src", "dst", "route", "λ", "rate G", "protection", "km", "regenerators"):
+            tab.add_column(col)
+        for lp in data["lightpaths"]:
+            tab.add_row(lp["src"], lp["dst"], " > ".join(lp["route"]), str(lp["wavelength"]),
+                        f"{lp['rate_gbps']:g}", "yes" if lp["protection"] else "", f"{lp['km']:.0f}",
+                        ", ".join(lp["regenerators"]))
+        console.print(tab)
+        for b in data["blocked"]:
+            err_console.print(f"[yellow]blocked[/] {b['src']} -> {b['dst']} ({b['lightpaths']} lightpaths): "
+                              f"{b['reason']}")
+
+    @plan.command("ocs")
+    def ocs(blocks: Path = typer.Argument(..., help="Blocks file (YAML/JSON): aggregation blocks, "
+                                          "uplinks, OCS devices and wiring (see README)."),
+            demand: Path = typer.Option(..., "--demand", help="Block-to-block demand matrix, Gb/s."),
+            current: Path | None = typer.Option(None, "--current", help="A plan file with the current "
+                                                "ocs section: change as few circuits as possible."),
+            tolerance: float = typer.Option(0.01, "--tolerance", help="With --current: accept throughput "
+                                            "within this fraction of the best found."),
+            time_limit: float = typer.Option(10.0, "--time-limit", help="CP-SAT and local-search time limit, s."),
+            eval_time_limit: float = typer.Option(120.0, "--eval-time-limit", help="Time limit of each LP "
+                                                  "evaluation of placed circuits, s."),
+            plan_file: Path | None = typer.Option(None, "--plan", help=PLAN_HELP),
+            json_out: bool = typer.Option(False, "--json", help=JSON_HELP)) -> None:
+        """OCS circuits between aggregation blocks: LP bound, integer circuits (CP-SAT), per-OCS port pairs."""
+        from fabric.errors import ConfigError
+        from optical.ocs import circuits_from_plan, load_block_demand, load_blocks, plan_ocs
+
+        if not 0 <= tolerance < 1:
+            raise ConfigError(f"must be in [0, 1), got {tolerance}", where="--tolerance")
+        if not time_limit > 0:
+            raise ConfigError(f"must be positive, got {time_limit}", where="--time-limit")
+        if not eval_time_limit > 0:
+            raise ConfigError(f"must be positive, got {eval_time_limit}", where="--eval-time-limit")
+        spec = load_blocks(blocks)
+        dem = load_block_demand(demand, spec)
+        cur = circuits_from_plan(Plan.load(current), spec, file=str(current)) if current else None
+        res = plan_ocs(spec, dem, current=cur, tolerance=tolerance, time_limit_s=time_limit,
+                       eval_time_limit_s=eval_time_limit)
+        _save_section(plan_file, spec.name, "ocs", res.data, res.provenance)
+        if json_out:
+            emit_json({**res.data, "solver": res.solver_info})
+            return
+        d = res.data
+        console.print(f"throughput scale {d['throughput_scale']:.4f} (LP bound {d['lp_bound']:.4f}, gap "
+                      f"{d['gap']:.2%}); {sum(len(v) for v in d['circuits'].values())} circuits on "
+                      f"{len(d['circuits'])} OCS; {d['direct_share']:.0%} of traffic on direct paths")
+        ch = d["changed"]
+        if ch.get("from_current"):
+            console.print(f"reconfiguration: kept {ch['kept']}, added {ch['added']}, removed {ch['removed']}")
+        tab = Table(title="circuits between blocks")
+        for col in ("block a", "block b", "circuits"):
+            tab.add_column(col)
+        for row in d["logical"]:
+            tab.add_row(row["a"], row["b"], str(row["circuits"]))
+        console.print(tab)

@@ -1,0 +1,105 @@
+"""Fibre views of a Fabric shared by the optical planners.
+
+Links whose length is unknown (a Topology Zoo node without coordinates gets 0 km and is listed in
+``fabric.meta["unknown_length_links"]``) are left out: a 0 km stand-in would make a fake short cut.
+Links that are down are left out too.
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+from typing import Any
+
+import networkx as nx
+import yaml
+
+from fabric.errors import ConfigError
+from fabric.topology import Fabric
+
+
+def unknown_length_pairs(fabric: Fabric) -> set[frozenset[str]]:
+    out: set[frozenset[str]] = set()
+    for name in fabric.meta.get("unknown_length_links", []) or []:
+        a, _, b = str(name).partition("--")
+        out.add(frozenset((a, b)))
+    return out
+
+
+def node_graph(fabric: Fabric) -> nx.Graph:
+    """Simple graph of usable links; each edge keeps the shortest parallel link (``length_km``,
+    ``kind``, ``capacity_gbps``) and ``links`` (how many parallel usable links there are)."""
+    bad = unknown_length_pairs(fabric)
+    g = nx.Graph()
+    g.add_nodes_from(fabric.graph.nodes(data=True))
+    for lk in fabric.links(up_only=True):
+        if frozenset((lk.a, lk.b)) in bad:
+            continue
+        d = g.get_edge_data(lk.a, lk.b)
+        if d is None or lk.length_km < d["length_km"]:
+            g.add_edge(lk.a, lk.b, length_km=lk.length_km, kind=lk.kind, capacity_gbps=lk.capacity_gbps,
+                       links=(d["links"] if d else 0) + 1)
+        else:
+            d["links"] += 1
+    return g
+
+
+def site_of(fabric: Fabric, node: str) -> str:
+    return str(fabric.node(node).get("site") or node)
+
+
+def wdm_site_graph(fabric: Fabric) -> nx.Graph:
+    """Graph of sites joined by ``wdm`` links (the fibre plant between centres).
+
+    A node's site is its ``site`` attribute (its own name when it has none, as in Topology Zoo files).
+    Parallel wdm links between two sites become ``fibres`` (count) on one edge whose ``length_km``
+    is the shortest of them. Each site keeps ``lat``/``lon`` when one of its nodes has them.
+    """
+    bad = unknown_length_pairs(fabric)
+    g = nx.Graph()
+    for lk in fabric.links(up_only=True):
+        if lk.kind != "wdm" or frozenset((lk.a, lk.b)) in bad:
+            continue
+        sa, sb = site_of(fabric, lk.a), site_of(fabric, lk.b)
+        if sa == sb:
+            continue
+        for s, n in ((sa, lk.a), (sb, lk.b)):
+            if s not in g:
+                nd = fabric.node(n)
+                g.add_node(s, **({"lat": nd["lat"], "lon": nd["lon"]} if "lat" in nd else {}))
+        d = g.get_edge_data(sa, sb)
+        if d is None:
+            g.add_edge(sa, sb, length_km=lk.length_km, fibres=1)
+        else:
+            d["fibres"] += 1
+            d["length_km"] = min(d["length_km"], lk.length_km)
+    return g
+
+
+def read_data_file(path: str | os.PathLike[str]) -> Any:
+    """Read a YAML or JSON input file; one ConfigError naming the file on any problem."""
+    p = Path(path)
+    try:
+        text = p.read_text(encoding="utf-8")
+    except OSError as exc:
+        raise ConfigError(f"cannot read: {exc.strerror}", file=str(p)) from None
+    except UnicodeDecodeError:
+        raise ConfigError("not a text file (expected YAML or JSON)", file=str(p)) from None
+    try:
+        return yaml.safe_load(text)
+    except yaml.YAMLError as exc:
+        mark = getattr(exc, "problem_mark", None)
+        where = f"line {mark.line + 1}" if mark is not None else None
+        raise ConfigError(f"not valid YAML/JSON: {getattr(exc, 'problem', None) or exc}", file=str(p),
+                          where=where) from None
+
+
+def number(value: Any, *, file: str | None, where: str, minimum: float = 0.0, strict: bool = False) -> float:
+    """A finite number >= minimum (> minimum when ``strict``), else a ConfigError naming the field."""
+    if isinstance(value, bool) or not isinstance(value, int | float):
+        raise ConfigError(f"expected a number, got {value!r}", file=file, where=where)
+    v = float(value)
+    if v != v or v in (float("inf"), float("-inf")) or v < minimum or (strict and v == minimum):
+        op = ">" if strict else ">="
+        raise ConfigError(f"must be finite and {op} {minimum:g}, got {value!r}", file=file, where=where)
+    return v

@@ -1,0 +1,201 @@
+"""OCS circuit allocation between aggregation blocks (direct connect, as in Google's Jupiter).
+
+Aggregation blocks have uplinks wired to optical circuit switches (OCS); an OCS cross-connects pairs
+of its ports, so each cross-connect is one circuit of ``circuit_gbps`` (each direction) between the
+two blocks whose ports it joins. Given a block-to-block demand matrix (Gb/s), the planner:
+
+1. **LP bound** (GLOP): circuits ``n[i,j]`` continuous, traffic on direct and one-transit paths
+   (``i->j`` or ``i->m->j``), block degree ``sum_j n[i,j] <= uplinks[i]``; maximise the scale
+   ``theta`` such that ``theta x demand`` is carried. Solved by column generation (transit paths
+   priced with the duals). Every integer, per-OCS-realisable allocation is feasible here, so
+   ``lp_bound`` is an upper bound on the throughput scale.
+2. **Integer circuits** (CP-SAT) around the LP solution: keep its integer part and its block degrees
+   (soft), fill free ports (largest fractional part first) and, when a full mesh fits in every
+   block's ports, hedge with at least one circuit per pair (so every block reaches every other
+   directly or through one transit). Small instances (pairs x OCS <= :data:`optical.ocs_map.JOINT_MAX_VARS`) are
+   solved jointly with the per-OCS split; up to :data:`optical.ocs_map.IMPROVE_MAX_PAIRS` block pairs an LP-guided
+   local search (moves inside one OCS) improves the result.
+3. **Physical mapping** (larger instances): recursive bisection of the OCS set, an Euler split when
+   both halves are wired alike, otherwise CP-SAT. Each OCS connects each port to at most one other
+   port, and only ports of blocks wired to it. Circuits that cannot be placed are dropped and
+   counted (``dropped``).
+4. **Throughput** of the placed circuits: the same LP with ``n`` fixed gives ``throughput_scale``,
+   always carried by an explicit routing (if the evaluation is cut by its time limit it is the best
+   routing found, and ``solver.evaluate.converged`` is false);
+   ``gap = (lp_bound - throughput_scale) / lp_bound``.
+
+**Reconfiguration** (``current=``): when the current circuits already carry at least
+``(1 - tolerance)`` x the best throughput found, nothing changes. Otherwise an LP finds circuits
+closest (L1) to the current ones that carry that target, CP-SAT rounds them changing as few
+circuits as possible, and the physical mapping keeps existing cross-connects where it can.
+
+Plan section ``ocs`` data::
+
+    {"throughput_scale": float, "lp_bound": float, "gap": float, "mlu": float (1 / throughput_scale),
+     "circuits": {ocs: [[port_a, port_b], ...]}, "logical": [{"a", "b", "circuits"}],
+     "wiring": {ocs: {block: [port, ...]}}, "circuit_gbps": float, "direct_share": float,
+     "dropped": int,
+     "changed": {"from_current": bool, "kept": int, "added": int, "removed": int,
+                 "per_ocs": {ocs: {"added": [[a, b]], "removed": [[a, b]]}}}}
+"""
+
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass
+from typing import Any
+
+from fabric.errors import ConfigError, InfeasibleError
+from fabric.plan import Plan, Provenance
+from optical.ocs_lp import ThroughputLp
+from optical.ocs_map import IMPROVE_MAX_PAIRS, _improve, _round, _sum_per_ocs, map_to_ocs, port_pairs
+from optical.ocs_spec import (
+    DEFAULT_CIRCUIT_GBPS,
+    DEFAULT_OCS_PORTS,
+    OcsSpec,
+    Pair,
+    load_block_demand,
+    load_blocks,
+    logical_from_ports,
+    make_spec,
+    random_demand,
+)
+
+__all__ = ["DEFAULT_CIRCUIT_GBPS", "DEFAULT_OCS_PORTS", "Current", "OcsResult", "OcsSpec", "Pair", "ThroughputLp",
+           "_sum_per_ocs", "circuits_from_plan", "load_block_demand", "load_blocks", "logical_from_ports",
+           "make_spec", "map_to_ocs", "plan_ocs", "port_pairs", "random_demand"]
+
+
+@dataclass
+class Current:
+    circuits: dict[str, list[list[int]]]
+    total: dict[Pair, int]
+    per_ocs: list[dict[Pair, int]]
+
+
+def circuits_from_plan(plan: Plan, spec: OcsSpec, *, file: str | None = None) -> Current:
+    """The current circuits from a plan's ``ocs`` section (checked against the wiring)."""
+    sec = plan.ocs
+    if sec is None or not isinstance(sec.data.get("circuits"), dict):
+        raise ConfigError("the plan has no ocs section with circuits", file=file, where="sections.ocs")
+    total, per = logical_from_ports(spec, sec.data["circuits"], file=file)
+    return Current(sec.data["circuits"], total, per)
+
+
+# ----------------------------------------------------------------------------- the planner
+@dataclass
+class OcsResult:
+    data: dict[str, Any]
+    provenance: Provenance
+    solver_info: dict[str, Any]
+
+
+def plan_ocs(spec: OcsSpec, demand: dict[tuple[int, int], float], *, current: Current | None = None,
+             tolerance: float = 0.01, time_limit_s: float = 10.0, eval_time_limit_s: float = 120.0,
+             workers: int = 2) -> OcsResult:
+    """Allocate circuits (see the module docstring for the method and the output shape).
+
+    ``time_limit_s`` bounds the CP-SAT phases and the local search; ``eval_time_limit_s`` bounds the
+    LP evaluation of the placed circuits (each evaluation; if it is cut, ``throughput_scale`` is
+    what the routing found so far carries and ``solver.evaluate.converged`` is false).
+    """
+    t0 = time.perf_counter()
+    if not demand:
+        raise ConfigError("the demand is empty")
+    lp = ThroughputLp(spec, demand)
+    bound = lp.bound()
+    if bound["status"] != "OPTIMAL":
+        raise InfeasibleError(f"throughput LP ended {bound['status']}")
+    lp_bound = bound["theta"]
+    if lp_bound <= 0:
+        raise InfeasibleError("some demand has no direct or one-transit path between blocks wired to a common OCS")
+    n_int, joint, r_info = _round(spec, lp.pairs, bound["n"], min(5.0, time_limit_s / 2), workers=workers,
+                                  demand_pairs=list(demand))
+    if joint is None:
+        per_ocs, dropped, m_info = map_to_ocs(spec, n_int, time_limit_s=time_limit_s / 3, workers=workers)
+    else:
+        per_ocs, dropped, m_info = joint, 0, {"name": "CP-SAT (joint with the circuits)", "status": r_info["status"]}
+    moves = 0
+    if len(lp.pairs) <= IMPROVE_MAX_PAIRS:
+        ev0 = lp.evaluate(_sum_per_ocs(per_ocs), stop_at=lp_bound, time_limit_s=eval_time_limit_s)
+        per_ocs, _ev, moves = _improve(spec, lp, per_ocs, ev0, t0 + time_limit_s / 2)
+    r_info["improving_moves"] = moves
+    placed = _sum_per_ocs(per_ocs)
+    ev = lp.evaluate(placed, stop_at=lp_bound, time_limit_s=eval_time_limit_s)
+    theta, dshare = ev["theta"], ev["direct_share"]
+    info: dict[str, Any] = {"lp": {"name": "GLOP", "status": bound["status"], "seconds": bound["seconds"],
+                                   "pairs": len(lp.pairs), "rounds": bound["rounds"], "columns": bound.get("columns")},
+                            "integer": r_info, "mapping": m_info,
+                            "evaluate": {"name": "GLOP", "status": ev["status"], "seconds": ev["seconds"], "rounds": ev["rounds"],
+                                         "converged": ev["converged"], "upper": ev["upper"]}}
+    changed: dict[str, Any] = {"from_current": False, "kept": 0, "added": int(sum(placed.values())), "removed": 0,
+                               "per_ocs": {}}
+    keep_ports = None
+    if current is not None:
+        target = (1.0 - tolerance) * theta
+        cur_eval = lp.evaluate(current.total, stop_at=lp_bound, time_limit_s=eval_time_limit_s)
+        info["current"] = {"throughput_scale": cur_eval["theta"], "target": target}
+        if cur_eval["theta"] >= target - 1e-9:
+            per_ocs, placed, dropped = current.per_ocs, dict(current.total), 0
+            theta, dshare = cur_eval["theta"], cur_eval["direct_share"]
+            keep_ports = current.circuits
+            info["reconfigure"] = "current circuits already within tolerance: nothing changes"
+        else:
+            best = (theta, dshare, per_ocs, placed, dropped)
+            goal = target
+            lp_mc = ThroughputLp(spec, demand)  # its own model: min_change switches the objective
+            for _attempt in range(3):
+                near = lp_mc.min_change(min(goal, lp_bound), current.total)
+                if near["status"] != "OPTIMAL":
+                    break
+                n_c, jo, _ = _round(spec, lp.pairs, near["n"], time_limit_s / 6, current=current.total,
+                                    workers=workers, current_per_ocs=current.per_ocs, demand_pairs=list(demand))
+                if jo is None:
+                    po, dr, _ = map_to_ocs(spec, n_c, time_limit_s=time_limit_s / 6, prefer=current.per_ocs,
+                                           workers=workers)
+                else:
+                    po, dr = jo, 0
+                pl = _sum_per_ocs(po)
+                e2 = lp.evaluate(pl, stop_at=lp_bound, time_limit_s=eval_time_limit_s)
+                if e2["theta"] >= target - 1e-9:
+                    best = (e2["theta"], e2["direct_share"], po, pl, dr)
+                    break
+                goal = min(lp_bound, goal + (target - e2["theta"]) + 1e-6 * lp_bound)
+            theta, dshare, per_ocs, placed, dropped = best
+            keep_ports = current.circuits
+            info["reconfigure"] = "closest circuits (L1) carrying the target, rounded with CP-SAT"
+    circuits = port_pairs(spec, per_ocs, keep=keep_ports)
+    if current is not None:
+        changed = _diff(current.circuits, circuits)
+    gap = max(0.0, (lp_bound - theta) / lp_bound) if lp_bound > 0 else 0.0  # theta <= bound up to rounding
+    logical = [{"a": spec.blocks[i], "b": spec.blocks[j], "circuits": c} for (i, j), c in sorted(placed.items()) if c]
+    data = {"throughput_scale": theta, "lp_bound": lp_bound, "gap": gap,
+            "mlu": 1.0 / theta if theta > 0 else None, "circuits": circuits, "logical": logical,
+            "wiring": {o: {spec.blocks[b]: spec.port_ids[k][b] for b in range(len(spec.blocks))
+                           if spec.port_ids[k][b]} for k, o in enumerate(spec.ocs)},
+            "circuit_gbps": spec.circuit_gbps, "direct_share": dshare, "dropped": int(dropped),
+            "changed": changed}
+    secs = time.perf_counter() - t0
+    info["seconds"] = secs
+    info["name"] = "GLOP + CP-SAT"
+    prov = Provenance(solver="GLOP (bound) + CP-SAT (circuits, mapping)", status=r_info["status"],
+                      objective=theta, bound=lp_bound, gap=gap, seconds=round(secs, 4),
+                      params={"blocks": len(spec.blocks), "ocs": len(spec.ocs), "ports": spec.ports,
+                              "circuit_gbps": spec.circuit_gbps, "tolerance": tolerance,
+                              "time_limit_s": time_limit_s})
+    return OcsResult(data, prov, info)
+
+
+def _diff(old: dict[str, list[list[int]]], new: dict[str, list[list[int]]]) -> dict[str, Any]:
+    kept = added = removed = 0
+    per: dict[str, Any] = {}
+    for o in sorted(set(old) | set(new)):
+        a = {tuple(sorted(x)) for x in old.get(o, [])}
+        b = {tuple(sorted(x)) for x in new.get(o, [])}
+        kept += len(a & b)
+        add, rem = sorted(b - a), sorted(a - b)
+        added += len(add)
+        removed += len(rem)
+        if add or rem:
+            per[o] = {"added": [list(x) for x in add], "removed": [list(x) for x in rem]}
+    return {"from_current": True, "kept": kept, "added": added, "removed": removed, "per_ocs": per}

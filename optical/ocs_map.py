@@ -1,0 +1,381 @@
+"""Integer circuits, local search and the per-OCS split of OCS planning (see :mod:`optical.ocs`)."""
+
+from __future__ import annotations
+
+import math
+import time
+from functools import partial
+from typing import Any
+
+from fabric.errors import InfeasibleError
+from optical.ocs_lp import ThroughputLp
+from optical.ocs_spec import OcsSpec, Pair
+
+#: Local search on the integer circuits runs up to this many block pairs (it evaluates moves with the
+#: LP; beyond this the rounding alone is used).
+IMPROVE_MAX_PAIRS = 300
+#: Integer circuits are solved jointly with their per-OCS split up to this many pair x OCS variables.
+JOINT_MAX_VARS = 2_000
+
+
+def _round(spec: OcsSpec, pairs: list[Pair], n_star: dict[Pair, float], time_limit_s: float,
+           current: dict[Pair, int] | None = None, workers: int = 2,
+           current_per_ocs: list[dict[Pair, int]] | None = None,
+           demand_pairs: list[tuple[int, int]] | None = None
+           ) -> tuple[dict[Pair, int], list[dict[Pair, int]] | None, dict[str, Any]]:
+    """CP-SAT: integer circuits near the LP solution ``n_star``.
+
+    Small instances (pairs x OCS <= :data:`JOINT_MAX_VARS`) are solved jointly with the per-OCS
+    split (variables ``m[pair, ocs]``, each OCS's ports per block respected), so the result is
+    realisable as it stands; larger ones respect block degrees only and are split afterwards by
+    :func:`map_to_ocs`. Without ``current``: keep at least the LP's integer part where possible,
+    fill free ports (largest fractional part first). With ``current``: stay at or above the LP's
+    integer part and change as few circuits as possible. Returns (n, per-OCS circuits or None, info).
+    """
+    from ortools.sat.python import cp_model
+
+    K = len(spec.ocs)
+    joint = len(pairs) * K <= JOINT_MAX_VARS
+    partners = [sum(1 for p in pairs if b in p) for b in range(len(spec.blocks))]
+    mesh = current is None and all(partners[b] <= spec.uplinks[b] for b in range(len(spec.blocks)))
+    m = cp_model.CpModel()
+    n: dict[Pair, Any] = {}
+    obj = []
+    for p in pairs:
+        v = n_star.get(p, 0.0)
+        lo = math.floor(v + 1e-6)
+        cap = min(spec.uplinks[p[0]], spec.uplinks[p[1]])
+        if current is not None:
+            cur = current.get(p, 0)
+            hi = max(math.ceil(v - 1e-6), cur)
+            x = m.new_int_var(0 if joint else min(lo, cur), hi, "")
+            dp = m.new_int_var(0, max(hi, cur), "")
+            m.add(dp >= x - cur)
+            m.add(dp >= cur - x)
+            short = m.new_int_var(0, lo, "")
+            m.add(short >= lo - x)  # keep the LP's integer part: the capacity the target needs
+            obj.append(-1_000_000 * short - 1000 * dp + x)
+            m.add_hint(x, cur)
+        else:
+            hi = min(lo + 1, cap)
+            x = m.new_int_var(0, max(lo, hi), "")
+            frac = v - lo
+            obj.append((1000 + int(round(1000 * frac))) * x)
+            short = m.new_int_var(0, lo, "")
+            m.add(short >= lo - x)
+            obj.append(-100_000 * short)
+            if mesh:
+                # Hedge: one circuit on every pair when a full mesh fits in every block's ports, so
+                # that every block reaches every other directly or through one transit.
+                none = m.new_bool_var("")
+                m.add(x >= 1).only_enforce_if(~none)
+                obj.append(-300_000 * none)
+            m.add_hint(x, max(lo, 1) if mesh else lo)
+        n[p] = x
+    has_demand = {b for st in demand_pairs for b in st} if demand_pairs is not None else set()
+    for i in range(len(spec.blocks)):
+        terms = [n[p] for p in pairs if i in p]
+        if terms:
+            m.add(sum(terms) <= spec.uplinks[i])
+            # Keep each block's LP degree (and at least one circuit for a block with demand): a
+            # block left with no circuits would make the throughput 0. Soft, so always feasible.
+            target = max(1 if i in has_demand else 0,
+                         math.floor(sum(n_star.get(p, 0.0) for p in pairs if i in p) + 1e-6))
+            target = min(target, spec.uplinks[i])
+            if target:
+                deficit = m.new_int_var(0, target, "")
+                m.add(deficit >= target - sum(terms))
+                obj.append(-1_000_000 * deficit)
+    mk: dict[tuple[Pair, int], Any] = {}
+    if joint:
+        for p in pairs:
+            ks = [k for k in range(K) if spec.wiring[p[0]][k] and spec.wiring[p[1]][k]]
+            for k in ks:
+                mk[p, k] = m.new_int_var(0, min(spec.wiring[p[0]][k], spec.wiring[p[1]][k]), "")
+                if current_per_ocs is not None:
+                    want = current_per_ocs[k].get(p, 0)
+                    dv = m.new_int_var(0, max(want, min(spec.wiring[p[0]][k], spec.wiring[p[1]][k])), "")
+                    m.add(dv >= mk[p, k] - want)
+                    m.add(dv >= want - mk[p, k])
+                    obj.append(-10 * dv)
+            m.add(sum(mk[p, k] for k in ks) == n[p])
+        for k in range(K):
+            for b in range(len(spec.blocks)):
+                terms = [mk[p, k] for p in pairs if b in p and (p, k) in mk]
+                if terms:
+                    m.add(sum(terms) <= spec.wiring[b][k])
+    m.maximize(sum(obj))
+    s = cp_model.CpSolver()
+    s.parameters.max_time_in_seconds = float(time_limit_s)
+    s.parameters.num_workers = workers
+    t0 = time.perf_counter()
+    status = s.solve(m)
+    info: dict[str, Any] = {"name": "CP-SAT", "status": s.status_name(status), "seconds": time.perf_counter() - t0,
+                            "joint_with_ocs": joint}
+    if status not in (cp_model.OPTIMAL, cp_model.FEASIBLE):
+        if joint:
+            raise InfeasibleError(f"CP-SAT found no integer circuits in {time_limit_s:.1f} s (raise --time-limit)")
+        # The floors alone satisfy the block degrees whenever the LP did: fall back to them.
+        info["note"] = "no CP-SAT solution in time: LP floors used"
+        return {p: math.floor(n_star.get(p, 0.0) + 1e-6) for p in pairs}, None, info
+    info.update(objective=s.objective_value, bound=s.best_objective_bound)
+    per_ocs: list[dict[Pair, int]] | None = None
+    if joint:
+        per_ocs = [{} for _ in range(K)]
+        for (p, k), var in mk.items():
+            if s.value(var):
+                per_ocs[k][p] = int(s.value(var))
+    return {p: int(s.value(x)) for p, x in n.items()}, per_ocs, info
+
+
+def _pair_value(val: dict[Pair, float], a: int, b: int) -> float:
+    return val.get((min(a, b), max(a, b)), -1e18) if a != b else -1e18
+
+
+def _offer(moves: dict[tuple[tuple[Pair, ...], tuple[Pair, ...]], tuple[float, int]], est: float, k: int,
+           rem: list[Pair], add: list[tuple[int, int]]) -> None:
+    key = (tuple(sorted(rem)), tuple(sorted((min(a, b), max(a, b)) for a, b in add)))
+    if est > 1e-12 and key not in moves:
+        moves[key] = (est, k)
+
+
+def _improve(spec: OcsSpec, lp: ThroughputLp, per_ocs: list[dict[Pair, int]], ev: dict[str, Any], deadline: float,
+             max_tries: int = 4) -> tuple[list[dict[Pair, int]], dict[str, Any], int]:
+    """Local search on the per-OCS circuits, guided by the LP's marginal value of one more circuit
+    per block pair. Moves stay inside one OCS, so every result remains a valid set of
+    cross-connects: add a circuit between two blocks with free ports on that OCS, move one end of a
+    circuit to a block with a free port there, or swap the ends of two circuits
+    ((a,b),(c,d) -> (a,c),(b,d)). The moves with the best estimated gain are evaluated exactly and
+    the first that raises the throughput is kept. Returns circuits, evaluation, accepted moves."""
+    nb = len(spec.blocks)
+    K = len(spec.ocs)
+    accepted = 0
+    while time.perf_counter() < deadline:
+        val = ev.get("value", {})
+
+        moves: dict[tuple[tuple[Pair, ...], tuple[Pair, ...]], tuple[float, int]] = {}
+        v = partial(_pair_value, val)
+        offer = partial(_offer, moves)
+
+        for k in range(K):
+            free = [spec.wiring[b][k] - sum(c for p, c in per_ocs[k].items() if b in p) for b in range(nb)]
+            fb = [b for b in range(nb) if free[b] > 0]
+            for i, a in enumerate(fb):
+                for b in fb[i + 1:]:
+                    offer(v(a, b), k, [], [(a, b)])
+            used = [p for p, c in per_ocs[k].items() if c > 0]
+            for a, b in used:
+                for x, y in ((a, b), (b, a)):
+                    for c in fb:
+                        if c not in (x, y):
+                            offer(v(x, c) - v(a, b), k, [(a, b)], [(x, c)])
+            for i, (a, b) in enumerate(used):
+                for c, d in used[i + 1:]:
+                    if len({a, b, c, d}) == 4:
+                        for e, f in (((a, c), (b, d)), ((a, d), (b, c))):
+                            offer(v(*e) + v(*f) - v(a, b) - v(c, d), k, [(a, b), (c, d)], [e, f])
+        better = None
+        for (rem, add), (_est, k) in sorted(moves.items(), key=lambda kv: -kv[1][0])[:max_tries]:
+            if time.perf_counter() >= deadline:
+                break
+            trial = [dict(d) for d in per_ocs]
+            for p in rem:
+                trial[k][p] -= 1
+                if not trial[k][p]:
+                    del trial[k][p]
+            for p in add:
+                trial[k][p] = trial[k].get(p, 0) + 1
+            e2 = lp.evaluate(_sum_per_ocs(trial), time_limit_s=max(0.5, deadline - time.perf_counter()))
+            if e2["status"] == "OPTIMAL" and e2["theta"] > ev["theta"] * (1 + 1e-9) + 1e-12:
+                better = (trial, e2)
+                break
+        if better is None:
+            break
+        per_ocs, ev = better
+        accepted += 1
+    return per_ocs, ev, accepted
+
+
+def _euler_split(circ: dict[Pair, int], slack: dict[int, bool]) -> tuple[dict[Pair, int], dict[Pair, int]]:
+    """Split a multigraph's edges in two so that every vertex gets floor or ceil of half its degree.
+
+    Odd-degree vertices are joined to a dummy vertex; edges of an Euler circuit of each component are
+    coloured alternately (Petersen's argument). The circuit starts at the dummy vertex, else at a
+    vertex with ``slack`` (its degree below twice a side's capacity), so that the one vertex that may
+    end up with one edge too many on side A can take it.
+    """
+    import networkx as nx
+
+    g = nx.MultiGraph()
+    for (i, j), c in circ.items():
+        for _ in range(c):
+            g.add_edge(i, j)
+    dummy = -1
+    for v in [v for v, d in g.degree() if d % 2]:
+        g.add_edge(dummy, v)
+    a: dict[Pair, int] = {}
+    b: dict[Pair, int] = {}
+    for comp in nx.connected_components(g):
+        sub = g.subgraph(comp)
+        if dummy in comp:
+            start = dummy
+        else:
+            start = next((v for v in comp if slack.get(v, False)), next(iter(comp)))
+        for k, (u, v) in enumerate(nx.eulerian_circuit(sub, source=start)):
+            if u == dummy or v == dummy:
+                continue
+            p = (min(u, v), max(u, v))
+            side = a if k % 2 == 0 else b
+            side[p] = side.get(p, 0) + 1
+    return a, b
+
+
+def map_to_ocs(spec: OcsSpec, circuits: dict[Pair, int], *, time_limit_s: float = 10.0,
+               prefer: list[dict[Pair, int]] | None = None, workers: int = 2
+               ) -> tuple[list[dict[Pair, int]], int, dict[str, Any]]:
+    """Split logical circuits over the OCS devices: ``per_ocs[k][pair]`` circuits on OCS k.
+
+    Recursive bisection of the OCS set. Each split gives each side an integer share of every pair's
+    circuits with no block using more ports on a side than it is wired to there. When both halves
+    are wired identically (uniform spread) and no ``prefer`` is given, an Euler split does it in
+    linear time; otherwise a small CP-SAT model (first without dropping anything, then minimising
+    dropped circuits). ``prefer`` (current per-OCS circuits) keeps each split as close as possible
+    to it. Returns per-OCS circuits, the number dropped and solver details.
+    """
+    t_start = time.perf_counter()
+    K = len(spec.ocs)
+    nb = len(spec.blocks)
+    per_ocs: list[dict[Pair, int]] = [{} for _ in range(K)]
+    dropped = 0
+    statuses: list[str] = []
+    n_euler = 0
+
+    def cap(b: int, group: list[int]) -> int:
+        return sum(spec.wiring[b][k] for k in group)
+
+    stack: list[tuple[list[int], dict[Pair, int]]] = [(list(range(K)), {p: c for p, c in circuits.items() if c})]
+    while stack:
+        group, circ = stack.pop()
+        if len(group) == 1:
+            per_ocs[group[0]] = circ
+            continue
+        half = len(group) // 2
+        ga, gb = group[:half], group[half:]
+        ca = [cap(b, ga) for b in range(nb)]
+        cb = [cap(b, gb) for b in range(nb)]
+        deg = [0] * nb
+        for (i, j), c in circ.items():
+            deg[i] += c
+            deg[j] += c
+        if prefer is None and ca == cb and all(deg[b] <= ca[b] + cb[b] for b in range(nb)):
+            xa, xb = _euler_split(circ, {b: deg[b] < ca[b] + cb[b] for b in range(nb)})
+            over = [b for b in range(nb) if sum(c for p, c in xa.items() if b in p) > ca[b]]
+            if not over:
+                n_euler += 1
+                stack.append((gb, xb))
+                stack.append((ga, xa))
+                continue
+        remaining = max(0.2, time_limit_s - (time.perf_counter() - t_start))
+        budget = max(0.2, remaining / max(1, len(stack) + 1))
+        res = _split_cpsat(circ, ca, cb, prefer, ga, budget, workers, allow_drop=False)
+        if res is None:
+            res = _split_cpsat(circ, ca, cb, prefer, ga, budget, workers, allow_drop=True)
+        if res is None:
+            raise InfeasibleError(f"OCS mapping found no split of {len(circ)} block pairs over "
+                                  f"{len(group)} OCS in {budget:.2f} s (raise --time-limit)")
+        xa, xb, dr, st = res
+        statuses.append(st)
+        dropped += dr
+        stack.append((gb, xb))
+        stack.append((ga, xa))
+    info = {"name": "Euler split + CP-SAT bisection", "euler_splits": n_euler, "cp_sat_splits": len(statuses),
+            "status": "OPTIMAL" if all(x == "OPTIMAL" for x in statuses) else "FEASIBLE",
+            "seconds": time.perf_counter() - t_start}
+    return per_ocs, dropped, info
+
+
+def _split_cpsat(circ: dict[Pair, int], ca: list[int], cb: list[int], prefer: list[dict[Pair, int]] | None,
+                 ga: list[int], budget: float, workers: int, *, allow_drop: bool
+                 ) -> tuple[dict[Pair, int], dict[Pair, int], int, str] | None:
+    from ortools.sat.python import cp_model
+
+    m = cp_model.CpModel()
+    xa: dict[Pair, Any] = {}
+    xb: dict[Pair, Any] = {}
+    drops = []
+    for p, c in circ.items():
+        i, j = p
+        ub_a = c if (ca[i] and ca[j]) else 0
+        ub_b = c if (cb[i] and cb[j]) else 0
+        xa[p] = m.new_int_var(0, ub_a, "")
+        xb[p] = m.new_int_var(0, ub_b, "")
+        if allow_drop:
+            d = m.new_int_var(0, c, "")
+            m.add(xa[p] + xb[p] + d == c)
+            drops.append(d)
+        else:
+            m.add(xa[p] + xb[p] == c)
+        if prefer is None:
+            m.add_hint(xa[p], min(ub_a, c // 2 if ub_b else c))
+    for b in range(len(ca)):
+        ta = [xa[p] for p in circ if b in p]
+        if ta:
+            m.add(sum(ta) <= ca[b])
+            m.add(sum(xb[p] for p in circ if b in p) <= cb[b])
+    dev = []
+    if prefer is not None:
+        for p in circ:
+            want = sum(prefer[k].get(p, 0) for k in ga)
+            dv = m.new_int_var(0, circ[p] + want, "")
+            m.add(dv >= xa[p] - want)
+            m.add(dv >= want - xa[p])
+            dev.append(dv)
+            m.add_hint(xa[p], min(want, circ[p]))
+    big = 1 + sum(circ.values()) * 2
+    if drops or dev:
+        m.minimize(big * sum(drops) + sum(dev))
+    s = cp_model.CpSolver()
+    s.parameters.max_time_in_seconds = budget
+    s.parameters.num_workers = workers
+    status = s.solve(m)
+    if status not in (cp_model.OPTIMAL, cp_model.FEASIBLE):
+        return None
+    return ({p: s.value(v) for p, v in xa.items() if s.value(v)}, {p: s.value(v) for p, v in xb.items() if s.value(v)},
+            sum(s.value(d) for d in drops), s.status_name(status))
+
+
+def port_pairs(spec: OcsSpec, per_ocs: list[dict[Pair, int]],
+               keep: dict[str, list[list[int]]] | None = None) -> dict[str, list[list[int]]]:
+    """Number the cross-connects: for each OCS, ``[port_a, port_b]`` pairs (port_a on the lower block).
+
+    ``keep`` (current cross-connects per OCS) are reused first where the pair still has circuits there.
+    """
+    out: dict[str, list[list[int]]] = {}
+    for k, o in enumerate(spec.ocs):
+        owner = {pt: b for b in range(len(spec.blocks)) for pt in spec.port_ids[k][b]}
+        free = {b: list(spec.port_ids[k][b]) for b in range(len(spec.blocks))}
+        need = dict(per_ocs[k])
+        pairs_k: list[list[int]] = []
+        for pa, pb in (keep or {}).get(o, []):
+            bi, bj = owner.get(pa), owner.get(pb)
+            if bi is None or bj is None:
+                continue
+            p = (min(bi, bj), max(bi, bj))
+            if need.get(p, 0) > 0 and pa in free[bi] and pb in free[bj]:
+                need[p] -= 1
+                free[bi].remove(pa)
+                free[bj].remove(pb)
+                pairs_k.append([pa, pb] if bi <= bj else [pb, pa])
+        for (i, j), c in sorted(need.items()):
+            for _ in range(c):
+                pairs_k.append([free[i].pop(0), free[j].pop(0)])
+        out[o] = sorted(pairs_k)
+    return out
+
+
+def _sum_per_ocs(per_ocs: list[dict[Pair, int]]) -> dict[Pair, int]:
+    out: dict[Pair, int] = {}
+    for d in per_ocs:
+        for p, c in d.items():
+            out[p] = out.get(p, 0) + c
+    return out
