@@ -111,7 +111,7 @@ def register(app: typer.Typer, groups: dict[str, typer.Typer]) -> None:
             err_console.print(f"[yellow]warning[/]: {w}")
 
     @topo.command("import")
-    def import_(src: Path = typer.Argument(..., help="File to import."),
+    def import_(src: str = typer.Argument(..., help="File to import (or zoo:<Name> with --from gml)."),
                 from_: ImportFormat = typer.Option(..., "--from", help="Format of the file."),
                 out: Path = typer.Option(..., "-o", "--out", help="Our YAML file to write."),
                 route_factor: float | None = typer.Option(None, help="gml: fibre length / great-circle distance."),
@@ -121,9 +121,9 @@ def register(app: typer.Typer, groups: dict[str, typer.Typer]) -> None:
         from fabric.io.yamlio import save_yaml
 
         if from_ is ImportFormat.gml and route_factor is not None:
-            from fabric.io.gml import load_gml
+            from fabric.io.gml import load_gml, zoo_path
 
-            fab = load_gml(src, route_factor=route_factor)
+            fab = load_gml(zoo_path(src[4:]) if src.startswith("zoo:") else src, route_factor=route_factor)
         else:
             fab = load_fabric(src, fmt=from_.value)
         save_yaml(fab, out)

@@ -28,7 +28,7 @@ def load_fabric(spec: str | os.PathLike[str], *, fmt: str | None = None) -> Fabr
         from fabric.builders import example_two_site
 
         return example_two_site()
-    if fmt is None and text.startswith("zoo:"):
+    if fmt in (None, "gml") and text.startswith("zoo:"):
         from fabric.io.gml import load_gml, zoo_path
 
         return load_gml(zoo_path(text[4:]))
