@@ -14,7 +14,7 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, NoReturn
 
 from rich.console import Console
 
@@ -35,7 +35,7 @@ class DemoContext:
     results: dict[str, Any] = field(default_factory=dict)
     artefacts: list[Path] = field(default_factory=list)
 
-    def skip(self, reason: str) -> None:
+    def skip(self, reason: str) -> NoReturn:
         raise StageSkipped(reason)
 
     def artefact(self, name: str) -> Path:
