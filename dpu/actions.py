@@ -27,6 +27,7 @@ from __future__ import annotations
 import numpy as np
 from numba import njit
 
+from dpu.hashmix import GOLDEN_GAMMA, fmix64
 from dpu.parse import COL, INNER, NCOL
 
 ACTIONS = {"noop": 0, "forward": 1, "drop": 2, "set_dscp": 3, "ecn_mark": 4, "vxlan_encap": 5,
@@ -44,15 +45,6 @@ _C_ERR, _C_PRESENT, _C_L3OFF, _C_IPVER, _C_PAYLOAD = COL["parse_error"], COL["pr
 _C_ECN = COL["ecn"]
 
 
-@njit(cache=True, inline="always")
-def _fmix(x):  # pragma: no cover - numba
-    x ^= x >> np.uint64(33)
-    x *= np.uint64(0xFF51AFD7ED558CCD)
-    x ^= x >> np.uint64(33)
-    x *= np.uint64(0xC4CEB9FE1A85EC53)
-    x ^= x >> np.uint64(33)
-    return x
-
 
 @njit(cache=True)
 def flow_hash_kernel(table, cols, out):  # pragma: no cover - numba
@@ -60,7 +52,7 @@ def flow_hash_kernel(table, cols, out):  # pragma: no cover - numba
     for i in range(table.shape[0]):
         h = np.uint64(0)
         for c in cols:
-            h = _fmix(h ^ np.uint64(table[i, c]) ^ np.uint64(0x9E3779B97F4A7C15))
+            h = fmix64(h ^ np.uint64(table[i, c]) ^ np.uint64(GOLDEN_GAMMA))
         out[i] = h
 
 

@@ -21,27 +21,19 @@ from collections.abc import Sequence
 import numpy as np
 from numba import njit
 
+from dpu.hashmix import GOLDEN_GAMMA, fmix64
 from fabric.errors import ConfigError
 
 MAX_KEY_FIELDS = 8
 _EMPTY = -1
 
 
-@njit(cache=True, inline="always")
-def _fmix(x):  # pragma: no cover - numba
-    x ^= x >> np.uint64(33)
-    x *= np.uint64(0xFF51AFD7ED558CCD)
-    x ^= x >> np.uint64(33)
-    x *= np.uint64(0xC4CEB9FE1A85EC53)
-    x ^= x >> np.uint64(33)
-    return x
-
 
 @njit(cache=True, inline="always")
 def _hash_row(keys, i, nf, salt):  # pragma: no cover - numba
     h = np.uint64(salt)
     for f in range(nf):
-        h = _fmix(h ^ keys[i, f]) + np.uint64(f + 1)
+        h = fmix64(h ^ keys[i, f]) + np.uint64(f + 1)
     return h
 
 
@@ -159,7 +151,7 @@ def _mask128(hi, lo, length):  # pragma: no cover - numba
 
 @njit(cache=True, inline="always")
 def _lpm_hash(hi, lo, length):  # pragma: no cover - numba
-    return _fmix(_fmix(hi ^ np.uint64(length) * np.uint64(0x9E3779B97F4A7C15)) ^ lo)
+    return fmix64(fmix64(hi ^ np.uint64(length) * np.uint64(GOLDEN_GAMMA)) ^ lo)
 
 
 @njit(cache=True)

@@ -31,6 +31,7 @@ from typing import Any
 import numpy as np
 from numba import njit
 
+from dpu.hashmix import GOLDEN_GAMMA, fmix64
 from dpu.spec import TARGET_GBPS, TARGET_LATENCY_US, DpuSpec
 from fabric.errors import ConfigError
 from fabric.units import ETHERNET_WIRE_OVERHEAD_BYTES
@@ -68,7 +69,7 @@ STAGES = ("engines", "exception", "crypto", "pcie_dma")
 @njit(cache=True, inline="always")
 def _rand(state):  # pragma: no cover - numba
     """splitmix64 step (Steele et al., OOPSLA 2014): a fast seeded generator; returns 64 random bits."""
-    state[0] += np.uint64(0x9E3779B97F4A7C15)
+    state[0] += np.uint64(GOLDEN_GAMMA)
     z = state[0]
     z = (z ^ (z >> np.uint64(30))) * np.uint64(0xBF58476D1CE4E5B9)
     z = (z ^ (z >> np.uint64(27))) * np.uint64(0x94D049BB133111EB)
@@ -79,16 +80,6 @@ def _rand(state):  # pragma: no cover - numba
 def _uniform(state):  # pragma: no cover - numba
     return np.float64(_rand(state) >> np.uint64(11)) * (1.0 / 9007199254740992.0)
 
-
-@njit(cache=True, inline="always")
-def _mix(x):  # pragma: no cover - numba
-    """murmur3 fmix64: the RSS hash of a flow id."""
-    x ^= x >> np.uint64(33)
-    x *= np.uint64(0xFF51AFD7ED558CCD)
-    x ^= x >> np.uint64(33)
-    x *= np.uint64(0xC4CEB9FE1A85EC53)
-    x ^= x >> np.uint64(33)
-    return x
 
 
 @njit(cache=True)
@@ -110,7 +101,7 @@ def gen_chunk(n, t_start, load, poisson, line_gbps, sizes, cum, n_flows, engines
         wire_ns = (L + 20) * 8.0 / line_gbps
         t0[i] = t
         length[i] = L
-        h = _mix(_rand(state) % nf + np.uint64(0x9E3779B97F4A7C15))
+        h = fmix64(_rand(state) % nf + np.uint64(GOLDEN_GAMMA))
         p = 0
         if exc_frac > 0.0 and _uniform(state) < exc_frac:
             p = 1
