@@ -41,9 +41,9 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
-import yaml
 
 from fabric.errors import ConfigError
+from fabric.io.yamlio import read_yaml
 from fabric.topology import ENDPOINT_ROLES, Fabric
 
 #: UDP destination port of RoCEv2 (IANA assignment "roce", IBTA RoCEv2 annex A17).
@@ -370,12 +370,7 @@ def load_job(path: str | os.PathLike[str], fabric: Fabric) -> Job:
         seed: 1                              # optional: source ports
     """
     p = Path(path)
-    try:
-        obj = yaml.safe_load(p.read_text(encoding="utf-8"))
-    except OSError as exc:
-        raise ConfigError(f"cannot read job file: {exc.strerror}", file=str(p)) from None
-    except yaml.YAMLError as exc:
-        raise ConfigError(f"not valid YAML: {exc}", file=str(p)) from None
+    obj, _lines = read_yaml(p)
     if not isinstance(obj, dict):
         raise ConfigError("a job file must be a mapping", file=str(p))
     unknown = set(obj) - _JOB_KEYS
@@ -421,6 +416,8 @@ def load_demand(path: str | os.PathLike[str], fabric: Fabric) -> Demand:
         text = p.read_text(encoding="utf-8")
     except OSError as exc:
         raise ConfigError(f"cannot read demand file: {exc.strerror}", file=str(p)) from None
+    except UnicodeDecodeError:
+        raise ConfigError("not a text file (CSV or YAML expected)", file=str(p)) from None
     rng = np.random.default_rng(0)
     rows: list[tuple[str, dict[str, Any]]] = []
     if p.suffix.lower() == ".csv":
@@ -431,10 +428,7 @@ def load_demand(path: str | os.PathLike[str], fabric: Fabric) -> Demand:
         for i, row in enumerate(reader):
             rows.append((f"line {i + 2}", {k: v for k, v in row.items() if v not in (None, "")}))
     else:
-        try:
-            obj = yaml.safe_load(text)
-        except yaml.YAMLError as exc:
-            raise ConfigError(f"not valid YAML: {exc}", file=str(p)) from None
+        obj, _lines = read_yaml(p)
         if not isinstance(obj, dict) or not ({"flows", "matrix"} & set(obj)):
             raise ConfigError("a demand file needs 'flows' or 'matrix'", file=str(p))
         if "matrix" in obj:
