@@ -101,9 +101,9 @@ def test_victim_flows_suffer_under_pfc_alone_not_with_dcqcn():
 
 
 def test_allreduce_ring_flows_and_boundary():
-    fl = scenarios.ring_allreduce_flows(["a", "b", "c", "d"], 4e6)
-    assert fl == [("a", "b", 6e6), ("b", "c", 6e6), ("c", "d", 6e6), ("d", "a", 6e6)]
-    assert scenarios.flows_from_demand(fl[:1], 1e-6) == [("a", "b", 6e6, 1e-6)]
+    sc = scenarios.allreduce(4, 4e6)
+    # a 4-rank ring all-reduce of 4 MB: every rank sends 2·3/4·4 MB = 6 MB to its successor
+    assert [f[2] for f in sc.flows] == [6e6] * 4
     sc = scenarios.allreduce(8, 1e6)
     r = simulate(sc.fabric, sc.flows, PacketConfig(cc="dctcp", t_end_s=sc.t_end_s))
     assert r.metrics()["completed"] == 8 and r.metrics()["drops"] == 0

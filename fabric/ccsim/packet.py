@@ -41,9 +41,12 @@ from fabric.ccsim import kernel as K
 from fabric.errors import ConfigError
 from fabric.topology import ENDPOINT_ROLES, Fabric
 
-#: A flow: (source endpoint, destination endpoint, bytes, start time in seconds[, 802.1p priority]).
-#: Priorities in the plan's ``lossless_priorities`` (default 3) use the lossless class (PFC); any
-#: other priority uses the lossy class (drops, never paused). The default priority is 3.
+#: A flow: (source endpoint, destination endpoint, bytes, start time in seconds[, 802.1p priority
+#: [, UDP source port]]). Priorities in the plan's ``lossless_priorities`` (default 3) use the lossless
+#: class (PFC); any other priority uses the lossy class (drops, never paused). The default priority is 3.
+#: With a UDP source port (a RoCEv2 QP's ECMP entropy, as in ``fabric.traffic.Flow.sport``) the ECMP
+#: path is picked by a hash of (src, dst, sport, seed); without, by a hash of (src, dst, flow index, seed).
+#: :func:`simulate` also takes a ``fabric.traffic.Demand`` (see :func:`fabric.ccsim.scenarios.flows_from_demand`).
 Flow = tuple
 DEFAULT_PRIORITY = 3
 
@@ -154,8 +157,8 @@ def build_network(fabric: Fabric, flows: list[Flow], cfg: PacketConfig, plan: di
     G = fabric.up_graph()
     simple = nx.Graph(G)
     for i, fl in enumerate(flows):
-        if not isinstance(fl, tuple | list) or len(fl) not in (4, 5):
-            raise ConfigError(f"flow {i}: expected (src, dst, bytes, start_s[, priority]), got {fl!r}")
+        if not isinstance(fl, tuple | list) or len(fl) not in (4, 5, 6):
+            raise ConfigError(f"flow {i}: expected (src, dst, bytes, start_s[, priority[, sport]]), got {fl!r}")
     fl_size = np.array([f[2] for f in flows], float)
     fl_start = np.array([f[3] for f in flows], float)
     off, path, rev, line, ideal = [0], [], [], [], []
@@ -164,7 +167,8 @@ def build_network(fabric: Fabric, flows: list[Flow], cfg: PacketConfig, plan: di
     cls = []
     for i, fl in enumerate(flows):
         src, dst, size = fl[0], fl[1], fl[2]
-        prio = fl[4] if len(fl) == 5 else DEFAULT_PRIORITY
+        prio = fl[4] if len(fl) >= 5 else DEFAULT_PRIORITY
+        key = ("sport", fl[5]) if len(fl) == 6 else i   # ECMP entropy: the QP's UDP source port
         if not (isinstance(prio, int) and 0 <= prio <= 7):
             raise ConfigError(f"flow {i}: priority must be an integer 0-7, got {prio!r}")
         cls.append(0 if prio in lossless_prios else 1)
@@ -176,11 +180,11 @@ def build_network(fabric: Fabric, flows: list[Flow], cfg: PacketConfig, plan: di
         if not size > 0:
             raise ConfigError(f"flow {i}: size must be positive, got {size}")
         cands = sorted(nx.all_shortest_paths(simple, src, dst))
-        hops = cands[_hash(src, dst, i, cfg.seed) % len(cands)]
+        hops = cands[_hash(src, dst, key, cfg.seed) % len(cands)]
         dls = []
         for u, v in zip(hops, hops[1:], strict=False):
             opts = by_pair[(u, v)]
-            dls.append(opts[_hash(u, v, src, dst, i, cfg.seed) % len(opts)])
+            dls.append(opts[_hash(u, v, src, dst, key, cfg.seed) % len(opts)])
         path.extend(dls)
         off.append(len(path))
         rev.append(sum(dl_prop[x] for x in dls))
@@ -227,12 +231,28 @@ def build_network(fabric: Fabric, flows: list[Flow], cfg: PacketConfig, plan: di
     ), dict(dl_names=dl_names, ideal=np.array(ideal), params=vals, dcqcn=dcqcn)
 
 
-def simulate(fabric: Fabric, flows: list[Flow], cfg: PacketConfig | None = None,
+def _as_flows(flows: Any, cfg: PacketConfig) -> list[Flow]:
+    """A ``fabric.traffic.Demand`` becomes flows that hold their rates for the whole run (t_end_s)."""
+    from fabric.traffic import Demand
+
+    if isinstance(flows, Demand):
+        from fabric.ccsim.scenarios import flows_from_demand
+
+        return flows_from_demand(flows, duration_s=cfg.t_end_s)
+    return list(flows)
+
+
+def simulate(fabric: Fabric, flows: list[Flow] | Any, cfg: PacketConfig | None = None,
              plan: dict[str, Any] | None = None) -> PacketResult:
-    """Run the packet model on ``fabric`` for ``flows``; parameters from ``plan`` (a cc section) or computed."""
+    """Run the packet model on ``fabric`` for ``flows``; parameters from ``plan`` (a cc section) or computed.
+
+    ``flows`` is a list of :data:`Flow` tuples or a ``fabric.traffic.Demand`` (each of its flows then
+    sends ``rate_gbps`` × ``cfg.t_end_s`` bytes from t = 0 on its own UDP source port).
+    """
     import time
 
     cfg = cfg or PacketConfig()
+    flows = _as_flows(flows, cfg)
     arrays, meta = build_network(fabric, flows, cfg, plan)
     n_dl = len(arrays["dl_src"])
     n_fl = len(flows)
