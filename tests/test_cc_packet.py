@@ -169,3 +169,13 @@ def test_flow_priority_validation():
         simulate(sc.fabric, [(*sc.flows[0], 9)])
     with pytest.raises(ConfigError, match="expected \\(src, dst, bytes, start_s"):
         simulate(sc.fabric, [("leaf1-h1", "leaf1-h2")])
+
+
+def test_ecn_mark_at_dequeue_option():
+    sc = scenarios.incast(8, 5e5)
+    a = simulate(sc.fabric, sc.flows, PacketConfig(cc="dcqcn", t_end_s=sc.t_end_s)).metrics()
+    b = simulate(sc.fabric, sc.flows, PacketConfig(cc="dcqcn", t_end_s=sc.t_end_s, ecn_mark_at="dequeue")).metrics()
+    assert b["ecn_marks"] > 0 and b["drops"] == 0 and b["completed"] == 8
+    assert (a["ecn_marks"], a["events"]) != (b["ecn_marks"], b["events"])
+    with pytest.raises(ConfigError, match="ecn_mark_at"):
+        simulate(sc.fabric, sc.flows, PacketConfig(ecn_mark_at="both"))

@@ -16,7 +16,9 @@ Model (each simplification is a stated assumption):
   paused by PFC per class) and lossy (everything else: dropped at the dynamic threshold, never
   paused), so a pause on the RoCE priority does not stop other traffic.
 - ECN: RED-style marking at egress enqueue (0 below Kmin, linear to Pmax at Kmax, 1 above) with
-  per-port Kmin/Kmax/Pmax from the plan's port group.
+  per-port Kmin/Kmax/Pmax from the plan's port group; ``ecn_mark_at="dequeue"`` marks instead when a
+  packet leaves a switch queue, on the queue it leaves behind (marks stop as soon as the queue falls
+  below Kmin instead of one queue-drain time later).
 - NICs: flows start at line rate; a NIC queue of ``nic_queue_pkts`` packets per host port.
   ``dcqcn``: rate-based RP (CNP cut, alpha timer, byte counter + timer increase with fast recovery,
   additive and hyper increase), NP sends at most one CNP per flow per ``cnp_interval``.
@@ -69,6 +71,7 @@ class PacketConfig:
     dctcp_g: float = 1 / 16
     ecn_override: dict[str, float] = field(default_factory=dict)     # kmin_bytes, kmax_bytes, pmax
     dcqcn_override: dict[str, float] = field(default_factory=dict)   # any dcqcn key of fabric.cc
+    ecn_mark_at: str = "enqueue"      # "enqueue" (RED at egress enqueue) or "dequeue" (queue left behind)
 
 
 @dataclass
@@ -109,6 +112,8 @@ def build_network(fabric: Fabric, flows: list[Flow], cfg: PacketConfig, plan: di
         raise ConfigError(f"unknown cc {cfg.cc!r} (expected one of {', '.join(K.CC_KINDS)})", where="--cc")
     if not flows:
         raise ConfigError("no flows to simulate")
+    if cfg.ecn_mark_at not in ("enqueue", "dequeue"):
+        raise ConfigError(f"ecn_mark_at must be 'enqueue' or 'dequeue', got {cfg.ecn_mark_at!r}")
     if plan is None:
         plan = plan_cc(fabric, CcOptions(profile=cfg.profile, switch_buffer_bytes=cfg.switch_buffer_bytes))
     port_group: dict[str, dict[str, Any]] = {}
@@ -218,7 +223,7 @@ def build_network(fabric: Fabric, flows: list[Flow], cfg: PacketConfig, plan: di
         "sample_dt_s": cfg.sample_dt_s or cfg.t_end_s / max(cfg.samples, 1), "t_end_s": cfg.t_end_s, "seed": cfg.seed,
         "nic_queue_pkts": cfg.nic_queue_pkts, "mtu_bytes": cfg.mtu_bytes, "dyn_alpha": cfg.dyn_alpha,
         "alpha_first": float(dcqcn.get("alpha_update_before_cut", False)),
-        "max_cut": dcqcn.get("max_cut_fraction", 0.5),
+        "max_cut": dcqcn.get("max_cut_fraction", 0.5), "mark_dequeue": float(cfg.ecn_mark_at == "dequeue"),
     }
     del scale
     cfgv = np.array([float(vals[n]) for n in K.CFG])
