@@ -129,6 +129,19 @@ def _event_rate(p: float, n: float) -> float:
 
 
 @njit(cache=True)
+def _event_rate_lp(p: float, lp: float, n: float) -> float:
+    """:func:`_event_rate` for 0 < p < 1 with lp = log1p(−p) given."""
+    if n <= 0.0:
+        return 0.0
+    if p <= 1e-12:
+        return 1.0 / n
+    x = -n * lp
+    if x > 700.0:
+        return 0.0
+    return p / math.expm1(x)
+
+
+@njit(cache=True)
 def _simulate(prm: np.ndarray, init_rates_Bps: np.ndarray, record_every: int,
               out_q: np.ndarray, out_r: np.ndarray) -> None:
     """Integrate one run; write q (bytes) and R_C (bytes/s) every ``record_every`` steps."""
@@ -163,18 +176,35 @@ def _simulate(prm: np.ndarray, init_rates_Bps: np.ndarray, record_every: int,
     for s in range(steps):
         slot = s % d
         pd = hist_p[slot]                # p(t − τ*)
+        mid = 0.0 < pd < 1.0
+        lp = math.log1p(-pd) if mid else 0.0   # shared by every (1 − p)^n of this step
         total = 0.0
         for i in range(n):
             rd = hist_r[slot, i]         # R_C(t − τ*)
-            cut = 1.0 - _pow1m(pd, tau * rd)
-            amark = 1.0 - _pow1m(pd, tau_a * rd)
-            ev_b = rd * _event_rate(pd, B)
-            ev_t = rd * _event_rate(pd, t_rate * rd)
             # increase stages (DCQCN RP): byte-counter stage >= F after F·B unmarked packets, timer
             # stage >= F after F·T·R_C unmarked packets; fast recovery below F on both, additive
             # increase at F on one, hyper increase at F on both
-            p_b = _pow1m(pd, fsteps * B)
-            p_t = _pow1m(pd, fsteps * t_rate * rd)
+            if pd <= 0.0:                # no marking: the p → 0 limits, no transcendental calls
+                cut = 0.0
+                amark = 0.0
+                ev_b = rd / B if B > 0.0 else 0.0
+                ev_t = 1.0 / t_rate if t_rate * rd > 0.0 else 0.0
+                p_b = 1.0
+                p_t = 1.0
+            elif mid:                    # same values as _pow1m/_event_rate, one log1p per step
+                cut = -math.expm1(tau * rd * lp)
+                amark = -math.expm1(tau_a * rd * lp)
+                ev_b = rd * _event_rate_lp(pd, lp, B)
+                ev_t = rd * _event_rate_lp(pd, lp, t_rate * rd)
+                p_b = math.exp(fsteps * B * lp)
+                p_t = math.exp(fsteps * t_rate * rd * lp)
+            else:
+                cut = 1.0 - _pow1m(pd, tau * rd)
+                amark = 1.0 - _pow1m(pd, tau_a * rd)
+                ev_b = rd * _event_rate(pd, B)
+                ev_t = rd * _event_rate(pd, t_rate * rd)
+                p_b = _pow1m(pd, fsteps * B)
+                p_t = _pow1m(pd, fsteps * t_rate * rd)
             p_hi = min(p_b, p_t)
             p_ai = max(p_b, p_t) - p_hi
             m_pk = max(B, t_rate * rd)   # packets per step of the lagging counter
