@@ -102,7 +102,9 @@ def tune(sc: Scenario, *, profile: str = "nvidia", cc: str = "dcqcn", target_que
         p99 = ev["fct_slowdown"]["p99"]
         return (0 if meets(ev) else 1, p99 if p99 is not None else float("inf"), ev["max_queue_bytes"])
 
-    everything: list[dict[str, Any]] = tried + [{"values": baseline["values"], "fluid": None, "packet": baseline["packet"], "baseline": True}]
+    # baseline first: on a tie (same packet evidence) the unchanged profile is kept, not a grid point
+    everything: list[dict[str, Any]] = [{"values": baseline["values"], "fluid": None, "packet": baseline["packet"],
+                                         "baseline": True}] + tried
     best = min(everything, key=key)
     return {"scenario": sc.name, "description": sc.description, "profile": profile, "cc": cc,
             "targets": {"max_queue_bytes": target_queue_bytes, "p99_slowdown": target_p99},
