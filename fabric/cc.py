@@ -115,6 +115,13 @@ class Profile:
     assumptions: tuple[str, ...] = ()
 
 
+#: NVIDIA ConnectX ``dce_tcp_g`` (DcQcnDceAlphaG) default 1019, fixed point with 10 fraction bits. Every
+#: alpha period the firmware does α ← (G/1024)·α + (1024 − G)/1024 if a CNP came, else α ← (G/1024)·α
+#: (NVIDIA "DCQCN Parameters", Mellanox community DOC-2790 / DOCA "DCQCN CC Parameters"), i.e. the
+#: paper's α ← (1 − g)·α + g with g = (1024 − G)/1024 = 5/1024 (not G/1024, which would make α memoryless).
+NVIDIA_DCE_TCP_G = 1019
+NVIDIA_G = (1024 - NVIDIA_DCE_TCP_G) / 1024
+
 PROFILES: dict[str, Profile] = {
     # DCQCN paper (Zhu et al., SIGCOMM 2015) at 40G (REFERENCE.md).
     "paper": Profile(
@@ -129,7 +136,7 @@ PROFILES: dict[str, Profile] = {
     # configuration guide values at 100G (Kmin 150 KB, Kmax 1500 KB; unverified), rescaled to 25G.
     "nvidia": Profile(
         "nvidia", "NVIDIA ConnectX firmware defaults (per 25G)", 25.0,
-        kmin_bytes=150_000 / 4, kmax_bytes=1_500_000 / 4, pmax=1.0, g=1019 / 1024, alpha_timer_us=1.0,
+        kmin_bytes=150_000 / 4, kmax_bytes=1_500_000 / 4, pmax=1.0, g=NVIDIA_G, alpha_timer_us=1.0,
         rate_increase_timer_us=300.0, byte_counter_bytes=32_767, fast_recovery_steps=1,
         rai_mbps=5.0, rhai_mbps=50.0, min_rate_mbps=1.0, cnp_interval_us=4.0, rate_reduce_period_us=4.0,
         max_cut_fraction=0.5, alpha_update_before_cut=True,
@@ -137,11 +144,12 @@ PROFILES: dict[str, Profile] = {
                      "byte counter rpg_byte_reset 32767 B per 25G (unverified)",
                      "fast recovery steps rpg_threshold 1 (unverified)",
                      "CNP interval = rate-reduce period 4 us",
-                     "alpha (g = 1019/1024, nearly memoryless) is updated before the cut (firmware order)")),
+                     "alpha (g = (1024 - dce_tcp_g 1019)/1024 = 5/1024 per 1 us) is updated before the cut "
+                     "(firmware order)")),
     # Alibaba production ECN thresholds per 25G (REFERENCE.md) with NVIDIA NIC defaults.
     "production": Profile(
         "production", "Alibaba production ECN (per 25G) + NVIDIA NIC defaults", 25.0,
-        kmin_bytes=100_000, kmax_bytes=400_000, pmax=0.20, g=1019 / 1024, alpha_timer_us=1.0,
+        kmin_bytes=100_000, kmax_bytes=400_000, pmax=0.20, g=NVIDIA_G, alpha_timer_us=1.0,
         rate_increase_timer_us=300.0, byte_counter_bytes=32_767, fast_recovery_steps=1,
         rai_mbps=5.0, rhai_mbps=50.0, min_rate_mbps=1.0, cnp_interval_us=4.0, rate_reduce_period_us=4.0,
         max_cut_fraction=0.5, alpha_update_before_cut=True,

@@ -12,11 +12,13 @@ from fabric.ccsim.fluid import SWEEP_COLUMNS, FluidParams, _event_rate, _mark, f
 
 
 def fixed_point_queue(p: FluidParams, n: int) -> float:
-    """Queue at the fixed point: R_C = C/N and dα = dR_T = dR_C = 0 (the paper's steady state)."""
+    """Queue at the fixed point: R_C = C/N and dα = dR_T = dR_C = dk = 0 (the paper's steady state,
+    with the RP's three increase stages: AI when one counter is past F, HAI when both are)."""
     P = p.packet_bytes
     R = p.capacity_Bps / P / n
     B, T, tau, ta, F, rai = (p.byte_counter_bytes / P, p.rate_timer_s, p.cnp_interval_s, p.alpha_timer_s,
                              p.fast_recovery_steps, p.rai_Bps / P)
+    rhai = p.rhai_Bps / P
 
     def ev(pr, k):
         return pr / np.expm1(-k * np.log1p(-pr))
@@ -27,7 +29,10 @@ def fixed_point_queue(p: FluidParams, n: int) -> float:
         cut = -np.expm1(tau * R * np.log1p(-pr))
         eb, et = R * ev(pr, B), R * ev(pr, T * R)
         delta = R * a / tau * cut / (eb + et)            # R_T − R_C from dR_C/dt = 0
-        return -delta / tau * cut + rai * (np.exp(F * B * np.log1p(-pr)) * eb + np.exp(F * T * R * np.log1p(-pr)) * et)
+        pb, pt = np.exp(F * B * np.log1p(-pr)), np.exp(F * T * R * np.log1p(-pr))
+        k = R / max(B, T * R) / (cut / tau)               # hyper stage count from dk/dt = 0
+        inc = rai * abs(pb - pt) + rhai * max(1.0, k - F + 1) * min(pb, pt)
+        return -delta / tau * cut + inc * (eb + et)
 
     with np.errstate(over="ignore"):
         lp = brentq(resid, np.log(1e-12), np.log(p.pmax * (1 - 1e-9)), xtol=1e-14)
@@ -81,3 +86,29 @@ def test_sweep_matches_single_runs():
         assert out[j, 0] == pytest.approx(s["queue_mean_bytes"], rel=0.02)
         assert out[j, 3] == pytest.approx(s["utilisation"], rel=0.01)
     assert out[1, 0] > out[0, 0]     # higher Kmin, higher queue
+
+
+def test_unmarked_recovery_follows_the_rp_stages():
+    """No marking (Kmin out of reach): both counters pass F, so every increase event is a hyper increase
+    of max(1, k − F + 1)·R_HAI; checked against the same ODE integrated by scipy (RK45)."""
+    from scipy.integrate import solve_ivp
+
+    p = FluidParams.from_dcqcn(dcqcn_params("nvidia", 400), ecn_params("nvidia", 400), kmin_bytes=1e15,
+                               kmax_bytes=2e15, capacity_Bps=1e15, packet_bytes=1000, dt_s=0.05e-6, t_end_s=2e-3,
+                               feedback_delay_s=0.05e-6)
+    P = p.packet_bytes
+    B, T, F, rhai, line = p.byte_counter_bytes / P, p.rate_timer_s, p.fast_recovery_steps, p.rhai_Bps / P, p.line_rate_Bps / P
+    r0 = 1e9 / 8 / P                                             # start at 1 Gb/s
+
+    def rhs(_t, y):
+        rc, rt, k = y
+        ev = rc / B + 1 / T
+        return [(rt - rc) / 2 * ev, rhai * max(1.0, k - F + 1) * ev if rt < line else 0.0, rc / max(B, T * rc)]
+
+    sol = solve_ivp(rhs, (0, p.t_end_s), [r0, r0, 0.0], rtol=1e-8, atol=1e-6, dense_output=True)
+    r = fluid_run(p, 1, np.array([r0 * P]), samples=200)
+    for j in (49, 99, 199):
+        assert r.rates_Bps[j, 0] == pytest.approx(min(line, sol.sol(r.t_s[j])[0]) * P, rel=0.02)
+    # and the hyper stage is what makes it fast: with R_HAI = R_AI recovery is slower
+    slow = fluid_run(FluidParams(**{**p.__dict__, "rhai_Bps": p.rai_Bps}), 1, np.array([r0 * P]), samples=200)
+    assert slow.rates_Bps[99, 0] < 0.5 * r.rates_Bps[99, 0]

@@ -101,9 +101,9 @@ def test_victim_flows_suffer_under_pfc_alone_not_with_dcqcn():
 
 
 def test_allreduce_ring_flows_and_boundary():
-    fl = scenarios.ring_allreduce_flows(["a", "b", "c", "d"], 4e6)
-    assert fl == [("a", "b", 6e6), ("b", "c", 6e6), ("c", "d", 6e6), ("d", "a", 6e6)]
-    assert scenarios.flows_from_demand(fl[:1], 1e-6) == [("a", "b", 6e6, 1e-6)]
+    sc = scenarios.allreduce(4, 4e6)
+    # a 4-rank ring all-reduce of 4 MB: every rank sends 2·3/4·4 MB = 6 MB to its successor
+    assert [f[2] for f in sc.flows] == [6e6] * 4
     sc = scenarios.allreduce(8, 1e6)
     r = simulate(sc.fabric, sc.flows, PacketConfig(cc="dctcp", t_end_s=sc.t_end_s))
     assert r.metrics()["completed"] == 8 and r.metrics()["drops"] == 0
@@ -169,3 +169,13 @@ def test_flow_priority_validation():
         simulate(sc.fabric, [(*sc.flows[0], 9)])
     with pytest.raises(ConfigError, match="expected \\(src, dst, bytes, start_s"):
         simulate(sc.fabric, [("leaf1-h1", "leaf1-h2")])
+
+
+def test_ecn_mark_at_dequeue_option():
+    sc = scenarios.incast(8, 5e5)
+    a = simulate(sc.fabric, sc.flows, PacketConfig(cc="dcqcn", t_end_s=sc.t_end_s)).metrics()
+    b = simulate(sc.fabric, sc.flows, PacketConfig(cc="dcqcn", t_end_s=sc.t_end_s, ecn_mark_at="dequeue")).metrics()
+    assert b["ecn_marks"] > 0 and b["drops"] == 0 and b["completed"] == 8
+    assert (a["ecn_marks"], a["events"]) != (b["ecn_marks"], b["events"])
+    with pytest.raises(ConfigError, match="ecn_mark_at"):
+        simulate(sc.fabric, sc.flows, PacketConfig(ecn_mark_at="both"))

@@ -94,7 +94,8 @@ def test_dcqcn_scales_rates_not_timers():
     assert (a["rai_mbps"], a["rhai_mbps"], a["min_rate_mbps"]) == (5.0, 50.0, 1.0)
     assert b["rai_mbps"] == 80.0 and b["rhai_mbps"] == 800.0
     assert a["rate_increase_timer_us"] == b["rate_increase_timer_us"] == 300.0
-    assert a["g"] == pytest.approx(1019 / 1024)
+    # dce_tcp_g 1019 is the weight kept by the old alpha: the paper's g is (1024 - 1019)/1024
+    assert a["g"] == pytest.approx(5 / 1024)
     p = dcqcn_params("paper", 40)
     assert p["g"] == 1 / 256 and p["alpha_timer_us"] == 55 and p["byte_counter_bytes"] == 10_000_000
     assert p["fast_recovery_steps"] == 5 and p["rai_mbps"] == 40

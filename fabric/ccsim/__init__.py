@@ -5,6 +5,6 @@
 - :mod:`fabric.ccsim.packet`: a packet-level discrete-event model of a small two-tier leaf-spine
   (``fabric.builders.clos``) with ECN marking, PFC pause/resume, propagation delay and DCQCN,
   DCTCP-style or HPCC-style senders, in numba.
-- :mod:`fabric.ccsim.scenarios`: incast, victim flow, ring all-reduce; :mod:`fabric.ccsim.metrics`:
-  FCT slowdown percentiles, Jain's index; :mod:`fabric.ccsim.tune`: ECN/timer auto-tune.
+- :mod:`fabric.ccsim.scenarios`: incast, victim flow, ring all-reduce and all-to-all (from the
+  ``fabric.traffic`` Demand generators); :mod:`fabric.ccsim.metrics`: FCT slowdown percentiles, Jain's index; :mod:`fabric.ccsim.tune`: ECN/timer auto-tune.
 """

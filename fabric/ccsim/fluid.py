@@ -1,4 +1,4 @@
-"""DCQCN fluid model (Zhu et al., SIGCOMM 2015, equations 5-9) for N flows through one bottleneck.
+"""DCQCN fluid model (Zhu et al., SIGCOMM 2015, equations 5-9, plus the RP's hyper-increase stage) for N flows through one bottleneck.
 
 State per flow i: current rate R_C, target rate R_T, congestion estimate α; shared queue q. With
 p(t) the RED/ECN marking probability of the queue (0 below Kmin, linear to Pmax at Kmax, 1 above)
@@ -7,14 +7,27 @@ and every feedback term delayed by τ* (the control loop delay)::
     dq/dt   = Σ R_C − C                                   (q ≥ 0)
     dα/dt   = g/τ' · [(1 − (1 − p*)^(τ'·R_C*)) − α]
     dR_T/dt = −(R_T − R_C)/τ · (1 − (1 − p*)^(τ·R_C*))
-              + R_AI·R_C*·(1 − p*)^(F·B)·p* / ((1 − p*)^(−B) − 1)
-              + R_AI·R_C*·(1 − p*)^(F·T·R_C*)·p* / ((1 − p*)^(−T·R_C*) − 1)
+              + I · [R_C*·p* / ((1 − p*)^(−B) − 1) + R_C*·p* / ((1 − p*)^(−T·R_C*) − 1)]
+    I       = R_AI·(max(P_B, P_T) − min(P_B, P_T)) + R_HAI·max(1, k − F + 1)·min(P_B, P_T)
+    P_B     = (1 − p*)^(F·B),  P_T = (1 − p*)^(F·T·R_C*)
+    dk/dt   = R_C*/max(B, T·R_C*) − k·(1 − (1 − p*)^(τ·R_C*))/τ
     dR_C/dt = −R_C·α/(2τ) · (1 − (1 − p*)^(τ·R_C*))
               + (R_T − R_C)/2 · R_C*·p* / ((1 − p*)^(−B) − 1)
               + (R_T − R_C)/2 · R_C*·p* / ((1 − p*)^(−T·R_C*) − 1)
 
 with x* = x(t − τ*), rates in packets/s, B in packets, τ the CNP interval, τ' the alpha timer and
 T the rate-increase timer. As p → 0 the event-rate terms tend to R_C/B and 1/T (taken exactly).
+
+Rate increase (I): the paper's fluid model has additive increase only, each counter's AI weighted
+by that counter being past F stages. DCQCN's RP (the paper's Algorithm, and the packet model in
+:mod:`.kernel`) has three stages per increase event (byte counter or timer): fast recovery while both
+counters are below F (R_T unchanged, R_C halfway to R_T: the (R_T − R_C)/2 term), additive increase
+(R_T += R_AI) when one counter has reached F, hyper increase (R_T += i·R_HAI, i = min(counters) − F + 1)
+when both have. A counter is past F when no CNP came in its last F steps, so with independent
+marks P_B and P_T above are the chances and both-past-F is min(P_B, P_T). The hyper step i uses k,
+a mean-field count of the lagging counter's steps since the last cut (it grows one per
+max(B, T·R_C) packets and is reset at the CNP rate) — a model *assumption* that keeps i bounded and
+makes R_T grow quadratically while unmarked, as in the RP.
 Rates are clipped to [min rate, line rate]. Integration: explicit Euler, step ``dt_s``.
 
 Everything is in SI units at the interface (bytes, bytes/s, seconds); the kernel converts to
@@ -34,7 +47,7 @@ from numba import njit, prange
 #: Layout of one parameter row (the kernel's input); names are the FluidParams fields below.
 PARAM_NAMES = ("line_rate_Bps", "capacity_Bps", "kmin_bytes", "kmax_bytes", "pmax", "g", "alpha_timer_s",
                "cnp_interval_s", "rate_timer_s", "byte_counter_bytes", "fast_recovery_steps", "rai_Bps",
-               "min_rate_Bps", "feedback_delay_s", "packet_bytes", "dt_s", "t_end_s")
+               "min_rate_Bps", "feedback_delay_s", "packet_bytes", "dt_s", "t_end_s", "rhai_Bps")
 
 
 @dataclass(frozen=True)
@@ -58,6 +71,7 @@ class FluidParams:
     packet_bytes: float = 1000
     dt_s: float = 0.2e-6
     t_end_s: float = 0.02
+    rhai_Bps: float = 4000e6 / 8      # 10 x R_AI (the NVIDIA ratio; the paper gives no value)
 
     def row(self) -> np.ndarray:
         return np.array([getattr(self, n) for n in PARAM_NAMES], dtype=np.float64)
@@ -72,7 +86,7 @@ class FluidParams:
                     rate_timer_s=dcqcn["rate_increase_timer_us"] * 1e-6,
                     byte_counter_bytes=dcqcn["byte_counter_bytes"],
                     fast_recovery_steps=dcqcn["fast_recovery_steps"], rai_Bps=dcqcn["rai_mbps"] * 1e6 / 8,
-                    min_rate_Bps=dcqcn["min_rate_mbps"] * 1e6 / 8)
+                    min_rate_Bps=dcqcn["min_rate_mbps"] * 1e6 / 8, rhai_Bps=dcqcn["rhai_mbps"] * 1e6 / 8)
         base.update(kw)
         return cls(**base)
 
@@ -115,12 +129,26 @@ def _event_rate(p: float, n: float) -> float:
 
 
 @njit(cache=True)
+def _event_rate_lp(p: float, lp: float, n: float) -> float:
+    """:func:`_event_rate` for 0 < p < 1 with lp = log1p(−p) given."""
+    if n <= 0.0:
+        return 0.0
+    if p <= 1e-12:
+        return 1.0 / n
+    x = -n * lp
+    if x > 700.0:
+        return 0.0
+    return p / math.expm1(x)
+
+
+@njit(cache=True)
 def _simulate(prm: np.ndarray, init_rates_Bps: np.ndarray, record_every: int,
               out_q: np.ndarray, out_r: np.ndarray) -> None:
     """Integrate one run; write q (bytes) and R_C (bytes/s) every ``record_every`` steps."""
     line, cap, kmin, kmax, pmax, g = prm[0], prm[1], prm[2], prm[3], prm[4], prm[5]
     tau_a, tau, t_rate, bc_bytes, fsteps = prm[6], prm[7], prm[8], prm[9], prm[10]
     rai_B, rmin_B, delay, pkt, dt, t_end = prm[11], prm[12], prm[13], prm[14], prm[15], prm[16]
+    rhai_B = prm[17]
     n = init_rates_Bps.shape[0]
     steps = int(t_end / dt + 0.5)
     d = max(1, int(delay / dt + 0.5))
@@ -129,10 +157,12 @@ def _simulate(prm: np.ndarray, init_rates_Bps: np.ndarray, record_every: int,
     Rline = line / pkt
     Rmin = rmin_B / pkt
     Rai = rai_B / pkt
+    Rhai = rhai_B / pkt
     B = bc_bytes / pkt
     rc = np.empty(n)
     rt = np.empty(n)
     al = np.ones(n)
+    ks = np.zeros(n)     # mean-field count of the lagging stage counter since the last cut
     for i in range(n):
         rc[i] = min(Rline, max(Rmin, init_rates_Bps[i] / pkt))
         rt[i] = rc[i]
@@ -146,20 +176,48 @@ def _simulate(prm: np.ndarray, init_rates_Bps: np.ndarray, record_every: int,
     for s in range(steps):
         slot = s % d
         pd = hist_p[slot]                # p(t − τ*)
+        mid = 0.0 < pd < 1.0
+        lp = math.log1p(-pd) if mid else 0.0   # shared by every (1 − p)^n of this step
         total = 0.0
         for i in range(n):
             rd = hist_r[slot, i]         # R_C(t − τ*)
-            cut = 1.0 - _pow1m(pd, tau * rd)
-            amark = 1.0 - _pow1m(pd, tau_a * rd)
-            ev_b = rd * _event_rate(pd, B)
-            ev_t = rd * _event_rate(pd, t_rate * rd)
+            # increase stages (DCQCN RP): byte-counter stage >= F after F·B unmarked packets, timer
+            # stage >= F after F·T·R_C unmarked packets; fast recovery below F on both, additive
+            # increase at F on one, hyper increase at F on both
+            if pd <= 0.0:                # no marking: the p → 0 limits, no transcendental calls
+                cut = 0.0
+                amark = 0.0
+                ev_b = rd / B if B > 0.0 else 0.0
+                ev_t = 1.0 / t_rate if t_rate * rd > 0.0 else 0.0
+                p_b = 1.0
+                p_t = 1.0
+            elif mid:                    # same values as _pow1m/_event_rate, one log1p per step
+                cut = -math.expm1(tau * rd * lp)
+                amark = -math.expm1(tau_a * rd * lp)
+                ev_b = rd * _event_rate_lp(pd, lp, B)
+                ev_t = rd * _event_rate_lp(pd, lp, t_rate * rd)
+                p_b = math.exp(fsteps * B * lp)
+                p_t = math.exp(fsteps * t_rate * rd * lp)
+            else:
+                cut = 1.0 - _pow1m(pd, tau * rd)
+                amark = 1.0 - _pow1m(pd, tau_a * rd)
+                ev_b = rd * _event_rate(pd, B)
+                ev_t = rd * _event_rate(pd, t_rate * rd)
+                p_b = _pow1m(pd, fsteps * B)
+                p_t = _pow1m(pd, fsteps * t_rate * rd)
+            p_hi = min(p_b, p_t)
+            p_ai = max(p_b, p_t) - p_hi
+            m_pk = max(B, t_rate * rd)   # packets per step of the lagging counter
+            hyper = max(1.0, ks[i] - fsteps + 1.0)
+            inc = Rai * p_ai + Rhai * hyper * p_hi
             dal = g / tau_a * (amark - al[i])
-            drt = (-(rt[i] - rc[i]) / tau * cut + Rai * _pow1m(pd, fsteps * B) * ev_b
-                   + Rai * _pow1m(pd, fsteps * t_rate * rd) * ev_t)
+            drt = -(rt[i] - rc[i]) / tau * cut + inc * (ev_b + ev_t)
             drc = -rc[i] * al[i] / (2.0 * tau) * cut + (rt[i] - rc[i]) / 2.0 * (ev_b + ev_t)
+            dks = (rd / m_pk if m_pk > 0.0 else 0.0) - ks[i] * cut / tau
             al[i] = min(1.0, max(0.0, al[i] + dal * dt))
             rt[i] = min(Rline, max(Rmin, rt[i] + drt * dt))
             rc[i] = min(Rline, max(Rmin, rc[i] + drc * dt))
+            ks[i] = max(0.0, ks[i] + dks * dt)
             total += rc[i]
         q = max(0.0, q + (total - C) * dt)
         # the value written now is read d steps later
@@ -210,7 +268,7 @@ def fluid_run(params: FluidParams, n_flows: int = 2, init_rates_Bps: np.ndarray 
 def _sweep(rows: np.ndarray, n_flows: int, frac: float, out: np.ndarray) -> None:
     for j in prange(rows.shape[0]):
         prm = rows[j]
-        steps = int(prm[16] / prm[15] + 0.5)
+        steps = int(prm[16] / prm[15] + 0.5)  # t_end_s / dt_s
         every = max(1, steps // 400)
         m = steps // every
         oq = np.zeros(m)

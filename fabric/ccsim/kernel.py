@@ -23,7 +23,7 @@ CC_KINDS = {"none": CC_NONE, "dcqcn": CC_DCQCN, "dctcp": CC_DCTCP, "hpcc": CC_HP
 CFG = ("cc", "pfc", "ecn", "g", "alpha_timer_s", "rate_timer_s", "byte_counter_bytes", "fast_recovery_steps",
        "rai_Bps", "rhai_Bps", "min_rate_Bps", "cnp_interval_s", "dctcp_g", "hpcc_eta", "hpcc_max_stage",
        "hpcc_w_ai_bytes", "base_rtt_s", "sample_dt_s", "t_end_s", "seed", "nic_queue_pkts", "mtu_bytes",
-       "dyn_alpha", "alpha_first", "max_cut")
+       "dyn_alpha", "alpha_first", "max_cut", "mark_dequeue")
 CI = {n: i for i, n in enumerate(CFG)}
 
 # stats vector layout
@@ -147,6 +147,7 @@ def run_kernel(cfg, dl_src, dl_dst, dl_rate, dl_prop, dl_kmin, dl_kmax, dl_pmax,
     dyn = cfg[22]
     alpha_first = cfg[23] > 0.5
     max_cut = cfg[24]
+    mark_deq = cfg[25] > 0.5        # ECN-mark at egress dequeue (queue left behind) instead of enqueue
     n_dl = dl_src.shape[0]
     n_fl = fl_size.shape[0]
     n_samples = out_t.shape[0]
@@ -294,7 +295,7 @@ def run_kernel(cfg, dl_src, dl_dst, dl_rate, dl_prop, dl_kmin, dl_kmax, dl_pmax,
             ingress[iq] += nb
             sw_used[v] += nb
             p_in[p] = d
-            if ecn_on and q_bytes[oq] > dl_kmin[nd]:
+            if ecn_on and not mark_deq and q_bytes[oq] > dl_kmin[nd]:
                 if q_bytes[oq] >= dl_kmax[nd]:
                     pm = 1.0
                 else:
@@ -522,6 +523,15 @@ def run_kernel(cfg, dl_src, dl_dst, dl_rate, dl_prop, dl_kmin, dl_kmax, dl_pmax,
             busy[d] = 1
             svc[d] = p
             ind = p_in[p]
+            if ind >= 0 and ecn_on and mark_deq and q_bytes[sq] > dl_kmin[d]:
+                if q_bytes[sq] >= dl_kmax[d]:
+                    pm = 1.0
+                else:
+                    pm = dl_pmax[d] * (q_bytes[sq] - dl_kmin[d]) / (dl_kmax[d] - dl_kmin[d])
+                if np.random.random() < pm:
+                    if p_ecn[p] == 0:
+                        stats[7] += 1
+                    p_ecn[p] = 1
             if ind >= 0:
                 v = dl_dst[ind]
                 iq = 2 * ind + sq % 2

@@ -16,7 +16,9 @@ Model (each simplification is a stated assumption):
   paused by PFC per class) and lossy (everything else: dropped at the dynamic threshold, never
   paused), so a pause on the RoCE priority does not stop other traffic.
 - ECN: RED-style marking at egress enqueue (0 below Kmin, linear to Pmax at Kmax, 1 above) with
-  per-port Kmin/Kmax/Pmax from the plan's port group.
+  per-port Kmin/Kmax/Pmax from the plan's port group; ``ecn_mark_at="dequeue"`` marks instead when a
+  packet leaves a switch queue, on the queue it leaves behind (marks stop as soon as the queue falls
+  below Kmin instead of one queue-drain time later).
 - NICs: flows start at line rate; a NIC queue of ``nic_queue_pkts`` packets per host port.
   ``dcqcn``: rate-based RP (CNP cut, alpha timer, byte counter + timer increase with fast recovery,
   additive and hyper increase), NP sends at most one CNP per flow per ``cnp_interval``.
@@ -41,9 +43,12 @@ from fabric.ccsim import kernel as K
 from fabric.errors import ConfigError
 from fabric.topology import ENDPOINT_ROLES, Fabric
 
-#: A flow: (source endpoint, destination endpoint, bytes, start time in seconds[, 802.1p priority]).
-#: Priorities in the plan's ``lossless_priorities`` (default 3) use the lossless class (PFC); any
-#: other priority uses the lossy class (drops, never paused). The default priority is 3.
+#: A flow: (source endpoint, destination endpoint, bytes, start time in seconds[, 802.1p priority
+#: [, UDP source port]]). Priorities in the plan's ``lossless_priorities`` (default 3) use the lossless
+#: class (PFC); any other priority uses the lossy class (drops, never paused). The default priority is 3.
+#: With a UDP source port (a RoCEv2 QP's ECMP entropy, as in ``fabric.traffic.Flow.sport``) the ECMP
+#: path is picked by a hash of (src, dst, sport, seed); without, by a hash of (src, dst, flow index, seed).
+#: :func:`simulate` also takes a ``fabric.traffic.Demand`` (see :func:`fabric.ccsim.scenarios.flows_from_demand`).
 Flow = tuple
 DEFAULT_PRIORITY = 3
 
@@ -66,6 +71,7 @@ class PacketConfig:
     dctcp_g: float = 1 / 16
     ecn_override: dict[str, float] = field(default_factory=dict)     # kmin_bytes, kmax_bytes, pmax
     dcqcn_override: dict[str, float] = field(default_factory=dict)   # any dcqcn key of fabric.cc
+    ecn_mark_at: str = "enqueue"      # "enqueue" (RED at egress enqueue) or "dequeue" (queue left behind)
 
 
 @dataclass
@@ -106,6 +112,8 @@ def build_network(fabric: Fabric, flows: list[Flow], cfg: PacketConfig, plan: di
         raise ConfigError(f"unknown cc {cfg.cc!r} (expected one of {', '.join(K.CC_KINDS)})", where="--cc")
     if not flows:
         raise ConfigError("no flows to simulate")
+    if cfg.ecn_mark_at not in ("enqueue", "dequeue"):
+        raise ConfigError(f"ecn_mark_at must be 'enqueue' or 'dequeue', got {cfg.ecn_mark_at!r}")
     if plan is None:
         plan = plan_cc(fabric, CcOptions(profile=cfg.profile, switch_buffer_bytes=cfg.switch_buffer_bytes))
     port_group: dict[str, dict[str, Any]] = {}
@@ -154,8 +162,8 @@ def build_network(fabric: Fabric, flows: list[Flow], cfg: PacketConfig, plan: di
     G = fabric.up_graph()
     simple = nx.Graph(G)
     for i, fl in enumerate(flows):
-        if not isinstance(fl, tuple | list) or len(fl) not in (4, 5):
-            raise ConfigError(f"flow {i}: expected (src, dst, bytes, start_s[, priority]), got {fl!r}")
+        if not isinstance(fl, tuple | list) or len(fl) not in (4, 5, 6):
+            raise ConfigError(f"flow {i}: expected (src, dst, bytes, start_s[, priority[, sport]]), got {fl!r}")
     fl_size = np.array([f[2] for f in flows], float)
     fl_start = np.array([f[3] for f in flows], float)
     off, path, rev, line, ideal = [0], [], [], [], []
@@ -164,7 +172,8 @@ def build_network(fabric: Fabric, flows: list[Flow], cfg: PacketConfig, plan: di
     cls = []
     for i, fl in enumerate(flows):
         src, dst, size = fl[0], fl[1], fl[2]
-        prio = fl[4] if len(fl) == 5 else DEFAULT_PRIORITY
+        prio = fl[4] if len(fl) >= 5 else DEFAULT_PRIORITY
+        key = ("sport", fl[5]) if len(fl) == 6 else i   # ECMP entropy: the QP's UDP source port
         if not (isinstance(prio, int) and 0 <= prio <= 7):
             raise ConfigError(f"flow {i}: priority must be an integer 0-7, got {prio!r}")
         cls.append(0 if prio in lossless_prios else 1)
@@ -176,11 +185,11 @@ def build_network(fabric: Fabric, flows: list[Flow], cfg: PacketConfig, plan: di
         if not size > 0:
             raise ConfigError(f"flow {i}: size must be positive, got {size}")
         cands = sorted(nx.all_shortest_paths(simple, src, dst))
-        hops = cands[_hash(src, dst, i, cfg.seed) % len(cands)]
+        hops = cands[_hash(src, dst, key, cfg.seed) % len(cands)]
         dls = []
         for u, v in zip(hops, hops[1:], strict=False):
             opts = by_pair[(u, v)]
-            dls.append(opts[_hash(u, v, src, dst, i, cfg.seed) % len(opts)])
+            dls.append(opts[_hash(u, v, src, dst, key, cfg.seed) % len(opts)])
         path.extend(dls)
         off.append(len(path))
         rev.append(sum(dl_prop[x] for x in dls))
@@ -214,7 +223,7 @@ def build_network(fabric: Fabric, flows: list[Flow], cfg: PacketConfig, plan: di
         "sample_dt_s": cfg.sample_dt_s or cfg.t_end_s / max(cfg.samples, 1), "t_end_s": cfg.t_end_s, "seed": cfg.seed,
         "nic_queue_pkts": cfg.nic_queue_pkts, "mtu_bytes": cfg.mtu_bytes, "dyn_alpha": cfg.dyn_alpha,
         "alpha_first": float(dcqcn.get("alpha_update_before_cut", False)),
-        "max_cut": dcqcn.get("max_cut_fraction", 0.5),
+        "max_cut": dcqcn.get("max_cut_fraction", 0.5), "mark_dequeue": float(cfg.ecn_mark_at == "dequeue"),
     }
     del scale
     cfgv = np.array([float(vals[n]) for n in K.CFG])
@@ -227,12 +236,28 @@ def build_network(fabric: Fabric, flows: list[Flow], cfg: PacketConfig, plan: di
     ), dict(dl_names=dl_names, ideal=np.array(ideal), params=vals, dcqcn=dcqcn)
 
 
-def simulate(fabric: Fabric, flows: list[Flow], cfg: PacketConfig | None = None,
+def _as_flows(flows: Any, cfg: PacketConfig) -> list[Flow]:
+    """A ``fabric.traffic.Demand`` becomes flows that hold their rates for the whole run (t_end_s)."""
+    from fabric.traffic import Demand
+
+    if isinstance(flows, Demand):
+        from fabric.ccsim.scenarios import flows_from_demand
+
+        return flows_from_demand(flows, duration_s=cfg.t_end_s)
+    return list(flows)
+
+
+def simulate(fabric: Fabric, flows: list[Flow] | Any, cfg: PacketConfig | None = None,
              plan: dict[str, Any] | None = None) -> PacketResult:
-    """Run the packet model on ``fabric`` for ``flows``; parameters from ``plan`` (a cc section) or computed."""
+    """Run the packet model on ``fabric`` for ``flows``; parameters from ``plan`` (a cc section) or computed.
+
+    ``flows`` is a list of :data:`Flow` tuples or a ``fabric.traffic.Demand`` (each of its flows then
+    sends ``rate_gbps`` × ``cfg.t_end_s`` bytes from t = 0 on its own UDP source port).
+    """
     import time
 
     cfg = cfg or PacketConfig()
+    flows = _as_flows(flows, cfg)
     arrays, meta = build_network(fabric, flows, cfg, plan)
     n_dl = len(arrays["dl_src"])
     n_fl = len(flows)

@@ -1,21 +1,25 @@
-"""Scenarios for the packet model: N-to-1 incast, victim flow, ring all-reduce, simple bottleneck.
+"""Scenarios for the packet model: N-to-1 incast, victim flow, ring all-reduce, all-to-all, simple bottleneck.
 
 Each returns a :class:`Scenario` (a Fabric from :func:`fabric.builders.clos`, flows as
-``(src, dst, bytes, start_s)`` and a suggested simulated time). The all-reduce traffic is built by
-:func:`ring_allreduce_flows` and passed through :func:`flows_from_demand`, the boundary where a
-``fabric.traffic`` Demand's flows will plug in.
+``(src, dst, bytes, start_s[, priority[, sport]])`` and a suggested simulated time). The collective
+scenarios take their traffic from the Demand generators of :mod:`fabric.traffic`
+(:func:`fabric.traffic.ring_allreduce`, :func:`fabric.traffic.all_to_all`); :func:`flows_from_demand`
+turns a Demand's rates into bytes per flow and keeps each QP's UDP source port for ECMP.
 """
 
 from __future__ import annotations
 
 import math
 import random
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 
+from fabric import traffic
 from fabric.builders import clos
+from fabric.ccsim.packet import DEFAULT_PRIORITY
 from fabric.errors import ConfigError
 from fabric.topology import Fabric
+from fabric.traffic import Demand
 
 
 @dataclass
@@ -26,6 +30,7 @@ class Scenario:
     t_end_s: float
     description: str
     expected_s: float | None = None      # rough run length, for sampling (None: t_end_s)
+    demand: Demand | None = None         # the fabric.traffic Demand the flows came from, if any
 
 
 def _clos_for(hosts: int, gbps: float, hosts_per_leaf: int = 8, spines: int = 2) -> Fabric:
@@ -72,30 +77,97 @@ def victim(n_long: int = 8, n_short: int = 32, short_bytes: float = 64e3, gbps: 
                     f"{len(long_src)} long flows into {dst}, {n_short} x {short_bytes / 1e3:g} KB to {vic}")
 
 
-def ring_allreduce_flows(hosts: list[str], data_bytes: float) -> list[tuple[str, str, float]]:
-    """Ring all-reduce of ``data_bytes`` per rank: each rank sends 2(n−1)/n·data to the next rank."""
-    n = len(hosts)
+def flows_from_demand(demand: Demand, *, bytes_per_src: float | Mapping[str, float] | None = None,
+                      duration_s: float | None = None, start_s: float = 0.0,
+                      priority: int = DEFAULT_PRIORITY) -> list[tuple]:
+    """A ``fabric.traffic.Demand`` (rates) → packet-model flows (bytes), one per QP, in demand order.
+
+    Give exactly one of
+
+    - ``bytes_per_src``: the bytes each source sends in the collective (one number, or per source);
+      a source's bytes are split over its flows in proportion to their ``rate_gbps`` (the demand's
+      rates are time averages over the collective, so the rate share is the byte share);
+    - ``duration_s``: every flow holds its rate for that long (bytes = rate_gbps·1e9/8·duration_s).
+
+    Each flow keeps its UDP source port (``sport``), which the packet model hashes for ECMP, so the
+    paths are those the demand's QPs would take. Tuples: (src, dst, bytes, start_s, priority, sport).
+    """
+    if (bytes_per_src is None) == (duration_s is None):
+        raise ConfigError("give exactly one of bytes_per_src and duration_s")
+    if not demand.flows:
+        raise ConfigError(f"demand {demand.name!r} has no flows")
+    if duration_s is not None:
+        if not duration_s > 0:
+            raise ConfigError(f"duration_s must be positive, got {duration_s}")
+        return [(f.src, f.dst, f.rate_gbps * 1e9 / 8 * duration_s, start_s, priority, f.sport) for f in demand.flows]
+    src_gbps: dict[str, float] = {}
+    for f in demand.flows:
+        src_gbps[f.src] = src_gbps.get(f.src, 0.0) + f.rate_gbps
+    out = []
+    for f in demand.flows:
+        total = bytes_per_src if isinstance(bytes_per_src, int | float) else bytes_per_src.get(f.src)
+        if total is None or not total > 0:
+            raise ConfigError(f"no positive byte count for source {f.src!r}", where="bytes_per_src")
+        out.append((f.src, f.dst, float(total) * f.rate_gbps / src_gbps[f.src], start_s, priority, f.sport))
+    return out
+
+
+def ring_bytes_per_src(demand: Demand, data_bytes: float) -> dict[str, float]:
+    """Bytes each rank of a ring all-reduce demand sends, from the demand's structure.
+
+    Following each source's successor until it comes back gives its ring length n. A ring all-reduce
+    of ``data_bytes`` per rank is 2(n−1) steps (n−1 reduce-scatter, n−1 all-gather) of data/n bytes
+    to the successor, so a rank sends 2(n−1)/n·data in all.
+    """
+    succ: dict[str, str] = {}
+    for f in demand.flows:
+        if succ.setdefault(f.src, f.dst) != f.dst:
+            raise ConfigError(f"{f.src!r} sends to two peers: not a ring demand", where=demand.name)
+    out = {}
+    for s in succ:
+        n, x = 1, succ[s]
+        while x != s:
+            if x not in succ or n > len(succ):
+                raise ConfigError(f"the ring from {s!r} does not close", where=demand.name)
+            n, x = n + 1, succ[x]
+        out[s] = 2 * (n - 1) / n * data_bytes
+    return out
+
+
+def _ranks(n: int, gbps: float) -> tuple[Fabric, list[str]]:
+    """n ranks placed round-robin across the leaves of a Clos (every ring hop crosses a spine)."""
     if n < 2:
-        raise ConfigError("all-reduce needs at least 2 ranks")
-    per = 2 * (n - 1) / n * data_bytes
-    return [(hosts[i], hosts[(i + 1) % n], per) for i in range(n)]
-
-
-def flows_from_demand(flows: Iterable[tuple[str, str, float]], start_s: float = 0.0) -> list[tuple[str, str, float, float]]:
-    """The boundary for traffic generators: (src, dst, bytes) triples → packet-model flows."""
-    return [(s, d, float(b), start_s) for s, d, b in flows]
-
-
-def allreduce(n: int = 8, data_bytes: float = 4e6, gbps: float = 400.0, t_end_s: float = 5e-3) -> Scenario:
-    """Ring all-reduce over n ranks placed round-robin across leaves (every ring hop crosses a spine)."""
+        raise ConfigError(f"a collective needs at least 2 ranks, got {n}")
     fab = _clos_for(n, gbps, hosts_per_leaf=max(2, math.ceil(n / 2)))
     hosts = fab.endpoints()
     leaves = sorted({h.split("-")[0] for h in hosts})
     per_leaf = {lf: [h for h in hosts if h.startswith(lf + "-")] for lf in leaves}
-    ranks = [per_leaf[leaves[i % len(leaves)]][i // len(leaves)] for i in range(n)]
-    flows = flows_from_demand(ring_allreduce_flows(ranks, data_bytes))
+    return fab, [per_leaf[leaves[i % len(leaves)]][i // len(leaves)] for i in range(n)]
+
+
+def allreduce(n: int = 8, data_bytes: float = 4e6, gbps: float = 400.0, t_end_s: float = 5e-3,
+              seed: int = 1) -> Scenario:
+    """Ring all-reduce from :func:`fabric.traffic.ring_allreduce` over n ranks placed round-robin across
+    leaves; each ring edge carries 2(n−1)/n·``data_bytes`` (:func:`ring_bytes_per_src`); ``seed``
+    picks the QPs' UDP source ports (ECMP paths)."""
+    fab, ranks = _ranks(n, gbps)
+    demand = traffic.ring_allreduce(fab, ranks, gbps, seed, per_rail=False)
+    flows = flows_from_demand(demand, bytes_per_src=ring_bytes_per_src(demand, data_bytes))
     return Scenario("allreduce", fab, flows, t_end_s, f"ring all-reduce of {data_bytes / 1e6:g} MB over {n} ranks",
-                    expected_s=min(t_end_s, 3 * flows[0][2] / (gbps * 1e9 / 8) + 20e-6))
+                    expected_s=min(t_end_s, 3 * flows[0][2] / (gbps * 1e9 / 8) + 20e-6), demand=demand)
+
+
+def alltoall(n: int = 8, data_bytes: float = 4e6, gbps: float = 400.0, t_end_s: float = 5e-3,
+             seed: int = 1) -> Scenario:
+    """All-to-all (MoE token exchange) from :func:`fabric.traffic.all_to_all` over n ranks: each rank
+    holds ``data_bytes`` split in n shards and sends one shard (data/n) to each of the n−1 others,
+    (n−1)/n·data in all, divided over its flows by their rates (equal here)."""
+    fab, ranks = _ranks(n, gbps)
+    demand = traffic.all_to_all(fab, ranks, gbps, seed)
+    flows = flows_from_demand(demand, bytes_per_src=(n - 1) / n * data_bytes)
+    per_rank = (n - 1) / n * data_bytes
+    return Scenario("alltoall", fab, flows, t_end_s, f"all-to-all of {data_bytes / 1e6:g} MB over {n} ranks",
+                    expected_s=min(t_end_s, 3 * per_rank / (gbps * 1e9 / 8) + 20e-6), demand=demand)
 
 
 def bottleneck(n: int = 2, gbps: float = 400.0, t_end_s: float = 10e-3) -> Scenario:
@@ -107,7 +179,7 @@ def bottleneck(n: int = 2, gbps: float = 400.0, t_end_s: float = 10e-3) -> Scena
 
 
 SCENARIOS: dict[str, Callable[..., Scenario]] = {
-    "incast": incast, "victim": victim, "allreduce": allreduce, "bottleneck": bottleneck}
+    "incast": incast, "victim": victim, "allreduce": allreduce, "alltoall": alltoall, "bottleneck": bottleneck}
 
 
 def get(name: str, **kw) -> Scenario:

@@ -72,8 +72,9 @@ def tune(sc: Scenario, *, profile: str = "nvidia", cc: str = "dcqcn", target_que
     ok = [i for i in range(len(grid)) if stats[i, 3] >= min_utilisation
           and (target_queue_bytes is None or stats[i, 1] <= target_queue_bytes)]
     ok.sort(key=lambda i: (stats[i, 0], -stats[i, 4]))
-    # too few feasible sets: fill up with the highest-utilisation ones (the fluid model has no hyper
-    # increase, so it under-estimates recovery; the packet model decides)
+    # too few feasible sets: fill up with the highest-utilisation ones (the fluid model is a mean-field
+    # model: it cannot show the packet model's collapse to min rate after a line-rate burst; the packet
+    # model decides)
     rest = sorted(set(range(len(grid))) - set(ok), key=lambda i: (-round(stats[i, 3], 3), stats[i, 0]))
     picks = (ok + rest)[:verify]
     tried: list[dict[str, Any]] = []
@@ -101,7 +102,9 @@ def tune(sc: Scenario, *, profile: str = "nvidia", cc: str = "dcqcn", target_que
         p99 = ev["fct_slowdown"]["p99"]
         return (0 if meets(ev) else 1, p99 if p99 is not None else float("inf"), ev["max_queue_bytes"])
 
-    everything: list[dict[str, Any]] = tried + [{"values": baseline["values"], "fluid": None, "packet": baseline["packet"], "baseline": True}]
+    # baseline first: on a tie (same packet evidence) the unchanged profile is kept, not a grid point
+    everything: list[dict[str, Any]] = [{"values": baseline["values"], "fluid": None, "packet": baseline["packet"],
+                                         "baseline": True}] + tried
     best = min(everything, key=key)
     return {"scenario": sc.name, "description": sc.description, "profile": profile, "cc": cc,
             "targets": {"max_queue_bytes": target_queue_bytes, "p99_slowdown": target_p99},

@@ -69,14 +69,18 @@ def register(app: typer.Typer, groups: dict[str, typer.Typer]) -> None:
     _register_sim(groups)
 
 
-def _scenario(name: str, senders: int | None, flow_kb: float | None, gbps: float, t_end_us: float | None):
+def _scenario(name: str, senders: int | None, flow_kb: float | None, gbps: float, t_end_us: float | None,
+              seed: int = 1):
     from fabric.ccsim import scenarios
 
     kw: dict = {"gbps": gbps}
+    if name in ("allreduce", "alltoall", "victim"):
+        kw["seed"] = seed
     if senders is not None:
-        kw["n" if name in ("incast", "allreduce", "bottleneck") else "n_long"] = senders
+        kw["n" if name in ("incast", "allreduce", "alltoall", "bottleneck") else "n_long"] = senders
     if flow_kb is not None:
-        key = {"incast": "flow_bytes", "allreduce": "data_bytes", "victim": "short_bytes"}.get(name)
+        key = {"incast": "flow_bytes", "allreduce": "data_bytes", "alltoall": "data_bytes",
+               "victim": "short_bytes"}.get(name)
         if key is None:
             from fabric.errors import ConfigError
 
@@ -117,13 +121,13 @@ def _register_sim(groups: dict[str, typer.Typer]) -> None:
     sim = groups["sim"]
 
     @sim.command("cc")
-    def sim_cc(scenario: str = typer.Argument(..., help="incast | victim | allreduce | bottleneck."),
+    def sim_cc(scenario: str = typer.Argument(..., help="incast | victim | allreduce | alltoall | bottleneck."),
                cc: str = typer.Option("dcqcn", "--cc", help="dcqcn | hpcc | dctcp | none."),
                pfc: bool = typer.Option(True, "--pfc/--no-pfc", help="PFC pause/resume on lossless ports."),
                plan: Path | None = typer.Option(None, "--plan", help="Plan JSON whose cc section sets the parameters."),
                profile: str = typer.Option("nvidia", "--profile", help="Profile when no --plan is given."),
-               senders: int | None = typer.Option(None, "--senders", help="incast/allreduce/bottleneck: flows; victim: long flows."),
-               flow_kb: float | None = typer.Option(None, "--flow-kb", help="Flow size (incast), data per rank (allreduce), short flows (victim)."),
+               senders: int | None = typer.Option(None, "--senders", help="incast/bottleneck: flows; allreduce/alltoall: ranks; victim: long flows."),
+               flow_kb: float | None = typer.Option(None, "--flow-kb", help="Flow size (incast), data per rank (allreduce, alltoall), short flows (victim)."),
                gbps: float = typer.Option(400.0, "--gbps", help="Port speed."),
                t_end_us: float | None = typer.Option(None, "--t-end-us", help="Simulated time limit."),
                seed: int = typer.Option(1, "--seed"),
@@ -136,7 +140,7 @@ def _register_sim(groups: dict[str, typer.Typer]) -> None:
         from fabric.ccsim.metrics import plot, series
         from fabric.ccsim.packet import PacketConfig, simulate
 
-        sc = _scenario(scenario, senders, flow_kb, gbps, t_end_us)
+        sc = _scenario(scenario, senders, flow_kb, gbps, t_end_us, seed)
         data = _plan_for(sc.fabric, plan, profile)
         cfg = PacketConfig(cc=cc, pfc=pfc, profile=profile, t_end_s=sc.t_end_s, seed=seed,
                            sample_dt_s=(sc.expected_s or sc.t_end_s) / 400)
@@ -174,7 +178,7 @@ def _register_sim(groups: dict[str, typer.Typer]) -> None:
             raise typer.Exit(1)
 
     @sim.command("cc-tune")
-    def sim_cc_tune(scenario: str = typer.Argument("incast", help="incast | victim | allreduce | bottleneck."),
+    def sim_cc_tune(scenario: str = typer.Argument("incast", help="incast | victim | allreduce | alltoall | bottleneck."),
                     cc: str = typer.Option("dcqcn", "--cc", help="dcqcn (ECN thresholds + DCQCN rate timer)."),
                     profile: str = typer.Option("nvidia", "--profile", help="Starting profile."),
                     target_queue_kb: float | None = typer.Option(None, "--target-queue-kb", help="Max bottleneck queue."),
