@@ -100,6 +100,7 @@ def flows_from_demand(demand: Demand, *, bytes_per_src: float | Mapping[str, flo
         if not duration_s > 0:
             raise ConfigError(f"duration_s must be positive, got {duration_s}")
         return [(f.src, f.dst, f.rate_gbps * 1e9 / 8 * duration_s, start_s, priority, f.sport) for f in demand.flows]
+    assert bytes_per_src is not None  # checked above: exactly one of the two is given
     src_gbps: dict[str, float] = {}
     for f in demand.flows:
         src_gbps[f.src] = src_gbps.get(f.src, 0.0) + f.rate_gbps
