@@ -163,7 +163,9 @@ class ThroughputLp:
         r = self._run(stop_at=stop_at, time_limit_s=left, per_demand=EVAL_PER_DEMAND, caps=caps)
         if r["status"] != "OPTIMAL" or (r1["status"] == "OPTIMAL" and r1["theta"] > r["theta"]):
             # Phase 1's routing carries its theta too (every demand gets at least theta x demand).
-            r = {**r1, "converged": False, "upper": r.get("upper")}
+            # (If phase 2 stopped within eps of its dual bound, phase 1's higher theta is too.)
+            done = r["status"] == "OPTIMAL" and r["converged"]
+            r = {**r1, "converged": done, "upper": r.get("upper")}
         if stop_at is not None and r["status"] == "OPTIMAL" and r["theta"] >= stop_at * (1 - 1e-9):
             r["converged"] = True   # it meets an upper bound: optimal
         r["n"] = dict(fixed)
