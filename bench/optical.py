@@ -63,6 +63,8 @@ def bench_ocs(nb: int, k: int, uplinks: int, time_limit_s: float, eval_limit_s: 
             "figure": f"ocs_{nb}x{k}_{name}_throughput_scale", "value": d["throughput_scale"],
             "lp_bound": d["lp_bound"], "gap": d["gap"], "seconds": round(secs, 2),
             "evaluate_converged": r.solver_info["evaluate"]["converged"],
+            "evaluate_upper": r.solver_info["evaluate"]["upper"],
+            "integer_status": r.solver_info["integer"]["status"],
             "direct_share": d["direct_share"], "dropped": d["dropped"],
             "baseline": base["theta"], "baseline_name": "uniform mesh (demand-oblivious)",
             "baseline_converged": base["converged"],

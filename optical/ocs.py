@@ -97,7 +97,9 @@ def plan_ocs(spec: OcsSpec, demand: dict[tuple[int, int], float], *, current: Cu
 
     ``time_limit_s`` bounds the CP-SAT phases and the local search; ``eval_time_limit_s`` bounds the
     LP evaluation of the placed circuits (each evaluation; if it is cut, ``throughput_scale`` is
-    what the routing found so far carries and ``solver.evaluate.converged`` is false).
+    what the routing found so far carries and ``solver.evaluate.converged`` is false). ``workers``:
+    CP-SAT threads of the per-OCS split; the rounding runs one worker with a deterministic-time
+    limit (reproducible circuits).
     """
     t0 = time.perf_counter()
     if not demand:

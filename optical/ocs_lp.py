@@ -3,18 +3,16 @@
 from __future__ import annotations
 
 import time
-from functools import partial
 from typing import Any
 
 from optical.ocs_spec import OcsSpec, Pair
 
 #: One-transit paths each demand starts with when circuits are evaluated.
 SEED_TRANSIT = 4
-
-
-def _bottleneck(cap: Any, s: int, t: int, m: int) -> int:
-    """Sort key: larger bottleneck circuits on s->m->t first."""
-    return -min(cap(s, m), cap(m, t))
+#: Improving transit paths added per demand and round when circuits are evaluated. Measured on the
+#: 64 x 64 benchmark: 8 takes the skewed evaluation from 6.0-7.2 s (3 per demand) to
+#: 3.2-3.8 s; the random one converges in 3-4 rounds either way (59-69 s, load-dependent).
+EVAL_PER_DEMAND = 8
 
 
 class ThroughputLp:
@@ -61,6 +59,11 @@ class ThroughputLp:
         self.dem_row: dict[tuple[int, int], Any] = {}
         self.z: dict[tuple[int, int], Any] = {}
         self.cols: dict[tuple[int, int], list[tuple[int, Any]]] = {}
+        import numpy as np
+
+        # has_col[s, m, t]: column s->m->t exists (m == t: the direct path s->t); direct_col: those.
+        self.has_col = np.zeros((nb, nb, nb), dtype=bool)
+        self.direct_col: dict[tuple[int, int], Any] = {}
         for (s, t), d in demand.items():
             row = lp.Constraint(0.0, 0.0)
             row.SetCoefficient(self.theta, -d)
@@ -92,6 +95,11 @@ class ThroughputLp:
             self.arc_row[s, mid].SetCoefficient(x, 1.0)
             self.arc_row[mid, t].SetCoefficient(x, 1.0)
         self.cols[s, t].append((mid, x))
+        if mid < 0:
+            self.direct_col[s, t] = x
+            self.has_col[s, t, t] = True
+        else:
+            self.has_col[s, mid, t] = True
 
     def bound(self) -> dict[str, Any]:
         """Circuits free within the block degrees: the LP bound on the throughput scale."""
@@ -114,34 +122,50 @@ class ThroughputLp:
         for p, v in self.n.items():
             v.SetBounds(0.0, float(fixed.get(p, 0)))
 
-        def cap(a: int, b: int) -> int:
-            return fixed.get((min(a, b), max(a, b)), 0)
+        import numpy as np
 
+        nb = self.nb
+        capm = np.zeros((nb, nb))
+        for (i, j), v in fixed.items():
+            capm[i, j] = capm[j, i] = v
+        # bott[s, m, t]: the fixed bottleneck of s->m->t (0: no such path)
+        bott = np.minimum(capm[:, :, None], capm[None, :, :])
+        idx = np.arange(nb)
+        bott[idx, idx, :] = 0.0
+        bott[:, idx, idx] = 0.0
         for (s, t), cl in self.cols.items():
-            have = {mid for mid, _x in cl}
-            if self.has(s, t) and -1 not in have:
+            n_have = len(cl)
+            if self.has(s, t) and not self.has_col[s, t, t]:
                 self._add(s, t, -1)
-            cand = [m for m in range(self.nb) if m not in (s, t) and m not in have and cap(s, m) and cap(m, t)]
-            mids = sorted(cand, key=partial(_bottleneck, cap, s, t))
-            for mid in mids[:max(0, SEED_TRANSIT - len(have))]:
-                self._add(s, t, mid)
+            need = SEED_TRANSIT - n_have
+            if need <= 0:
+                continue
+            b = np.where(self.has_col[s, :, t], 0.0, bott[s, :, t])
+            b[t] = 0.0
+            # largest bottleneck first, ties by the transit block's index (seeding with the cheapest
+            # paths under the bound's arc duals instead was measured worse: 0.736 vs 0.741 in 60 s)
+            for mid in np.argsort(-b, kind="stable")[:need]:
+                if b[mid] > 0:
+                    self._add(s, t, int(mid))
         c = self.spec.circuit_gbps
-        caps = {(i, j): c * cap(i, j) for (i, j) in self.arc_row}
+        caps = {(i, j): c * float(capm[i, j]) for (i, j) in self.arc_row}
         obj = self.lp.Objective()
         total = sum(self.demand.values())
         for key, zv in self.z.items():
             zv.SetBounds(0.0, self.lp.infinity())
             obj.SetCoefficient(zv, 1e-3 * self.demand[key] / total)
         half = None if time_limit_s is None else time_limit_s / 3
-        r1 = self._run(time_limit_s=half, per_demand=3)
+        r1 = self._run(time_limit_s=half, per_demand=EVAL_PER_DEMAND)
         for zv in self.z.values():
             zv.SetBounds(0.0, 0.0)
             obj.SetCoefficient(zv, 0.0)
         left = None if time_limit_s is None else max(1.0, time_limit_s - (time.perf_counter() - t0))
-        r = self._run(stop_at=stop_at, time_limit_s=left, per_demand=3, caps=caps)
+        r = self._run(stop_at=stop_at, time_limit_s=left, per_demand=EVAL_PER_DEMAND, caps=caps)
         if r["status"] != "OPTIMAL" or (r1["status"] == "OPTIMAL" and r1["theta"] > r["theta"]):
             # Phase 1's routing carries its theta too (every demand gets at least theta x demand).
-            r = {**r1, "converged": False, "upper": r.get("upper")}
+            # (If phase 2 stopped within eps of its dual bound, phase 1's higher theta is too.)
+            done = r["status"] == "OPTIMAL" and r["converged"]
+            r = {**r1, "converged": done, "upper": r.get("upper")}
         if stop_at is not None and r["status"] == "OPTIMAL" and r["theta"] >= stop_at * (1 - 1e-9):
             r["converged"] = True   # it meets an upper bound: optimal
         r["n"] = dict(fixed)
@@ -230,25 +254,7 @@ class ThroughputLp:
                     if self.theta.solution_value() >= upper * (1 - eps):
                         converged = True
                         break
-            new: list[tuple[int, int, int]] = []
-            for (s, t), cl in self.cols.items():
-                sigma = sign * self.dem_row[s, t].dual_value()
-                score = -sigma - both[s, :, t]
-                tol = 1e-9 * max(1.0, abs(sigma))
-                cand = np.nonzero(score > tol)[0]
-                if cand.size == 0:
-                    continue
-                have = {mid for mid, _x in cl}
-                best = cand[np.argsort(-score[cand])]
-                picked = 0
-                for m_ in best:
-                    mid = int(m_)
-                    if mid in (s, t) or mid in have:
-                        continue
-                    new.append((s, t, mid))
-                    picked += 1
-                    if picked >= per_demand:
-                        break
+            new = self._price(both, sign, per_demand)
             if not new:
                 converged = True
                 break
@@ -264,12 +270,39 @@ class ThroughputLp:
                     "direct_share": 0.0, "value": {}}
         return {**out, **last}
 
+    def _price(self, both: Any, sign: float, per_demand: int) -> list[tuple[int, int, int]]:
+        """Up to ``per_demand`` new transit columns per demand with positive reduced cost, best first."""
+        import numpy as np
+
+        nb = self.nb
+        sig = np.full((nb, nb), np.nan)
+        for (s, t), row in self.dem_row.items():
+            sig[s, t] = sign * row.dual_value()
+        score = -sig[:, None, :] - both                       # score[s, m, t]
+        tol = 1e-9 * np.maximum(1.0, np.abs(sig))[:, None, :]
+        ok = (score > tol) & ~self.has_col
+        idx = np.arange(nb)
+        ok[idx, idx, :] = False                                 # m == s
+        ok[:, idx, idx] = False                                 # m == t (the direct slot)
+        s_, m_, t_ = np.nonzero(ok)
+        if s_.size == 0:
+            return []
+        sc = score[s_, m_, t_]
+        order = np.lexsort((m_, -sc, t_, s_))                  # per demand: best score first
+        s_, m_, t_ = s_[order], m_[order], t_[order]
+        key = s_ * nb + t_
+        first = np.r_[0, np.nonzero(np.diff(key))[0] + 1]
+        rank = np.arange(key.size) - np.repeat(first, np.diff(np.r_[first, key.size]))
+        keep = rank < per_demand
+        return [(int(a), int(b), int(c)) for a, c, b in zip(s_[keep], m_[keep], t_[keep], strict=True)]
+
     def _snapshot(self) -> dict[str, Any]:
         """Everything read from the current solution (the model may change afterwards)."""
         sign = -1.0 if self.minimising else 1.0
         th = self.theta.solution_value()
-        total = sum(x.solution_value() for cl in self.cols.values() for _mid, x in cl)
-        direct = sum(x.solution_value() for cl in self.cols.values() for mid, x in cl if mid < 0)
+        # Each demand row reads sum(paths) = D x (theta + z): the total without reading every column.
+        total = sum(d * (th + self.z[k].solution_value()) for k, d in self.demand.items())
+        direct = sum(x.solution_value() for x in self.direct_col.values())
         return {"theta": th, "direct_share": direct / total if total > 0 else 0.0,
                 "n": {p: v.solution_value() for p, v in self.n.items()},
                 "value": {p: max(0.0, sign * v.reduced_cost()) for p, v in self.n.items()}}

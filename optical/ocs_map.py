@@ -21,7 +21,7 @@ JOINT_MAX_VARS = 2_000
 def _round(spec: OcsSpec, pairs: list[Pair], n_star: dict[Pair, float], time_limit_s: float,
            current: dict[Pair, int] | None = None, workers: int = 2,
            current_per_ocs: list[dict[Pair, int]] | None = None,
-           demand_pairs: list[tuple[int, int]] | None = None
+           demand_pairs: list[tuple[int, int]] | None = None, deterministic: bool = True
            ) -> tuple[dict[Pair, int], list[dict[Pair, int]] | None, dict[str, Any]]:
     """CP-SAT: integer circuits near the LP solution ``n_star``.
 
@@ -30,7 +30,10 @@ def _round(spec: OcsSpec, pairs: list[Pair], n_star: dict[Pair, float], time_lim
     realisable as it stands; larger ones respect block degrees only and are split afterwards by
     :func:`map_to_ocs`. Without ``current``: keep at least the LP's integer part where possible,
     fill free ports (largest fractional part first). With ``current``: stay at or above the LP's
-    integer part and change as few circuits as possible. Returns (n, per-OCS circuits or None, info).
+    integer part and change as few circuits as possible. Without ``current`` CP-SAT starts from
+    :func:`_greedy_round` (a complete feasible hint, also the fallback). ``deterministic`` (default)
+    runs one worker with a deterministic-time limit, so results repeat run to run; otherwise
+    ``workers`` threads with a wall-clock limit. Returns (n, per-OCS circuits or None, info).
     """
     from ortools.sat.python import cp_model
 
@@ -38,6 +41,7 @@ def _round(spec: OcsSpec, pairs: list[Pair], n_star: dict[Pair, float], time_lim
     joint = len(pairs) * K <= JOINT_MAX_VARS
     partners = [sum(1 for p in pairs if b in p) for b in range(len(spec.blocks))]
     mesh = current is None and all(partners[b] <= spec.uplinks[b] for b in range(len(spec.blocks)))
+    greedy = _greedy_round(spec, pairs, n_star, mesh) if current is None else None
     m = cp_model.CpModel()
     n: dict[Pair, Any] = {}
     obj = []
@@ -64,13 +68,16 @@ def _round(spec: OcsSpec, pairs: list[Pair], n_star: dict[Pair, float], time_lim
             short = m.new_int_var(0, lo, "")
             m.add(short >= lo - x)
             obj.append(-100_000 * short)
+            g = greedy[p] if greedy is not None else lo
+            m.add_hint(short, max(0, lo - g))
             if mesh:
                 # Hedge: one circuit on every pair when a full mesh fits in every block's ports, so
                 # that every block reaches every other directly or through one transit.
                 none = m.new_bool_var("")
                 m.add(x >= 1).only_enforce_if(~none)
                 obj.append(-300_000 * none)
-            m.add_hint(x, max(lo, 1) if mesh else lo)
+                m.add_hint(none, g == 0)
+            m.add_hint(x, g)
         n[p] = x
     has_demand = {b for st in demand_pairs for b in st} if demand_pairs is not None else set()
     for i in range(len(spec.blocks)):
@@ -86,6 +93,8 @@ def _round(spec: OcsSpec, pairs: list[Pair], n_star: dict[Pair, float], time_lim
                 deficit = m.new_int_var(0, target, "")
                 m.add(deficit >= target - sum(terms))
                 obj.append(-1_000_000 * deficit)
+                if greedy is not None:
+                    m.add_hint(deficit, max(0, target - sum(greedy[p] for p in pairs if i in p)))
     mk: dict[tuple[Pair, int], Any] = {}
     if joint:
         for p in pairs:
@@ -106,8 +115,17 @@ def _round(spec: OcsSpec, pairs: list[Pair], n_star: dict[Pair, float], time_lim
                     m.add(sum(terms) <= spec.wiring[b][k])
     m.maximize(sum(obj))
     s = cp_model.CpSolver()
-    s.parameters.max_time_in_seconds = float(time_limit_s)
-    s.parameters.num_workers = workers
+    if deterministic:
+        # One worker and a deterministic-time limit: the same input gives the same circuits on any
+        # machine load (a wall-clock limit cuts the search at a load-dependent point). The wall
+        # limit stays as a safety net only.
+        s.parameters.num_workers = 1
+        s.parameters.random_seed = 0
+        s.parameters.max_deterministic_time = float(time_limit_s)
+        s.parameters.max_time_in_seconds = 4.0 * float(time_limit_s)
+    else:
+        s.parameters.max_time_in_seconds = float(time_limit_s)
+        s.parameters.num_workers = workers
     t0 = time.perf_counter()
     status = s.solve(m)
     info: dict[str, Any] = {"name": "CP-SAT", "status": s.status_name(status), "seconds": time.perf_counter() - t0,
@@ -115,6 +133,9 @@ def _round(spec: OcsSpec, pairs: list[Pair], n_star: dict[Pair, float], time_lim
     if status not in (cp_model.OPTIMAL, cp_model.FEASIBLE):
         if joint:
             raise InfeasibleError(f"CP-SAT found no integer circuits in {time_limit_s:.1f} s (raise --time-limit)")
+        if greedy is not None:
+            info["note"] = "no CP-SAT solution in time: greedy rounding used"
+            return dict(greedy), None, info
         # The floors alone satisfy the block degrees whenever the LP did: fall back to them.
         info["note"] = "no CP-SAT solution in time: LP floors used"
         return {p: math.floor(n_star.get(p, 0.0) + 1e-6) for p in pairs}, None, info
@@ -126,6 +147,41 @@ def _round(spec: OcsSpec, pairs: list[Pair], n_star: dict[Pair, float], time_lim
             if s.value(var):
                 per_ocs[k][p] = int(s.value(var))
     return {p: int(s.value(x)) for p, x in n.items()}, per_ocs, info
+
+
+def _greedy_round(spec: OcsSpec, pairs: list[Pair], n_star: dict[Pair, float], mesh: bool) -> dict[Pair, int]:
+    """Integer circuits near ``n_star`` within the block degrees, in the bounds of :func:`_round`'s model.
+
+    The LP's floors (feasible whenever the LP is), then with ``mesh`` one circuit on each empty pair,
+    then +1 on pairs by largest fractional part, then +1 on any pair whose two blocks still have free
+    ports (largest LP value first); each pair gets at most floor + 1 (or 1 when the floor is 0).
+    """
+    nb = len(spec.blocks)
+    lo = {p: math.floor(n_star.get(p, 0.0) + 1e-6) for p in pairs}
+    n = dict(lo)
+    free = list(spec.uplinks[:nb])
+    for (i, j), c in n.items():
+        free[i] -= c
+        free[j] -= c
+
+    def bump(p: Pair) -> None:
+        i, j = p
+        if n[p] == lo[p] and free[i] > 0 and free[j] > 0 and n[p] < min(spec.uplinks[i], spec.uplinks[j]):
+            n[p] += 1
+            free[i] -= 1
+            free[j] -= 1
+
+    by_value = sorted(pairs, key=lambda p: (-n_star.get(p, 0.0), p))
+    if mesh:
+        for p in by_value:
+            if lo[p] == 0:
+                bump(p)
+    for p in sorted(pairs, key=lambda p: (-(n_star.get(p, 0.0) - lo[p]), p)):
+        if n_star.get(p, 0.0) - lo[p] > 1e-6:
+            bump(p)
+    for p in by_value:
+        bump(p)
+    return n
 
 
 def _pair_value(val: dict[Pair, float], a: int, b: int) -> float:
