@@ -8,13 +8,12 @@ Links that are down are left out too.
 from __future__ import annotations
 
 import os
-from pathlib import Path
 from typing import Any
 
 import networkx as nx
-import yaml
 
 from fabric.errors import ConfigError
+from fabric.io.yamlio import read_yaml
 from fabric.topology import Fabric
 
 
@@ -77,21 +76,10 @@ def wdm_site_graph(fabric: Fabric) -> nx.Graph:
 
 
 def read_data_file(path: str | os.PathLike[str]) -> Any:
-    """Read a YAML or JSON input file; one ConfigError naming the file on any problem."""
-    p = Path(path)
-    try:
-        text = p.read_text(encoding="utf-8")
-    except OSError as exc:
-        raise ConfigError(f"cannot read: {exc.strerror}", file=str(p)) from None
-    except UnicodeDecodeError:
-        raise ConfigError("not a text file (expected YAML or JSON)", file=str(p)) from None
-    try:
-        return yaml.safe_load(text)
-    except yaml.YAMLError as exc:
-        mark = getattr(exc, "problem_mark", None)
-        where = f"line {mark.line + 1}" if mark is not None else None
-        raise ConfigError(f"not valid YAML/JSON: {getattr(exc, 'problem', None) or exc}", file=str(p),
-                          where=where) from None
+    """Read a YAML or JSON input file (JSON is YAML); one ConfigError naming the file, line and column
+    on any problem (the topology loader's reader, :func:`fabric.io.yamlio.read_yaml`)."""
+    data, _lines = read_yaml(path)
+    return data
 
 
 def number(value: Any, *, file: str | None, where: str, minimum: float = 0.0, strict: bool = False) -> float:

@@ -141,7 +141,7 @@ def test_pairs_file_errors(tmp_path):
     with pytest.raises(ConfigError, match=r"unknown key"):
         load_pairs(p)
     p.write_text("pairs: [\n")
-    with pytest.raises(ConfigError, match="not valid YAML"):
+    with pytest.raises(ConfigError, match=r"line 2, column 1: YAML syntax error"):
         load_pairs(p)
 
 
