@@ -120,6 +120,23 @@ def _encode(buf: np.ndarray, sip: np.uint32, dip: np.uint32, sport: int, dport: 
     return 13
 
 
+@njit(cache=True, inline="always")
+def _switch_hash(kind, base, node, seeds, cx, keys, tz, buf):  # pragma: no cover - numba
+    """The hash switch ``node`` computes for a flow whose header bytes are ``buf``.
+
+    CRC32 is affine, so crc(data, seed) = crc(data, 0) ^ cx[seed] for equal lengths: ``base`` is the
+    flow's CRC with seed 0, computed once per flow. Toeplitz (RSS) is evaluated over the 12 address
+    and port bytes with per-switch byte tables.
+    """
+    if kind == 0:
+        return _rotr(np.uint32(base ^ cx[node]), int(seeds[node] % np.uint32(32)))
+    h = np.uint32(0)
+    row = keys[node]
+    for i in range(12):
+        h ^= tz[row, i, buf[i]]
+    return h
+
+
 @njit(cache=True)
 def _simulate(kind: int, use_qp: bool, sip: np.ndarray, dip: np.ndarray, sport: np.ndarray, dport: np.ndarray,
               qp: np.ndarray, rate: np.ndarray, start: np.ndarray, dnode: np.ndarray, dcol: np.ndarray,
@@ -144,13 +161,7 @@ def _simulate(kind: int, use_qp: bool, sip: np.ndarray, dip: np.ndarray, sport: 
             if g < 0 or hop >= paths.shape[1] - 1:
                 bad = f
                 break
-            if kind == 0:  # CRC is affine: crc(data, seed) = crc(data, 0) ^ cx[seed] (same length)
-                h = _rotr(np.uint32(base ^ cx[node]), int(seeds[node] % np.uint32(32)))
-            else:  # RSS Toeplitz over addresses and ports, by per-switch byte tables
-                h = np.uint32(0)
-                row = keys[node]
-                for i in range(12):
-                    h ^= tz[row, i, buf[i]]
+            h = _switch_hash(kind, base, node, seeds, cx, keys, tz, buf)
             e = g_off[g] + np.int64(h % np.uint32(g_len[g]))
             lk = e_link[e]
             load[lk] += rate[f]
@@ -181,13 +192,7 @@ def _route_candidates(kind: int, use_qp: bool, sip: np.uint32, dip: np.uint32, s
             g = table[node, dcol]
             if g < 0:
                 break
-            if kind == 0:  # CRC is affine: crc(data, seed) = crc(data, 0) ^ cx[seed] (same length)
-                h = _rotr(np.uint32(base ^ cx[node]), int(seeds[node] % np.uint32(32)))
-            else:  # RSS Toeplitz over addresses and ports, by per-switch byte tables
-                h = np.uint32(0)
-                row = keys[node]
-                for i in range(12):
-                    h ^= tz[row, i, buf[i]]
+            h = _switch_hash(kind, base, node, seeds, cx, keys, tz, buf)
             e = g_off[g] + np.int64(h % np.uint32(g_len[g]))
             out[c, hop] = e_link[e]
             hop += 1
