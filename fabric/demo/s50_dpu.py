@@ -35,8 +35,6 @@ def _packets() -> list[bytes]:
 
 
 def run(ctx: DemoContext) -> None:
-    from rich.table import Table
-
     from dpu.packets import PacketBatch, write_pcap
     from dpu.parse import parse
     from dpu.spec import builtin_specs
@@ -45,14 +43,19 @@ def run(ctx: DemoContext) -> None:
     batch = PacketBatch.from_bytes(_packets())
     write_pcap(ctx.artefact("dpu-sample.pcap"), batch)
     recs = parse(batch).records()
-    t = Table("#", "error", "headers", "src -> dst", "dscp/ecn", "dport", "bth qp/psn", "vni", "inner")
     for i, r in enumerate(recs):
+        parts = [f"  #{i} {r['parse_error_name']:<14} {'/'.join(r['headers']):<22}"]
+        if r["ip_src"] is not None:
+            parts.append(f"{r['ip_src']} -> {r['ip_dst']} dscp {r['dscp']} ecn {r['ecn']} dport {r['l4_dport']}")
+        if r["bth"]:
+            parts.append(f"BTH qp {r['bth']['dest_qp']} psn {r['bth']['psn']}")
+        if r["vxlan_vni"] is not None:
+            parts.append(f"VXLAN vni {r['vxlan_vni']}")
         inner = r["inner"]
-        t.add_row(str(i), r["parse_error_name"], "/".join(r["headers"]), f"{r['ip_src']} -> {r['ip_dst']}",
-                  f"{r['dscp']}/{r['ecn']}", str(r["l4_dport"]),
-                  f"{r['bth']['dest_qp']}/{r['bth']['psn']}" if r["bth"] else "", str(r["vxlan_vni"] or ""),
-                  f"{inner['ip_src']} -> {inner['ip_dst']} qp {inner['bth']['dest_qp']}" if inner and inner["bth"] else "")
-    ctx.console.print(t)
+        if inner:
+            parts.append(f"inner {inner['ip_src']} -> {inner['ip_dst']}"
+                         + (f" qp {inner['bth']['dest_qp']}" if inner["bth"] else ""))
+        ctx.console.print("  ".join(parts))
     spec = builtin_specs()["ref-400g"]
     res = check(spec, profile("imix"), 1.0, 200_000, search_packets=100_000)
     lat = res["latency_us"]
