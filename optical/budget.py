@@ -49,7 +49,7 @@ from fabric.errors import ConfigError, TopologyError
 from fabric.topology import Fabric
 from fabric.units import great_circle_km
 from optical import constants as C
-from optical.fibre import node_graph, number, read_data_file
+from optical.fibre import node_graph, number, read_endpoint_records
 
 #: Component names in report order.
 COMPONENTS: tuple[str, ...] = ("fibre", "transponders", "fec", "regeneration", "amplifiers", "roadm",
@@ -278,23 +278,9 @@ def load_pairs(path: str | os.PathLike[str], classes: tuple[str, ...] = tuple(C.
                ) -> list[PairSpec]:
     """Read a pairs file (YAML or JSON): ``pairs: [{src, dst, class?, budget_ms?, via?}]``."""
     f = str(path)
-    obj = read_data_file(path)
-    items = obj.get("pairs") if isinstance(obj, dict) else obj
-    if isinstance(obj, dict) and set(obj) - {"pairs"}:
-        raise ConfigError(f"unknown key(s) {sorted(set(obj) - {'pairs'})}", file=f)
-    if not isinstance(items, list) or not items:
-        raise ConfigError("expected a non-empty list 'pairs' of {src, dst}", file=f, where="pairs")
     out = []
-    for i, it in enumerate(items):
-        w = f"pairs[{i}]"
-        if not isinstance(it, dict):
-            raise ConfigError("each pair must be a mapping with src and dst", file=f, where=w)
-        unknown = set(it) - {"src", "dst", "class", "budget_ms", "via"}
-        if unknown:
-            raise ConfigError(f"unknown key(s) {sorted(unknown)}", file=f, where=w)
-        for k in ("src", "dst"):
-            if not isinstance(it.get(k), str) or not it[k]:
-                raise ConfigError(f"'{k}' must be a node name", file=f, where=f"{w}.{k}")
+    for w, it in read_endpoint_records(path, "pairs", {"src", "dst", "class", "budget_ms", "via"},
+                                       "{src, dst}", "node name"):
         cls = it.get("class")
         if cls is not None and cls not in classes:
             raise ConfigError(f"unknown class {cls!r} (expected {', '.join(classes)})", file=f, where=f"{w}.class")

@@ -91,3 +91,33 @@ def number(value: Any, *, file: str | None, where: str, minimum: float = 0.0, st
         op = ">" if strict else ">="
         raise ConfigError(f"must be finite and {op} {minimum:g}, got {value!r}", file=file, where=where)
     return v
+
+
+def read_endpoint_records(path: str | os.PathLike[str], key: str, allowed: set[str], what: str,
+                          node_word: str) -> list[tuple[str, dict[str, Any]]]:
+    """Read ``{key: [{src, dst, ...}]}`` (or a bare list) and check the shape every record shares.
+
+    Returns ``(where, record)`` pairs, ``where`` being ``key[i]`` for error messages. Refuses unknown
+    top-level keys, an empty or missing list, a record that is not a mapping, keys outside
+    ``allowed`` and a ``src``/``dst`` that is not a non-empty string; callers check the rest.
+    """
+    f = str(path)
+    obj = read_data_file(path)
+    if isinstance(obj, dict) and set(obj) - {key}:
+        raise ConfigError(f"unknown key(s) {sorted(set(obj) - {key})}", file=f)
+    items = obj.get(key) if isinstance(obj, dict) else obj
+    if not isinstance(items, list) or not items:
+        raise ConfigError(f"expected a non-empty list '{key}' of {what}", file=f, where=key)
+    out = []
+    for i, it in enumerate(items):
+        w = f"{key}[{i}]"
+        if not isinstance(it, dict):
+            raise ConfigError(f"each entry of '{key}' must be a mapping {what}", file=f, where=w)
+        unknown = set(it) - allowed
+        if unknown:
+            raise ConfigError(f"unknown key(s) {sorted(unknown)}", file=f, where=w)
+        for k in ("src", "dst"):
+            if not isinstance(it.get(k), str) or not it[k]:
+                raise ConfigError(f"'{k}' must be a {node_word}", file=f, where=f"{w}.{k}")
+        out.append((w, it))
+    return out

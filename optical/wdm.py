@@ -46,7 +46,7 @@ from fabric.topology import Fabric
 from optical.budget import BudgetModel, run_latency_us
 from optical.catalog import Transceiver, channels
 from optical.constants import C_BAND_GHZ
-from optical.fibre import number, read_data_file, site_of, wdm_site_graph
+from optical.fibre import number, read_endpoint_records, site_of, wdm_site_graph
 
 
 @dataclass(frozen=True)
@@ -88,23 +88,9 @@ class WdmResult:
 def load_demands(path: str | os.PathLike[str], *, protect_default: bool = False) -> list[Demand]:
     """Read a demand file: ``demands: [{src, dst, tbps, protect?, max_latency_ms?}]`` (YAML or JSON)."""
     f = str(path)
-    obj = read_data_file(path)
-    if isinstance(obj, dict) and set(obj) - {"demands"}:
-        raise ConfigError(f"unknown key(s) {sorted(set(obj) - {'demands'})}", file=f)
-    items = obj.get("demands") if isinstance(obj, dict) else obj
-    if not isinstance(items, list) or not items:
-        raise ConfigError("expected a non-empty list 'demands' of {src, dst, tbps}", file=f, where="demands")
     out = []
-    for i, it in enumerate(items):
-        w = f"demands[{i}]"
-        if not isinstance(it, dict):
-            raise ConfigError("each demand must be a mapping with src, dst and tbps", file=f, where=w)
-        unknown = set(it) - {"src", "dst", "tbps", "protect", "max_latency_ms"}
-        if unknown:
-            raise ConfigError(f"unknown key(s) {sorted(unknown)}", file=f, where=w)
-        for k in ("src", "dst"):
-            if not isinstance(it.get(k), str) or not it[k]:
-                raise ConfigError(f"'{k}' must be a site or node name", file=f, where=f"{w}.{k}")
+    for w, it in read_endpoint_records(path, "demands", {"src", "dst", "tbps", "protect", "max_latency_ms"},
+                                       "{src, dst, tbps}", "site or node name"):
         if it["src"] == it["dst"]:
             raise ConfigError("src and dst are the same", file=f, where=w)
         if "tbps" not in it:
