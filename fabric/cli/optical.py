@@ -189,8 +189,11 @@ def register(app: typer.Typer, groups: dict[str, typer.Typer]) -> None:
             tolerance: float = typer.Option(0.01, "--tolerance", help="With --current: accept throughput "
                                             "within this fraction of the best found."),
             time_limit: float = typer.Option(10.0, "--time-limit", help="CP-SAT and local-search time limit, s."),
-            eval_time_limit: float = typer.Option(120.0, "--eval-time-limit", help="Time limit of each LP "
+            eval_time_limit: float = typer.Option(120.0, "--eval-time-limit", help="Time limit of each "
                                                   "evaluation of placed circuits, s."),
+            evaluate: str = typer.Option("auto", "--evaluate", help="Throughput of the placed circuits: "
+                                         "lp (exact GLOP LP), flow (flow deviation, fast, a feasible "
+                                         "routing) or auto (lp on small instances, flow on large ones)."),
             plan_file: Path | None = typer.Option(None, "--plan", help=PLAN_HELP),
             json_out: bool = typer.Option(False, "--json", help=JSON_HELP)) -> None:
         """OCS circuits between aggregation blocks: LP bound, integer circuits (CP-SAT), per-OCS port pairs."""
@@ -207,7 +210,7 @@ def register(app: typer.Typer, groups: dict[str, typer.Typer]) -> None:
         dem = load_block_demand(demand, spec)
         cur = circuits_from_plan(Plan.load(current), spec, file=str(current)) if current else None
         res = plan_ocs(spec, dem, current=cur, tolerance=tolerance, time_limit_s=time_limit,
-                       eval_time_limit_s=eval_time_limit)
+                       eval_time_limit_s=eval_time_limit, evaluator=evaluate)
         _save_section(plan_file, spec.name, "ocs", res.data, res.provenance)
         if json_out:
             emit_json({**res.data, "solver": res.solver_info})
