@@ -260,7 +260,11 @@ def route_fixed(cap_gbps: np.ndarray, demand_gbps: np.ndarray, *, time_limit_s: 
     mu = _max_util(load, cap)
     f /= mu
     scale /= mu
-    # The routing fits (max utilisation 1 up to rounding) and carries scale x the original demand.
+    # The routing fits (max utilisation 1 up to rounding) and carries scale x the original demand;
+    # recount the loads from the path flows alone so that a kernel bug cannot pass as a result.
+    loads = arc_loads(f)
+    if (loads > cap * (1 + 1e-9) + 1e-9).any():
+        raise RuntimeError("flow deviation produced a routing over capacity (a bug: please report)")
     direct = float(np.einsum("ii->", f.sum(axis=0)))
     total = float(f.sum())
     return Routing(scale, f, direct / total if total > 0 else 0.0, sweeps, time.perf_counter() - t0, stopped)
