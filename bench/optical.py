@@ -55,13 +55,13 @@ def bench_ocs(nb: int, k: int, uplinks: int, time_limit_s: float, eval_limit_s: 
     from optical.ocs import (
         AUTO_LP_MAX_PAIRS,
         ThroughputLp,
-        _route,
-        _sum_per_ocs,
+        evaluate_circuits,
         make_spec,
         plan_ocs,
         random_demand,
+        sum_per_ocs,
     )
-    from optical.ocs_route import route_fixed
+    from optical.ocs.route import route_fixed
 
     route_fixed(np.ones((3, 3)), np.ones((3, 3)), alphas=(20.0,))     # compile / load the kernels
     spec = make_spec([uplinks] * nb, k)
@@ -75,9 +75,9 @@ def bench_ocs(nb: int, k: int, uplinks: int, time_limit_s: float, eval_limit_s: 
         d = r.data
         per_ocs, dropped = _uniform_mesh(spec)
         if big:
-            base = _route(spec, demand, _sum_per_ocs(per_ocs), d["lp_bound"], eval_limit_s)
+            base = evaluate_circuits(spec, demand, sum_per_ocs(per_ocs), d["lp_bound"], eval_limit_s)
         else:
-            base = ThroughputLp(spec, demand).evaluate(_sum_per_ocs(per_ocs), time_limit_s=eval_limit_s)
+            base = ThroughputLp(spec, demand).evaluate(sum_per_ocs(per_ocs), time_limit_s=eval_limit_s)
         extra = {}
         if exact:
             placed = {(spec.blocks.index(r_["a"]), spec.blocks.index(r_["b"])): r_["circuits"] for r_ in d["logical"]}

@@ -23,7 +23,7 @@ import numpy as np
 from numba import njit
 
 from fabric.errors import PacketError
-from fabric.fsutil import atomic_open
+from fabric.io.atomic import atomic_open
 
 #: pcap link type for Ethernet (tcpdump.org LINKTYPE_ETHERNET).
 LINKTYPE_ETHERNET = 1

@@ -33,8 +33,8 @@ from numba import njit
 
 from dpu.hashmix import GOLDEN_GAMMA, fmix64
 from dpu.spec import TARGET_GBPS, TARGET_LATENCY_US, DpuSpec
+from fabric.constants import ETHERNET_WIRE_OVERHEAD_BYTES
 from fabric.errors import ConfigError
-from fabric.units import ETHERNET_WIRE_OVERHEAD_BYTES
 
 #: Frame-size profiles: (sizes in bytes, probabilities). Sources: REFERENCE.md line-rate rows (64 B,
 #: 1500 B); "simple IMIX" 64/594/1518 B at 7:4:1 (the common tester profile, cf. RFC 6985 for IMIX

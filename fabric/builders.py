@@ -17,7 +17,7 @@ from fabric.topology import Fabric
 
 __all__ = ["Fabric", "Site", "WanLink", "fat_tree", "clos", "rail_optimized", "dual_plane", "multi_site",
            "example_two_site"]
-from fabric.units import DEFAULT_ROUTE_FACTOR, great_circle_km
+from fabric.constants import DEFAULT_ROUTE_FACTOR, great_circle_km
 
 #: Default GPU NIC / host port speed: 400 Gb/s (ConnectX-7 class; REFERENCE.md line rates).
 DEFAULT_PORT_GBPS = 400.0
@@ -255,7 +255,7 @@ def multi_site(sites: Sequence[Site] | Mapping[str, Fabric], wan_links: Sequence
     DCI nodes (``{site}-dci1``...) linked to every switch of the site's top tier. A WAN link of
     ``count`` parallel ``wdm`` links at ``capacity_gbps`` joins DCI node i of one site to DCI node i of
     the other (round robin). Without ``length_km`` the length is the great-circle distance between the
-    sites' coordinates times ``route_factor`` (see :data:`fabric.units.DEFAULT_ROUTE_FACTOR`).
+    sites' coordinates times ``route_factor`` (see :data:`fabric.constants.DEFAULT_ROUTE_FACTOR`).
     Counts: sum of the sites' nodes + DCI nodes; links: sites' links + DCI uplinks + WAN links.
     """
     if isinstance(sites, Mapping):

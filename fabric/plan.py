@@ -22,7 +22,7 @@ from pathlib import Path
 from typing import Any
 
 from fabric.errors import ConfigError
-from fabric.fsutil import write_text_atomic
+from fabric.io.atomic import write_text_atomic
 
 #: Version of the Plan JSON layout. Bump the major on an incompatible change.
 SCHEMA_VERSION = "1.0"
@@ -78,6 +78,11 @@ class Plan:
         if section not in SECTIONS:
             raise ConfigError(f"unknown plan section {section!r} (expected one of {', '.join(SECTIONS)})")
         return getattr(self, section)
+
+    def section_data(self, section: str) -> dict[str, Any] | None:
+        """The JSON data of a section as it stands in the plan file (``None`` when the section is empty)."""
+        sec = self.get(section)
+        return None if sec is None else sec.data
 
     def present(self) -> list[str]:
         """Names of the sections that are filled."""

@@ -9,7 +9,7 @@ from typing import Any
 
 from rich.table import Table
 
-from fabric.fsutil import write_bytes_atomic
+from fabric.io.atomic import write_bytes_atomic
 from fabric.topology import ROLE_TIER, Fabric
 
 ROLE_COLOURS = {"gpu": "#76b900", "nic": "#9acd32", "host": "#5b8def", "leaf": "#f39c12", "spine": "#e74c3c",

@@ -23,8 +23,8 @@ from typing import Any
 
 import networkx as nx
 
+from fabric.constants import FIBRE_US_PER_KM
 from fabric.errors import TopologyError
-from fabric.units import FIBRE_US_PER_KM
 
 #: Node roles, lowest tier first. Endpoints (gpu, nic, host) originate traffic; switches forward it.
 ROLES: tuple[str, ...] = ("gpu", "nic", "host", "leaf", "spine", "superspine", "ocs", "dci")

@@ -25,7 +25,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from fabric.errors import LabError
-from fabric.fsutil import write_json_atomic
+from fabric.io.atomic import write_json_atomic
 from labs import netns
 from labs.routing import relay_ns_name
 

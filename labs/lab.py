@@ -29,7 +29,7 @@ from pathlib import Path
 from typing import Any
 
 from fabric.errors import LabError
-from fabric.fsutil import write_json_atomic, write_text_atomic
+from fabric.io.atomic import write_json_atomic, write_text_atomic
 from fabric.topology import Fabric
 from labs import netns
 from labs.constants import (

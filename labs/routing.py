@@ -115,8 +115,8 @@ def link_delay_us(fabric: Fabric, a: str, b: str, length_km: float, kind: str) -
     WAN links (kind ``wdm``) use the optical budget model when :mod:`optical.budget` is installed
     (fibre plus transponders, FEC, amplifiers, regeneration, serialisation of one lightpath over the
     link); every other link, and WAN links without it, use fibre propagation over ``length_km`` at
-    4.897 µs/km (fabric.units.FIBRE_US_PER_KM)."""
-    from fabric.units import FIBRE_US_PER_KM
+    4.897 µs/km (fabric.constants.FIBRE_US_PER_KM)."""
+    from fabric.constants import FIBRE_US_PER_KM
 
     fibre = float(length_km) * FIBRE_US_PER_KM
     if kind == "wdm" and length_km > 0:

@@ -45,9 +45,9 @@ from typing import Any
 
 import networkx as nx
 
+from fabric.constants import great_circle_km
 from fabric.errors import ConfigError, TopologyError
 from fabric.topology import Fabric
-from fabric.units import great_circle_km
 from optical import constants as C
 from optical.fibre import node_graph, number, read_endpoint_records
 

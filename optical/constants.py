@@ -7,7 +7,7 @@ that a test relies on beyond the arithmetic it drives.
 
 from __future__ import annotations
 
-from fabric.units import FIBRE_US_PER_KM
+from fabric.constants import FIBRE_US_PER_KM
 
 __all__ = [
     "FIBRE_US_PER_KM", "TRANSPONDER_US", "FEC_US", "REGEN_US", "AMPLIFIER_US", "AMPLIFIER_SPAN_KM",

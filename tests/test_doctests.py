@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 
 
-@pytest.mark.parametrize("module", ["fabric.units", "fabric.topology", "fabric.builders", "fabric.plan"])
+@pytest.mark.parametrize("module", ["fabric.constants", "fabric.topology", "fabric.builders", "fabric.plan"])
 def test_docstring_examples(module):
     mod = importlib.import_module(module)
     failures, tried = doctest.testmod(mod, optionflags=doctest.ELLIPSIS)

@@ -9,13 +9,13 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from fabric import builders
+from fabric.constants import great_circle_km
 from fabric.errors import ConfigError, FabricError, TopologyError
 from fabric.io import load_fabric
 from fabric.io.containerlab import fabric_to_clab, load_clab, save_clab, validate_clab_dict
 from fabric.io.gml import load_gml, zoo_path
 from fabric.io.yamlio import fabric_to_dict, load_yaml, save_yaml
 from fabric.topology import LINK_KINDS, ROLES, Fabric
-from fabric.units import great_circle_km
 
 DATA = Path(__file__).parent / "data"
 

@@ -14,10 +14,10 @@ from pathlib import Path
 import pytest
 
 from fabric.builders import Site, WanLink, clos, multi_site
+from fabric.constants import FIBRE_US_PER_KM
 from fabric.errors import LabError
 from fabric.plan import Plan
 from fabric.topology import Fabric
-from fabric.units import FIBRE_US_PER_KM
 from labs import netns, probe
 from labs.budget import check
 from labs.lab import Lab, state_path

@@ -19,7 +19,7 @@ def _by_name(r):
 
 
 def _haversine_km(lat1, lon1, lat2, lon2, r_km=6371.0088):
-    # Written out independently of fabric.units.great_circle_km.
+    # Written out independently of fabric.constants.great_circle_km.
     p1, p2, dl = math.radians(lat1), math.radians(lat2), math.radians(lon2 - lon1)
     c = math.acos(math.sin(p1) * math.sin(p2) + math.cos(p1) * math.cos(p2) * math.cos(dl))
     return r_km * c

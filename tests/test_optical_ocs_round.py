@@ -10,8 +10,8 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from optical.ocs import make_spec, plan_ocs, random_demand
-from optical.ocs_lp import ThroughputLp
-from optical.ocs_map import _greedy_round, _round
+from optical.ocs.lp import ThroughputLp
+from optical.ocs.mapping import greedy_round, round_circuits
 
 
 @settings(max_examples=40, deadline=None)
@@ -24,7 +24,7 @@ def test_greedy_round_feasible_and_in_bounds(nb, up, mesh, data):
     deg = [sum(v for p, v in w.items() if b in p) for b in range(nb)]
     scale = min([up / d for d in deg if d > 0] + [1.0])
     n_star = {p: v * scale for p, v in w.items()}
-    n = _greedy_round(spec, pairs, n_star, mesh)
+    n = greedy_round(spec, pairs, n_star, mesh)
     for b in range(nb):
         assert sum(c for p, c in n.items() if b in p) <= up
     for p, c in n.items():
@@ -43,7 +43,7 @@ def test_round_is_deterministic():
     demand = random_demand(nb, seed=3)
     lp = ThroughputLp(spec, demand)
     b = lp.bound()
-    runs = [_round(spec, lp.pairs, b["n"], 1.0, demand_pairs=list(demand)) for _ in range(2)]
+    runs = [round_circuits(spec, lp.pairs, b["n"], 1.0, demand_pairs=list(demand)) for _ in range(2)]
     assert runs[0][0] == runs[1][0]
     assert runs[0][1] is None
     for i in range(nb):

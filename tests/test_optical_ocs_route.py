@@ -1,4 +1,4 @@
-"""Flow deviation for fixed OCS circuits (optical/ocs_route.py): every routing it returns is checked
+"""Flow deviation for fixed OCS circuits (optical/ocs/route.py): every routing it returns is checked
 by an independent load computation, and its throughput against the full path LP in SciPy/HiGHS."""
 
 from __future__ import annotations
@@ -12,7 +12,7 @@ from scipy.optimize import linprog
 
 from fabric.errors import ConfigError
 from optical.ocs import make_spec, plan_ocs, random_demand
-from optical.ocs_route import route_fixed
+from optical.ocs.route import route_fixed
 
 
 def lp_theta(cap: np.ndarray, dem: np.ndarray) -> float:

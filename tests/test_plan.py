@@ -7,7 +7,7 @@ import json
 import pytest
 
 from fabric.errors import ConfigError
-from fabric.fsutil import atomic_open
+from fabric.io.atomic import atomic_open
 from fabric.plan import SCHEMA_VERSION, SECTIONS, Plan, Provenance
 
 

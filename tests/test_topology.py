@@ -6,9 +6,9 @@ import networkx as nx
 import pytest
 
 from fabric import builders
+from fabric.constants import great_circle_km
 from fabric.errors import TopologyError
 from fabric.topology import Fabric
-from fabric.units import great_circle_km
 
 
 @pytest.mark.parametrize("k", [4, 8, 16])

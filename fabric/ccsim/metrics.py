@@ -8,7 +8,7 @@ from typing import Any
 
 import numpy as np
 
-from fabric.fsutil import write_bytes_atomic
+from fabric.io.atomic import write_bytes_atomic
 
 
 def jain(x: np.ndarray) -> float:

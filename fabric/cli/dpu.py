@@ -62,7 +62,7 @@ def register(app: typer.Typer, groups: dict[str, typer.Typer]) -> None:
 
         from dpu.packets import read_pcap, require_ethernet, write_pcap
         from dpu.pipeline import load_pipeline
-        from fabric.fsutil import write_json_atomic
+        from fabric.io.atomic import write_json_atomic
 
         pl = load_pipeline(pipeline)
         batch = require_ethernet(read_pcap(pcap))

@@ -222,7 +222,7 @@ def register(app: typer.Typer, groups: dict[str, typer.Typer]) -> None:
                state_dir: Path = typer.Option(Path(LAB_STATE_DIR), "--state-dir", help=STATE_HELP),
                json_out: bool = typer.Option(False, "--json", help=JSON_HELP)) -> None:
         """Write a containerlab topology of a running lab (or of --fabric) for running it in containers."""
-        from fabric.fsutil import write_text_atomic
+        from fabric.io.atomic import write_text_atomic
         from labs.clab import dump_clab, export_clab, state_from_fabric
 
         if fabric is not None:

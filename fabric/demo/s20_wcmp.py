@@ -4,11 +4,12 @@ recomputed warm, a per-link utilisation plot, and QP source ports placed against
 from __future__ import annotations
 
 from fabric.demo import DemoContext
-from fabric.hashing import HashConfig, place_ports
-from fabric.lbreport import plot_utilisation, wcmp_table
+from fabric.hashing import HashConfig
 from fabric.plan import Provenance
+from fabric.qp_ports import place_ports
 from fabric.traffic import ring_allreduce
 from fabric.wcmp import WcmpPlanner
+from fabric.wcmp.report import plot_utilisation, wcmp_table
 
 TITLE = "load balancing: WCMP vs ECMP, failure recompute, QP source ports"
 #: The link the demo fails: one of Beijing's rail-0 leaf uplinks.

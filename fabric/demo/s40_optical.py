@@ -16,7 +16,7 @@ from pathlib import Path
 from rich.table import Table
 
 from fabric.demo import DemoContext
-from fabric.fsutil import write_text_atomic
+from fabric.io.atomic import write_text_atomic
 from fabric.plan import Provenance
 
 TITLE = "optical: latency budgets, 1.6T wavelengths, OCS circuits"

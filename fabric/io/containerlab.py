@@ -31,7 +31,7 @@ import yaml
 
 from fabric.builders import DEFAULT_PORT_GBPS
 from fabric.errors import ConfigError, TopologyError
-from fabric.fsutil import write_text_atomic
+from fabric.io.atomic import write_text_atomic
 from fabric.io.yamlio import _fmt_path, _where, read_yaml
 from fabric.topology import ROLES, Fabric
 

@@ -1,7 +1,7 @@
 """Topology Zoo GML import (https://topology-zoo.org/, CC BY 4.0; see fabric/data/topologyzoo/SOURCE.md).
 
 Nodes keep ``label``, ``lat``/``lon`` (from ``Latitude``/``Longitude``); links get ``length_km`` =
-great-circle distance x ``route_factor`` (default :data:`fabric.units.DEFAULT_ROUTE_FACTOR`), kind
+great-circle distance x ``route_factor`` (default :data:`fabric.constants.DEFAULT_ROUTE_FACTOR`), kind
 ``wdm`` and ``capacity_gbps`` (one 1.6 Tb/s wavelength unless given). Nodes without coordinates are
 reported in ``fabric.meta["no_coordinates"]``, never guessed; their links get no length (0 km and
 ``fabric.meta["unknown_length_links"]``) unless ``require_lengths`` is set, which raises instead.
@@ -18,9 +18,9 @@ from pathlib import Path
 import networkx as nx
 
 from fabric.builders import WAVELENGTH_GBPS
+from fabric.constants import DEFAULT_ROUTE_FACTOR, great_circle_km
 from fabric.errors import ConfigError, TopologyError
 from fabric.topology import Fabric
-from fabric.units import DEFAULT_ROUTE_FACTOR, great_circle_km
 
 
 def zoo_path(name: str) -> Path:

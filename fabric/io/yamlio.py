@@ -30,7 +30,7 @@ import yaml
 
 from fabric import builders
 from fabric.errors import ConfigError, FabricError, TopologyError
-from fabric.fsutil import write_text_atomic
+from fabric.io.atomic import write_text_atomic
 from fabric.topology import Fabric
 
 _Loader = getattr(yaml, "CSafeLoader", yaml.SafeLoader)

@@ -8,8 +8,8 @@ from typing import Any
 
 from rich.table import Table
 
-from fabric.fsutil import write_bytes_atomic
-from fabric.wcmp import WcmpResult
+from fabric.io.atomic import write_bytes_atomic
+from fabric.wcmp.planner import WcmpResult
 
 #: Links shown by name in the bar panel of the utilisation plot.
 PLOT_TOP_LINKS = 24

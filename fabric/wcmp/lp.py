@@ -1,6 +1,6 @@
 """The min-MLU LP per component of destinations, its cut lower bound, and hop-by-hop evaluation.
 
-Demand is grouped by destination key D (see :mod:`fabric.paths`); each D has a region (nodes its
+Demand is grouped by destination key D (see :mod:`fabric.wcmp.paths`); each D has a region (nodes its
 sources reach in the candidate DAG), edges and an order. Destinations that share no directed link
 form independent components (:func:`components`); :class:`ComponentLP` is the arc-based LP of one
 component (OR-Tools GLOP or PDLP), kept alive for warm re-solves after failures.
@@ -18,9 +18,9 @@ from typing import Any
 from ortools.linear_solver import pywraplp
 
 from fabric.errors import ConfigError, InfeasibleError
-from fabric.paths import Network
 from fabric.traffic import Demand
-from fabric.wcmp_reduce import Weights
+from fabric.wcmp.paths import Network
+from fabric.wcmp.reduce import Weights
 
 #: simplex memory/time grows faster than first-order methods on our instances).
 PDLP_AUTO_VARS = 400_000

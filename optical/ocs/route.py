@@ -1,6 +1,6 @@
 """Routing fixed OCS circuits fast: flow deviation on an exponential potential (numba).
 
-The exact evaluation of placed circuits is an LP (:meth:`optical.ocs_lp.ThroughputLp.evaluate`). On
+The exact evaluation of placed circuits is an LP (:meth:`optical.ocs.lp.ThroughputLp.evaluate`). On
 64 blocks it has ~250K one-transit path columns and GLOP needs over a minute, so large instances
 use this first-order method instead. It always returns an explicit routing over direct and
 one-transit paths that fits the circuits; its throughput scale is therefore *carried* (a lower

@@ -18,13 +18,13 @@ from fabric.hashing import (
     HashConfig,
     Tables,
     crc32_nb,
-    place_ports,
     simulate,
     simulate_reference,
     toeplitz_nb,
     toeplitz_py,
 )
 from fabric.plan import Plan
+from fabric.qp_ports import place_ports
 from fabric.traffic import Demand, Flow, all_to_all, permutation, ring_allreduce
 from fabric.wcmp import ecmp_groups, fail_fabric, solve
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 import time
 from typing import Any
 
-from optical.ocs_spec import OcsSpec, Pair
+from optical.ocs.spec import OcsSpec, Pair
 
 #: One-transit paths each demand starts with when circuits are evaluated.
 SEED_TRANSIT = 4

@@ -12,8 +12,8 @@ two blocks whose ports it joins. Given a block-to-block demand matrix (Gb/s), th
 2. **Integer circuits** (CP-SAT) around the LP solution: keep its integer part and its block degrees
    (soft), fill free ports (largest fractional part first) and, when a full mesh fits in every
    block's ports, hedge with at least one circuit per pair (so every block reaches every other
-   directly or through one transit). Small instances (pairs x OCS <= :data:`optical.ocs_map.JOINT_MAX_VARS`) are
-   solved jointly with the per-OCS split; up to :data:`optical.ocs_map.IMPROVE_MAX_PAIRS` block pairs an LP-guided
+   directly or through one transit). Small instances (pairs x OCS <= :data:`optical.ocs.mapping.JOINT_MAX_VARS`) are
+   solved jointly with the per-OCS split; up to :data:`optical.ocs.mapping.IMPROVE_MAX_PAIRS` block pairs an LP-guided
    local search (moves inside one OCS) improves the result.
 3. **Physical mapping** (larger instances): recursive bisection of the OCS set, an Euler split when
    both halves are wired alike, otherwise CP-SAT. Each OCS connects each port to at most one other
@@ -23,7 +23,7 @@ two blocks whose ports it joins. Given a block-to-block demand matrix (Gb/s), th
    one-transit paths: up to :data:`AUTO_LP_MAX_PAIRS` block pairs the same LP with
    ``n`` fixed (exact; if cut by its time limit, the best routing found and
    ``solver.evaluate.converged`` is false), above that flow deviation in numba
-   (:mod:`optical.ocs_route`: a feasible routing within ~0.03 % of the LP optimum on the 64 x 64
+   (:mod:`optical.ocs.route`: a feasible routing within ~0.03 % of the LP optimum on the 64 x 64
    benchmark in about a second, where the LP takes over a minute; ``evaluator="lp"`` forces the LP).
    ``gap = (lp_bound - throughput_scale) / lp_bound``.
 
@@ -50,9 +50,16 @@ from typing import Any
 
 from fabric.errors import ConfigError, InfeasibleError
 from fabric.plan import Plan, Provenance
-from optical.ocs_lp import ThroughputLp
-from optical.ocs_map import IMPROVE_MAX_PAIRS, _improve, _round, _sum_per_ocs, map_to_ocs, port_pairs
-from optical.ocs_spec import (
+from optical.ocs.lp import ThroughputLp
+from optical.ocs.mapping import (
+    IMPROVE_MAX_PAIRS,
+    improve_mapping,
+    map_to_ocs,
+    port_pairs,
+    round_circuits,
+    sum_per_ocs,
+)
+from optical.ocs.spec import (
     DEFAULT_CIRCUIT_GBPS,
     DEFAULT_OCS_PORTS,
     OcsSpec,
@@ -64,8 +71,8 @@ from optical.ocs_spec import (
     random_demand,
 )
 
-__all__ = ["DEFAULT_CIRCUIT_GBPS", "DEFAULT_OCS_PORTS", "Current", "OcsResult", "OcsSpec", "Pair", "ThroughputLp",
-           "_sum_per_ocs", "circuits_from_plan", "load_block_demand", "load_blocks", "logical_from_ports",
+__all__ = ["DEFAULT_CIRCUIT_GBPS", "evaluate_circuits", "sum_per_ocs", "DEFAULT_OCS_PORTS", "Current", "OcsResult", "OcsSpec", "Pair", "ThroughputLp",
+           "AUTO_LP_MAX_PAIRS", "circuits_from_plan", "load_block_demand", "load_blocks", "logical_from_ports",
            "make_spec", "map_to_ocs", "plan_ocs", "port_pairs", "random_demand"]
 
 
@@ -117,7 +124,7 @@ def plan_ocs(spec: OcsSpec, demand: dict[tuple[int, int], float], *, current: Cu
     lp_bound = bound["theta"]
     if lp_bound <= 0:
         raise InfeasibleError("some demand has no direct or one-transit path between blocks wired to a common OCS")
-    n_int, joint, r_info = _round(spec, lp.pairs, bound["n"], min(5.0, time_limit_s / 2), workers=workers,
+    n_int, joint, r_info = round_circuits(spec, lp.pairs, bound["n"], min(5.0, time_limit_s / 2), workers=workers,
                                   demand_pairs=list(demand))
     if joint is None:
         per_ocs, dropped, m_info = map_to_ocs(spec, n_int, time_limit_s=time_limit_s / 3, workers=workers)
@@ -128,14 +135,14 @@ def plan_ocs(spec: OcsSpec, demand: dict[tuple[int, int], float], *, current: Cu
     def evaluate(circuits: dict[Pair, int]) -> dict[str, Any]:
         if use_lp:
             return {"name": "GLOP", **lp.evaluate(circuits, stop_at=lp_bound, time_limit_s=eval_time_limit_s)}
-        return _route(spec, demand, circuits, lp_bound, eval_time_limit_s)
+        return evaluate_circuits(spec, demand, circuits, lp_bound, eval_time_limit_s)
 
     moves = 0
     if len(lp.pairs) <= IMPROVE_MAX_PAIRS:
-        ev0 = lp.evaluate(_sum_per_ocs(per_ocs), stop_at=lp_bound, time_limit_s=eval_time_limit_s)
-        per_ocs, _ev, moves = _improve(spec, lp, per_ocs, ev0, t0 + time_limit_s / 2)
+        ev0 = lp.evaluate(sum_per_ocs(per_ocs), stop_at=lp_bound, time_limit_s=eval_time_limit_s)
+        per_ocs, _ev, moves = improve_mapping(spec, lp, per_ocs, ev0, t0 + time_limit_s / 2)
     r_info["improving_moves"] = moves
-    placed = _sum_per_ocs(per_ocs)
+    placed = sum_per_ocs(per_ocs)
     ev = evaluate(placed)
     theta, dshare = ev["theta"], ev["direct_share"]
     info: dict[str, Any] = {"lp": {"name": "GLOP", "status": bound["status"], "seconds": bound["seconds"],
@@ -163,14 +170,14 @@ def plan_ocs(spec: OcsSpec, demand: dict[tuple[int, int], float], *, current: Cu
                 near = lp_mc.min_change(min(goal, lp_bound), current.total)
                 if near["status"] != "OPTIMAL":
                     break
-                n_c, jo, _ = _round(spec, lp.pairs, near["n"], time_limit_s / 6, current=current.total,
+                n_c, jo, _ = round_circuits(spec, lp.pairs, near["n"], time_limit_s / 6, current=current.total,
                                     workers=workers, current_per_ocs=current.per_ocs, demand_pairs=list(demand))
                 if jo is None:
                     po, dr, _ = map_to_ocs(spec, n_c, time_limit_s=time_limit_s / 6, prefer=current.per_ocs,
                                            workers=workers)
                 else:
                     po, dr = jo, 0
-                pl = _sum_per_ocs(po)
+                pl = sum_per_ocs(po)
                 e2 = evaluate(pl)
                 if e2["theta"] >= target - 1e-9:
                     best = (e2["theta"], e2["direct_share"], po, pl, dr)
@@ -210,12 +217,12 @@ EVALUATORS = ("auto", "lp", "flow")
 AUTO_LP_MAX_PAIRS = 500
 
 
-def _route(spec: OcsSpec, demand: dict[tuple[int, int], float], circuits: dict[Pair, int], lp_bound: float,
+def evaluate_circuits(spec: OcsSpec, demand: dict[tuple[int, int], float], circuits: dict[Pair, int], lp_bound: float,
            time_limit_s: float) -> dict[str, Any]:
-    """Throughput of fixed circuits by flow deviation (a feasible routing; see :mod:`optical.ocs_route`)."""
+    """Throughput of fixed circuits by flow deviation (a feasible routing; see :mod:`optical.ocs.route`)."""
     import numpy as np
 
-    from optical.ocs_route import route_fixed
+    from optical.ocs.route import route_fixed
 
     nb = len(spec.blocks)
     cap = np.zeros((nb, nb))

@@ -14,11 +14,11 @@ from scipy.optimize import linprog
 
 from fabric.builders import clos, example_two_site, fat_tree
 from fabric.errors import InfeasibleError
-from fabric.paths import Network
 from fabric.plan import Plan
 from fabric.topology import Fabric
 from fabric.traffic import Demand, Flow, all_to_all, permutation, ring_allreduce, uniform
 from fabric.wcmp import Limits, WcmpPlanner, fail_fabric, reduce_group, solve
+from fabric.wcmp.paths import Network
 
 
 # ----------------------------------------------------------------------------- oracle: scipy linprog

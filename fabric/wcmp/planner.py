@@ -2,7 +2,7 @@
 
 Model
 -----
-Demand is routed per destination key D (a leaf for single-homed endpoints, see :mod:`fabric.paths`)
+Demand is routed per destination key D (a leaf for single-homed endpoints, see :mod:`fabric.wcmp.paths`)
 over the candidate DAG towards D. The LP (OR-Tools GLOP; PDLP for large instances) has one flow
 variable f[D, u→v] per DAG edge reachable from D's sources, flow conservation at every node, and
 
@@ -36,8 +36,8 @@ SDKs do), so ``entries_used`` is the total weight of the distinct groups per swi
 After quantisation the demand is pushed hop by hop through the integer groups; that MLU is
 ``mlu_wcmp``. The same is done with equal splits over the same DAG for ``mlu_ecmp``.
 
-Code layout: the LP, its cut bound and the hop-by-hop evaluation are in :mod:`fabric.mlu_lp`, the
-group reduction and switch limits in :mod:`fabric.wcmp_reduce`; this module holds the planner.
+Code layout: the LP, its cut bound and the hop-by-hop evaluation are in :mod:`fabric.wcmp.lp`, the
+group reduction and switch limits in :mod:`fabric.wcmp.reduce`; this module holds the planner.
 
 Plan section ``wcmp`` data shape (contract)::
 
@@ -56,7 +56,10 @@ from collections.abc import Sequence
 from dataclasses import asdict, dataclass, field
 from typing import Any
 
-from fabric.mlu_lp import (
+from fabric.plan import Provenance
+from fabric.topology import Fabric, Link
+from fabric.traffic import Demand
+from fabric.wcmp.lp import (
     BALANCE_MAX_VARS,
     BALANCE_U_TOL,
     ComponentLP,
@@ -71,11 +74,8 @@ from fabric.mlu_lp import (
     succ_by_u,
     weights_for,
 )
-from fabric.paths import Network
-from fabric.plan import Provenance
-from fabric.topology import Fabric, Link
-from fabric.traffic import Demand
-from fabric.wcmp_reduce import Limits, Reducer, Weights, fit_switch, reduce_group
+from fabric.wcmp.paths import Network
+from fabric.wcmp.reduce import Limits, Reducer, Weights, fit_switch, reduce_group
 
 __all__ = ["Limits", "SolverInfo", "WcmpPlanner", "WcmpResult", "ecmp_groups", "fail_fabric", "reduce_group",
            "solve"]

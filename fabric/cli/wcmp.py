@@ -90,9 +90,9 @@ def register(app: typer.Typer, groups: dict[str, typer.Typer]) -> None:
     ) -> None:
         """Optimal ECMP/WCMP weights: LP min-MLU, integer WCMP groups within switch limits, ECMP baseline."""
         from fabric.io import load_fabric
-        from fabric.lbreport import plot_utilisation, wcmp_table
         from fabric.plan import Plan
         from fabric.wcmp import WcmpPlanner
+        from fabric.wcmp.report import plot_utilisation, wcmp_table
 
         fab = load_fabric(fabric)
         fail = [x.strip() for item in fail for x in item.split(",") if x.strip()]
@@ -154,9 +154,10 @@ def register(app: typer.Typer, groups: dict[str, typer.Typer]) -> None:
         json_out: bool = typer.Option(False, "--json", help=JSON_HELP),
     ) -> None:
         """Place RoCE QP source ports so that hashing spreads them; compare with random ports."""
-        from fabric.hashing import HashConfig, place_ports
+        from fabric.hashing import HashConfig
         from fabric.io import load_fabric
         from fabric.plan import Plan, Provenance
+        from fabric.qp_ports import place_ports
         from fabric.wcmp import WcmpPlanner
 
         fab = load_fabric(fabric)

@@ -8,8 +8,8 @@ from functools import partial
 from typing import Any
 
 from fabric.errors import InfeasibleError
-from optical.ocs_lp import ThroughputLp
-from optical.ocs_spec import OcsSpec, Pair
+from optical.ocs.lp import ThroughputLp
+from optical.ocs.spec import OcsSpec, Pair
 
 #: Local search on the integer circuits runs up to this many block pairs (it evaluates moves with the
 #: LP; beyond this the rounding alone is used).
@@ -18,7 +18,7 @@ IMPROVE_MAX_PAIRS = 300
 JOINT_MAX_VARS = 2_000
 
 
-def _round(spec: OcsSpec, pairs: list[Pair], n_star: dict[Pair, float], time_limit_s: float,
+def round_circuits(spec: OcsSpec, pairs: list[Pair], n_star: dict[Pair, float], time_limit_s: float,
            current: dict[Pair, int] | None = None, workers: int = 2,
            current_per_ocs: list[dict[Pair, int]] | None = None,
            demand_pairs: list[tuple[int, int]] | None = None, deterministic: bool = True
@@ -31,7 +31,7 @@ def _round(spec: OcsSpec, pairs: list[Pair], n_star: dict[Pair, float], time_lim
     :func:`map_to_ocs`. Without ``current``: keep at least the LP's integer part where possible,
     fill free ports (largest fractional part first). With ``current``: stay at or above the LP's
     integer part and change as few circuits as possible. Without ``current`` CP-SAT starts from
-    :func:`_greedy_round` (a complete feasible hint, also the fallback). ``deterministic`` (default)
+    :func:`greedy_round` (a complete feasible hint, also the fallback). ``deterministic`` (default)
     runs one worker with a deterministic-time limit, so results repeat run to run; otherwise
     ``workers`` threads with a wall-clock limit. Returns (n, per-OCS circuits or None, info).
     """
@@ -41,7 +41,7 @@ def _round(spec: OcsSpec, pairs: list[Pair], n_star: dict[Pair, float], time_lim
     joint = len(pairs) * K <= JOINT_MAX_VARS
     partners = [sum(1 for p in pairs if b in p) for b in range(len(spec.blocks))]
     mesh = current is None and all(partners[b] <= spec.uplinks[b] for b in range(len(spec.blocks)))
-    greedy = _greedy_round(spec, pairs, n_star, mesh) if current is None else None
+    greedy = greedy_round(spec, pairs, n_star, mesh) if current is None else None
     m = cp_model.CpModel()
     n: dict[Pair, Any] = {}
     obj = []
@@ -149,8 +149,8 @@ def _round(spec: OcsSpec, pairs: list[Pair], n_star: dict[Pair, float], time_lim
     return {p: int(s.value(x)) for p, x in n.items()}, per_ocs, info
 
 
-def _greedy_round(spec: OcsSpec, pairs: list[Pair], n_star: dict[Pair, float], mesh: bool) -> dict[Pair, int]:
-    """Integer circuits near ``n_star`` within the block degrees, in the bounds of :func:`_round`'s model.
+def greedy_round(spec: OcsSpec, pairs: list[Pair], n_star: dict[Pair, float], mesh: bool) -> dict[Pair, int]:
+    """Integer circuits near ``n_star`` within the block degrees, in the bounds of :func:`round_circuits`'s model.
 
     The LP's floors (feasible whenever the LP is), then with ``mesh`` one circuit on each empty pair,
     then +1 on pairs by largest fractional part, then +1 on any pair whose two blocks still have free
@@ -195,7 +195,7 @@ def _offer(moves: dict[tuple[tuple[Pair, ...], tuple[Pair, ...]], tuple[float, i
         moves[key] = (est, k)
 
 
-def _improve(spec: OcsSpec, lp: ThroughputLp, per_ocs: list[dict[Pair, int]], ev: dict[str, Any], deadline: float,
+def improve_mapping(spec: OcsSpec, lp: ThroughputLp, per_ocs: list[dict[Pair, int]], ev: dict[str, Any], deadline: float,
              max_tries: int = 4) -> tuple[list[dict[Pair, int]], dict[str, Any], int]:
     """Local search on the per-OCS circuits, guided by the LP's marginal value of one more circuit
     per block pair. Moves stay inside one OCS, so every result remains a valid set of
@@ -241,7 +241,7 @@ def _improve(spec: OcsSpec, lp: ThroughputLp, per_ocs: list[dict[Pair, int]], ev
                     del trial[k][p]
             for p in add:
                 trial[k][p] = trial[k].get(p, 0) + 1
-            e2 = lp.evaluate(_sum_per_ocs(trial), time_limit_s=max(0.5, deadline - time.perf_counter()))
+            e2 = lp.evaluate(sum_per_ocs(trial), time_limit_s=max(0.5, deadline - time.perf_counter()))
             if e2["status"] == "OPTIMAL" and e2["theta"] > ev["theta"] * (1 + 1e-9) + 1e-12:
                 better = (trial, e2)
                 break
@@ -429,7 +429,7 @@ def port_pairs(spec: OcsSpec, per_ocs: list[dict[Pair, int]],
     return out
 
 
-def _sum_per_ocs(per_ocs: list[dict[Pair, int]]) -> dict[Pair, int]:
+def sum_per_ocs(per_ocs: list[dict[Pair, int]]) -> dict[Pair, int]:
     out: dict[Pair, int] = {}
     for d in per_ocs:
         for p, c in d.items():
