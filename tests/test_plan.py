@@ -64,3 +64,15 @@ def test_atomic_write_keeps_old_file_on_failure(tmp_path):
         raise RuntimeError("crash in the middle")
     assert target.read_text() == "old"
     assert list(tmp_path.iterdir()) == [target]  # no temp file left behind
+
+
+def test_atomic_write_keeps_the_users_umask(tmp_path):
+    import os
+
+    old = os.umask(0o027)
+    try:
+        with atomic_open(tmp_path / "f.txt") as fh:
+            fh.write("x")
+    finally:
+        os.umask(old)
+    assert (tmp_path / "f.txt").stat().st_mode & 0o777 == 0o640
