@@ -22,6 +22,10 @@ from typing import Any
 import yaml
 
 from fabric.errors import ConfigError
+from fabric.plan import Plan
+from fabric.topology import Fabric
+from labs.constants import DEFAULT_RATE_SCALE
+from labs.linkops import LinkOps
 
 SUPPORTED_KINDS = ("linux", "bridge")
 BRIDGE_DEV = "bridge0"
@@ -170,20 +174,21 @@ def is_clab_file(path: str | Path) -> bool:
 CLAB_SYSCTLS = {"net.ipv4.conf.all.rp_filter": "0", "net.ipv4.conf.default.rp_filter": "0"}
 
 
-def build_clab(lab: Any, spec: ClabSpec, names: dict[str, str]) -> None:
-    """Build ``spec`` into ``lab`` (called by :meth:`labs.lab.Lab.up`, which rolls back on error)."""
+def build_clab(ops: LinkOps, spec: ClabSpec, names: dict[str, str]) -> None:
+    """Build ``spec`` into the lab ``ops`` (called by :meth:`labs.lab.Lab.up`, which rolls back on error)."""
     from labs import netns
+    from labs.nodes import Node
     from labs.routing import relay_ns_name
 
-    lab.state["notes"] += spec.notes
-    lab.state["clab_nodes"] = spec.nodes
-    ns = lab._open
+    ops.state["notes"] += spec.notes
+    ops.state["clab_nodes"] = spec.nodes
+    ns = ops.opened
     for n in spec.nodes:
         ns[n] = netns.Namespace.create(names[n])
         netns.write_sysctls(ns[n].fd, CLAB_SYSCTLS, names[n])
     relay = None
-    if lab.state["backend"] == "relay":
-        relay = netns.Namespace.create(relay_ns_name(lab.prefix))
+    if ops.state["backend"] == "relay":
+        relay = netns.Namespace.create(relay_ns_name(ops.prefix))
         ns["@relay"] = relay
     for n, nd in spec.nodes.items():
         if nd["kind"] == "bridge":
@@ -201,7 +206,7 @@ def build_clab(lab: Any, spec: ClabSpec, names: dict[str, str]) -> None:
             b.set_tx_checksum(rec["if_b"], False)
         else:
             a.add_veth(rec["if_a"], b, rec["if_b"])
-        lab.state["links"].append(rec)
+        ops.state["links"].append(rec)
     for n, nd in spec.nodes.items():
         ns[n].refresh_ifindex()
         if nd["kind"] == "bridge":
@@ -211,14 +216,14 @@ def build_clab(lab: Any, spec: ClabSpec, names: dict[str, str]) -> None:
         ns[n].all_up()
     if relay is not None:
         relay.all_up()
-    lab.delay.start()
-    for rec in lab.state["links"]:
-        lab._apply_link(rec)
-        lab._verify_link(rec)
-    lab._save_state()
+    ops.delay.start()
+    for rec in ops.state["links"]:
+        ops.apply(rec)
+        ops.verify(rec)
+    ops.save_state()
     for n, nd in spec.nodes.items():
         for line in nd["exec"]:
-            lab[n].cmd(line, check=True)
+            Node(ops, n).cmd(line, check=True)
 
 
 # ------------------------------------------------------------------------------------------ export
@@ -266,9 +271,10 @@ def export_clab(state: dict[str, Any], *, image: str = "alpine:3.20") -> dict[st
     return {"name": state.get("name") or "fabric", "topology": {"nodes": nodes, "links": links}}
 
 
-def state_from_fabric(fabric: Any, plan: Any = None, *, name: str = "fabric", rate_scale: float = 0.001,
-                      delay_scale: float = 1.0) -> dict[str, Any]:
-    """What a lab of ``fabric`` would hold (addresses, links, routes) without building it."""
+def state_from_fabric(fabric: Fabric, plan: Plan | None = None, *, name: str = "fabric",
+                      rate_scale: float = DEFAULT_RATE_SCALE, delay_scale: float = 1.0) -> dict[str, Any]:
+    """What a lab of ``fabric`` would hold (addresses, links, routes, where its delays come from)
+    without building it."""
     from dataclasses import asdict
 
     from labs.routing import layout
@@ -282,7 +288,7 @@ def state_from_fabric(fabric: Any, plan: Any = None, *, name: str = "fabric", ra
         links.append(d)
     return {"name": name, "nodes": {n: {"ip": lay.address[n]} for n in lay.nodes}, "links": links,
             "routes": {n: [[d, [list(h) for h in hops]] for d, hops in lay.routes[n]] for n in lay.nodes},
-            "neighbours": lay.neighbours}
+            "neighbours": lay.neighbours, "delay_source": lay.delay_source, "delay_model": lay.delay_model}
 
 
 def dump_clab(topo: dict[str, Any]) -> str:

@@ -22,15 +22,12 @@ import sys
 import tempfile
 import time
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import Any, Protocol
 
 from fabric.errors import LabError
 from fabric.io.atomic import write_json_atomic
 from labs import netns
 from labs.routing import relay_ns_name
-
-if TYPE_CHECKING:
-    from labs.lab import Lab
 
 #: How long `up` waits for the relay to calibrate and report ready.
 RELAY_START_TIMEOUT_S = 10.0
@@ -44,13 +41,29 @@ def impaired(rec: dict[str, Any]) -> bool:
     return rec["delay_us"] > 0 or rec["jitter_us"] > 0 or rec["loss_pct"] > 0
 
 
+class DelayHost(Protocol):
+    """What a backend needs of its lab (:class:`labs.linkops.LinkOps` is one): names, the state
+    record and file, the lab's namespaces, and the relay's options."""
+
+    name: str
+    prefix: str
+    state_dir: Path
+    seed: int
+    relay_realtime: bool
+    state: dict[str, Any]
+
+    def namespace(self, node: str) -> netns.Namespace: ...
+
+    def save_state(self) -> None: ...
+
+
 class DelayBackend:
     """The interface. ``rec`` is a link record of the lab state (a, b, if_a, if_b, delay_us,
     jitter_us, loss_pct, rate_bps, relayed, ...)."""
 
     name = "none"
 
-    def __init__(self, lab: Lab) -> None:
+    def __init__(self, lab: DelayHost) -> None:
         self.lab = lab
 
     def start(self) -> None:
@@ -85,14 +98,14 @@ class NetemBackend(DelayBackend):
             return
         rec["netem"] = True
         for node, ifn in ((rec["a"], rec["if_a"]), (rec["b"], rec["if_b"])):
-            self.lab._ns(node).set_netem(ifn, rec["delay_us"], rec["jitter_us"], rec["loss_pct"], rec["rate_bps"])
+            self.lab.namespace(node).set_netem(ifn, rec["delay_us"], rec["jitter_us"], rec["loss_pct"], rec["rate_bps"])
 
     def read(self, rec: dict[str, Any]) -> dict[str, Any]:
         if not rec.get("netem"):
             return dict(_NONE, by="none")
         found = []
         for node, ifn in ((rec["a"], rec["if_a"]), (rec["b"], rec["if_b"])):
-            net = next((q["netem"] for q in self.lab._ns(node).qdiscs(ifn) if q["kind"] == "netem"), None)
+            net = next((q["netem"] for q in self.lab.namespace(node).qdiscs(ifn) if q["kind"] == "netem"), None)
             if net is None:
                 return dict(_NONE, by="none")  # one end lost its netem: the comparison fails
             found.append(net)
@@ -123,7 +136,7 @@ class RelayBackend(DelayBackend):
                                     start_new_session=True, cwd="/",
                                     env={**os.environ, "PYTHONPATH": str(Path(__file__).resolve().parent.parent)})
         st["processes"].append({"pid": proc.pid, "role": "relay", "marker": marker})
-        lab._save_state()  # the PID is on record before anything can go wrong
+        lab.save_state()  # the PID is on record before anything can go wrong
         deadline = time.monotonic() + RELAY_START_TIMEOUT_S
         while not ready.exists():
             if proc.poll() is not None:
@@ -187,7 +200,7 @@ class RelayBackend(DelayBackend):
 BACKENDS: dict[str, type[DelayBackend]] = {"none": NoDelay, "netem": NetemBackend, "relay": RelayBackend}
 
 
-def backend_for(name: str, lab: Lab) -> DelayBackend:
+def backend_for(name: str, lab: DelayHost) -> DelayBackend:
     try:
         return BACKENDS[name](lab)
     except KeyError:

@@ -34,10 +34,6 @@ def _stats_ms(values_ns: list[int]) -> dict[str, float]:
     return {"min": v[0] / 1e6, "mean": sum(v) / len(v) / 1e6, "p50": v[(len(v) - 1) // 2] / 1e6, "p99": p99 / 1e6}
 
 
-def _ns_fd(lab: Lab, node: str) -> int:
-    return lab._ns(node).fd
-
-
 def _recv_stamped(s: socket.socket) -> tuple[bytes, int, Any]:
     data, anc, _f, addr = s.recvmsg(2048, socket.CMSG_SPACE(16))
     ts = time.time_ns()
@@ -58,8 +54,8 @@ def latency(lab: Lab, a: str, b: str, count: int = 20, *, timeout_s: float = 2.0
     if count < 1:
         raise LabError("--count must be at least 1")
     ip_a, ip_b = lab.ip(a), lab.ip(b)
-    sa = netns.socket_in(_ns_fd(lab, a), socket.AF_INET, socket.SOCK_DGRAM)
-    sb = netns.socket_in(_ns_fd(lab, b), socket.AF_INET, socket.SOCK_DGRAM)
+    sa = netns.socket_in(lab.namespace(a).fd, socket.AF_INET, socket.SOCK_DGRAM)
+    sb = netns.socket_in(lab.namespace(b).fd, socket.AF_INET, socket.SOCK_DGRAM)
     fwd, back, rtt = [], [], []
     lost = 0
     try:
@@ -118,7 +114,7 @@ def _checksum(b: bytes) -> int:
 
 def ping(lab: Lab, a: str, dst_ip: str, count: int = 3, timeout_s: float = 2.0) -> dict[str, Any]:
     """ICMP echo from node ``a`` to ``dst_ip`` (answered by the destination's kernel)."""
-    s = netns.socket_in(_ns_fd(lab, a), socket.AF_INET, socket.SOCK_RAW, socket.IPPROTO_ICMP)
+    s = netns.socket_in(lab.namespace(a).fd, socket.AF_INET, socket.SOCK_RAW, socket.IPPROTO_ICMP)
     s.settimeout(timeout_s)
     ident = os.getpid() & 0xFFFF
     rtts, lost = [], 0
@@ -191,16 +187,16 @@ def flow_split(lab: Lab, a: str, b: str, flows: int = 2000, *, packets_per_flow:
     if flows < 1:
         raise LabError("--flows must be at least 1")
     node, hops = split_point(lab, a, b)
-    ns_ = lab._ns(node)
+    ns_ = lab.namespace(node)
     ip_a, ip_b = lab.ip(a), lab.ip(b)
     rng = random.Random(seed)
     ports = rng.sample(range(first_sport, 65536), min(flows, 65536 - first_sport))
     if len(ports) < flows:
         raise LabError(f"at most {65536 - first_sport} flows with distinct source ports")
-    sink = netns.socket_in(_ns_fd(lab, b), socket.AF_INET, socket.SOCK_DGRAM)
+    sink = netns.socket_in(lab.namespace(b).fd, socket.AF_INET, socket.SOCK_DGRAM)
     sink.bind((ip_b, ROCEV2_UDP_PORT))
     sink.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 8 << 20)
-    raw = netns.socket_in(_ns_fd(lab, a), socket.AF_INET, socket.SOCK_RAW, socket.IPPROTO_RAW)
+    raw = netns.socket_in(lab.namespace(a).fd, socket.AF_INET, socket.SOCK_RAW, socket.IPPROTO_RAW)
     try:
         # resolve ARP before counting: along the path, and from the split switch to every next hop
         raw.sendto(_udp_frame(ip_a, ip_b, 1, ROCEV2_UDP_PORT, b"warmup"), (ip_b, 0))
@@ -237,7 +233,7 @@ def throughput(lab: Lab, a: str, b: str, seconds: float = 1.0, port: int = 5201)
     import threading
 
     ip_b = lab.ip(b)
-    srv = netns.socket_in(_ns_fd(lab, b), socket.AF_INET, socket.SOCK_STREAM)
+    srv = netns.socket_in(lab.namespace(b).fd, socket.AF_INET, socket.SOCK_STREAM)
     srv.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
     srv.bind((ip_b, port))
     srv.listen(1)
@@ -258,7 +254,7 @@ def throughput(lab: Lab, a: str, b: str, seconds: float = 1.0, port: int = 5201)
 
     th = threading.Thread(target=receive, daemon=True)
     th.start()
-    cli = netns.socket_in(_ns_fd(lab, a), socket.AF_INET, socket.SOCK_STREAM)
+    cli = netns.socket_in(lab.namespace(a).fd, socket.AF_INET, socket.SOCK_STREAM)
     try:
         cli.connect((ip_b, port))
         chunk = b"\0" * 65536

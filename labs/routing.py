@@ -5,9 +5,11 @@ link is a veth pair without addresses, a neighbour is reached by a ``/32 scope l
 link's interface, and everything further away by routes ``via <neighbour> onlink``. Endpoints
 (gpu/nic/host) never carry transit traffic.
 
-Routes: for each node and destination node, the next hops are the links towards neighbours one hop
-closer to the destination (ECMP over shortest paths); a Plan's ``wcmp`` groups replace that with the
-planned next hops and integer weights. Per node, the most common next-hop set becomes the default
+Routes: for each node and destination node, the next hops are the ECMP groups of the load-balancing
+planner (:func:`fabric.wcmp.ecmp_groups`: every member link of the candidate DAG towards the
+destination, weight 1; min-hop up-down paths on Clos fabrics); a Plan's ``wcmp`` groups replace that
+with the planned next hops and integer weights. Link delays come from :mod:`labs.linkdelay` (the
+plan's ``budgets`` model when it has one). Per node, the most common next-hop set becomes the default
 route so a 100-node lab does not need 10,000 routes.
 
 ``wcmp`` shape (see the brief): ``{"groups": [{"switch", "dst", "next_hops": [{"node", "port",
@@ -19,15 +21,19 @@ its leaf's group.
 from __future__ import annotations
 
 import ipaddress
-import math
 import re
-from collections import Counter, deque
+from collections import Counter
 from dataclasses import dataclass, field, replace
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from fabric.errors import ConfigError, FabricError, LabError
+from fabric.plan import Plan
 from fabric.topology import ENDPOINT_ROLES, Fabric
 from labs.constants import IFNAME_MAX, KERNEL_MAX_NEXTHOP_WEIGHT, LAB_BASE_ADDRESS, LAB_MAX_NODES
+from labs.linkdelay import delay_source, link_delay_us
+
+if TYPE_CHECKING:
+    from fabric.wcmp.paths import Network
 
 _IFNAME_OK = re.compile(rf"[A-Za-z0-9_.-]{{1,{IFNAME_MAX}}}")
 _LAB_NAME_OK = re.compile(r"[a-z0-9][a-z0-9-]{0,23}")
@@ -101,6 +107,10 @@ class Layout:
     neighbours: dict[str, dict[str, list[str]]] = field(default_factory=dict)
     notes: list[str] = field(default_factory=list)
     wcmp_groups_applied: int = 0
+    #: where the link delays come from: ``"plan"`` (the plan's budgets model) or ``"default"``
+    delay_source: str = "default"
+    #: the latency model's parameters (``BudgetModel.as_dict()``; ``None``: fibre only)
+    delay_model: dict[str, Any] | None = None
 
 
 def node_address(i: int) -> str:
@@ -109,34 +119,19 @@ def node_address(i: int) -> str:
     return str(ipaddress.IPv4Address(LAB_BASE_ADDRESS) + i + 1)
 
 
-def link_delay_us(fabric: Fabric, a: str, b: str, length_km: float, kind: str) -> tuple[float, str]:
-    """One-way delay of a link from the latency model, and which model gave it.
+def layout(fabric: Fabric, plan: Plan | None = None, *, plan_file: str | None = None) -> Layout:
+    """Derive the lab's layout from a Fabric and an optional Plan (its ``wcmp`` section gives the
+    routes and failed links, its ``budgets`` section the latency model of the link delays)."""
+    from fabric.wcmp.paths import Network
 
-    WAN links (kind ``wdm``) use the optical budget model when :mod:`optical.budget` is installed
-    (fibre plus transponders, FEC, amplifiers, regeneration, serialisation of one lightpath over the
-    link); every other link, and WAN links without it, use fibre propagation over ``length_km`` at
-    4.897 µs/km (fabric.constants.FIBRE_US_PER_KM)."""
-    from fabric.constants import FIBRE_US_PER_KM
-
-    fibre = float(length_km) * FIBRE_US_PER_KM
-    if kind == "wdm" and length_km > 0:
-        try:
-            from optical.budget import BudgetModel, run_latency_us
-        except ImportError:
-            return fibre, "fibre"
-        us, _regens = run_latency_us([a, b], [float(length_km)], BudgetModel())
-        return float(us), "optical.budget"
-    return fibre, "fibre"
-
-
-def layout(fabric: Fabric, plan: Any = None, *, plan_file: str | None = None) -> Layout:
-    """Derive the lab's layout from a Fabric and an optional Plan (only its ``wcmp`` section is used)."""
     nodes = list(fabric.nodes())
     address = {n: node_address(i) for i, n in enumerate(nodes)}
     used: dict[str, set[str]] = {n: set() for n in nodes}
     links: list[LinkPlan] = []
     port_if: dict[tuple[str, str], str] = {}
-    failed = _plan_failed_links(fabric, plan, plan_file)
+    wcmp = plan.section_data("wcmp") if plan is not None else None
+    failed = _plan_failed_links(fabric, wcmp, plan_file)
+    src = delay_source(plan, plan_file)
     for i, lk in enumerate(fabric.links()):
         if (lk.a, lk.b, lk.key) in failed:
             lk = replace(lk, up=False)
@@ -144,53 +139,62 @@ def layout(fabric: Fabric, plan: Any = None, *, plan_file: str | None = None) ->
         ib = ifname_for(lk.port_b, used[lk.b], len(used[lk.b]) + 1)
         port_if[(lk.a, lk.port_a)] = ia
         port_if[(lk.b, lk.port_b)] = ib
-        delay, model = link_delay_us(fabric, lk.a, lk.b, lk.length_km, lk.kind)
+        delay, model = link_delay_us(lk.length_km, lk.kind, src, lk.a, lk.b)
         links.append(LinkPlan(i, lk.a, lk.b, lk.key, ia, ib, lk.capacity_gbps, delay, lk.up, model))
-    lay = Layout(nodes, address, links)
+    lay = Layout(nodes, address, links, delay_source=src.source, delay_model=src.as_dict())
+    lay.neighbours = {n: {} for n in nodes}
     if failed:
         lay.notes.append(f"{len(failed)} link(s) down as the plan's wcmp section failed them")
-    # adjacency over up links: node -> list of (neighbour, my ifname)
-    adj: dict[str, list[tuple[str, str]]] = {n: [] for n in nodes}
     for lp in links:
         if lp.up:
-            adj[lp.a].append((lp.b, lp.if_a))
-            adj[lp.b].append((lp.a, lp.if_b))
-    for n in nodes:
-        nb: dict[str, list[str]] = {}
-        for m, ifn in adj[n]:
-            nb.setdefault(m, []).append(ifn)
-        lay.neighbours[n] = nb
-    endpoint = {n: fabric.role(n) in ENDPOINT_ROLES for n in nodes}
-    # ECMP next hops per (node, dst) over shortest paths; endpoints are never transit.
-    hops: dict[str, dict[str, list[NextHop]]] = {n: {} for n in nodes}
-    for d in nodes:
-        dist = {d: 0}
-        q = deque([d])
-        while q:
-            x = q.popleft()
-            if x != d and endpoint[x]:
-                continue
-            for y, _ in adj[x]:
-                if y not in dist:
-                    dist[y] = dist[x] + 1
-                    q.append(y)
-        for n, dn in dist.items():
-            if n == d or n in lay.neighbours[d] and dn == 1:
-                continue  # neighbours reach d by its /32 scope-link route
-            nh = [(ifn, m, 1) for m, ifn in adj[n] if dist.get(m, math.inf) == dn - 1]
-            if nh:
-                hops[n][d] = nh
-    if plan is not None and getattr(plan, "wcmp", None) is not None:
-        _apply_wcmp(fabric, plan.wcmp.data, hops, port_if, lay, endpoint, plan_file)
+            lay.neighbours[lp.a].setdefault(lp.b, []).append(lp.if_a)
+            lay.neighbours[lp.b].setdefault(lp.a, []).append(lp.if_b)
+    net = Network(fabric)
+    if failed:
+        net = net.without([lk for lk in fabric.links() if (lk.a, lk.b, lk.key) in failed])
+    hops = _ecmp_hops(fabric, net, port_if, lay)
+    if wcmp is not None:
+        endpoint = {n: fabric.role(n) in ENDPOINT_ROLES for n in nodes}
+        _apply_wcmp(fabric, wcmp, hops, port_if, lay, endpoint, plan_file)
     for n in nodes:
         lay.routes[n] = _compress(hops[n], address)
     return lay
 
 
-def _plan_failed_links(fabric: Fabric, plan: Any, plan_file: str | None) -> set[tuple[str, str, int]]:
+def _ecmp_hops(fabric: Fabric, net: Network, port_if: dict[tuple[str, str], str],
+               lay: Layout) -> dict[str, dict[str, list[NextHop]]]:
+    """ECMP next hops per (node, destination node): :func:`fabric.wcmp.ecmp_groups` (the planner's
+    own candidate DAGs, weight 1 per member link) at switches; at endpoints (never transit) the
+    planner's source successors. A destination endpoint is matched by its destination key (the
+    leaf of a single-homed endpoint); neighbours are reached by their scope-link /32 instead."""
+    from fabric.wcmp import ecmp_groups
+
+    key = {d: net.dst_key(d) if net.is_endpoint[d] else d for d in lay.nodes}
+    groups = ecmp_groups(fabric, list(dict.fromkeys(key.values())), net=net)
+    by_key: dict[tuple[str, str], list[NextHop]] = {}
+    for g in groups:
+        sw = g["switch"]
+        by_key[(sw, g["dst"])] = [(port_if[(sw, h["port"])], h["node"], h["weight"]) for h in g["next_hops"]]
+    for e in lay.nodes:
+        if net.is_endpoint[e]:
+            for k in dict.fromkeys(key.values()):
+                nh = [(port_if[(e, m.port)], v, 1) for v in net.successors(e, k) for m in net.members(e, v)]
+                if nh:
+                    by_key[(e, k)] = nh
+    hops: dict[str, dict[str, list[NextHop]]] = {n: {} for n in lay.nodes}
+    for n in lay.nodes:
+        for d in lay.nodes:
+            if d == n or d in lay.neighbours[n]:
+                continue
+            group = by_key.get((n, key[d]))
+            if group:
+                hops[n][d] = group
+    return hops
+
+
+def _plan_failed_links(fabric: Fabric, wcmp: dict[str, Any] | None, plan_file: str | None) -> set[tuple[str, str, int]]:
     """Links the plan was computed without (``wcmp.failed_links``): the lab brings them up down."""
-    sec = getattr(plan, "wcmp", None) if plan is not None else None
-    names = (sec.data.get("failed_links") or []) if sec is not None else []
+    names = (wcmp.get("failed_links") or []) if wcmp is not None else []
     out = set()
     for i, name in enumerate(names):
         try:

@@ -21,6 +21,7 @@ from fabric.topology import Fabric
 from labs import netns, probe
 from labs.budget import check
 from labs.lab import Lab, state_path
+from optical.budget import BudgetModel
 
 pytestmark = pytest.mark.needs_root
 DATA = Path(__file__).parent / "data"
@@ -124,7 +125,7 @@ def test_weighted_multipath_3_to_1(labs):
         {"node": "s2", "port": "eth2", "weight": 3}, {"node": "s3", "port": "eth3", "weight": 1}]}]})
     with labs("wcmp", diamond(), plan) as lab:
         # the kernel's own table, read back: one multipath default route with weights 3 and 1
-        routes = lab._ns("s1").routes()
+        routes = lab.namespace("s1").routes()
         mp = [r for r in routes if len(r["nexthops"]) == 2]
         assert len(mp) == 1 and sorted(w for _i, _g, w in mp[0]["nexthops"]) == [1, 3]
         r = probe.flow_split(lab, "h1", "h2", flows=2000)
@@ -326,7 +327,8 @@ def test_cli_split_and_export(cli, labs, tmp_path):
         {"node": "s2", "port": "eth2", "weight": 1}, {"node": "s3", "port": "eth3", "weight": 2}]}]})
     plan.set("budgets", {"paths": [{"src": "h1", "dst": "h2", "path": ["h1", "s1", "s2", "s4", "h2"], "km": 0.0,
                                     "components": [], "total_us": 1.0, "budget_us": 2000.0,
-                                    "budget_class": "city", "verdict": "ok"}]})
+                                    "budget_class": "city", "verdict": "ok"}],
+                         "over": 0, "model": BudgetModel().as_dict()})  # labs take link delays from it
     plan.save(plan_file)
     assert cli(["lab", "up", topo, "--plan", plan_file, *sd]).exit_code == 0
     r = cli(["lab", "split", "h1", "h2", "--flows", "2000", "--json", *sd])
@@ -365,10 +367,11 @@ def test_down_ends_processes_started_in_the_lab(labs):
 CRASH_AFTER_RELAY = """
 import os, signal, sys
 from fabric.builders import Site, WanLink, clos, multi_site
+from labs.build import FabricBuilder
 from labs.lab import Lab
 sites = [Site(s, clos(2, 1, 1, name=s), dci_nodes=1) for s in ("west", "east")]
 fab = multi_site(sites, [WanLink("west", "east", length_km=100)], name="t")
-Lab._verify_all = lambda self, lay: os.kill(os.getpid(), signal.SIGKILL)  # crash once the relay runs
+FabricBuilder.verify = lambda self: os.kill(os.getpid(), signal.SIGKILL)  # crash once the relay runs
 Lab(fab, name=sys.argv[1], state_dir=sys.argv[2], delay_backend="relay").up()
 """
 

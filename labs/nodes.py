@@ -1,25 +1,27 @@
-"""Handles on a running lab's parts: a node (run commands in it) and a link (counters, impairments)."""
+"""Handles on a running lab's nodes and links: :class:`Node` (run commands in its namespace) and
+:class:`LinkHandle` (counters, impairments in force, live changes). Both work through the lab's
+:class:`~labs.linkops.LinkOps`."""
 
 from __future__ import annotations
 
 import os
 import subprocess
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from fabric.errors import LabError
 from labs import netns
-
-if TYPE_CHECKING:
-    from labs.lab import Lab
+from labs.linkops import LinkOps
 
 
 class Node:
     """A lab node: run commands inside its namespace (Mininet's ``net['h1'].cmd``)."""
 
-    def __init__(self, lab: Lab, name: str) -> None:
-        self.lab, self.name = lab, name
-        self.ns = lab.state["nodes"][name]["ns"]
-        self.ip: str | None = lab.state["nodes"][name].get("ip")
+    def __init__(self, ops: LinkOps, name: str) -> None:
+        if name not in ops.state.get("nodes", {}):
+            raise LabError(f"no node {name!r} in lab {ops.name!r}")
+        self.ops, self.name = ops, name
+        self.ns = ops.state["nodes"][name]["ns"]
+        self.ip: str | None = ops.state["nodes"][name].get("ip")
 
     def _preexec(self) -> None:
         """In the child: enter the node's namespace the way ``ip netns exec`` does (own mount
@@ -27,7 +29,7 @@ class Node:
         fd = os.open(netns.netns_path(self.ns), os.O_RDONLY)
         netns.setns_fd(fd, self.ns)
         os.close(fd)
-        netns.private_mounts(self.lab.hosts_file() if self.ip is not None else None)
+        netns.private_mounts(self.ops.hosts_file() if self.ip is not None else None)
 
     def popen(self, args: str | list[str], **kw: Any) -> subprocess.Popen[Any]:
         """Start a process inside this node's namespace (``down`` kills it with the lab)."""
@@ -54,8 +56,8 @@ class Node:
 class LinkHandle:
     """A lab link: counters, impairments in force (read back from the kernel/relay), live changes."""
 
-    def __init__(self, lab: Lab, rec: dict[str, Any]) -> None:
-        self.lab, self.rec = lab, rec
+    def __init__(self, ops: LinkOps, rec: dict[str, Any]) -> None:
+        self.ops, self.rec = ops, rec
 
     @property
     def label(self) -> str:
@@ -64,14 +66,15 @@ class LinkHandle:
 
     def counters(self) -> dict[str, Any]:
         r = self.rec
-        out: dict[str, Any] = {"a": self.lab._ns(r["a"]).link_stats(r["if_a"]), "b": self.lab._ns(r["b"]).link_stats(r["if_b"])}
+        out: dict[str, Any] = {"a": self.ops.namespace(r["a"]).link_stats(r["if_a"]),
+                               "b": self.ops.namespace(r["b"]).link_stats(r["if_b"])}
         if r.get("relayed"):
-            out["relay"] = self.lab.delay.counters(r)
+            out["relay"] = self.ops.delay.counters(r)
         return out
 
     def impairment(self) -> dict[str, Any]:
         """What is actually in force, read back: delay/jitter/loss from the relay or netem, rate from tc."""
-        return self.lab._read_back(self.rec)
+        return self.ops.read_back(self.rec)
 
     def set(self, *, delay_ms: float | None = None, jitter_ms: float | None = None,
             loss_pct: float | None = None, rate_mbps: float | None = None) -> dict[str, Any]:
@@ -85,7 +88,7 @@ class LinkHandle:
             r["loss_pct"] = float(loss_pct)
         if rate_mbps is not None:
             r["rate_bps"] = float(rate_mbps) * 1e6
-        self.lab._apply_link(r)
-        got = self.lab._verify_link(r)
-        self.lab._save_state()
+        self.ops.apply(r)
+        got = self.ops.verify(r)
+        self.ops.save_state()
         return got
