@@ -32,19 +32,18 @@ The P4 generator can read the same file: tables, keys, actions and entries are p
 from __future__ import annotations
 
 import ipaddress
-import json
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 import numpy as np
-import yaml
 
 from dpu import actions as A
 from dpu.packets import PacketBatch
 from dpu.parse import ALL_COLUMNS, COL, INNER, NCOL, ParseResult, parse
 from dpu.tables import ExactTable, LpmTable, TernaryTable, words_to_key
 from fabric.errors import ConfigError
+from fabric.io.reader import read_document
 
 ACTION_PARAMS: dict[str, tuple[str, ...]] = {
     "noop": (), "forward": ("port",), "drop": (), "set_dscp": ("dscp",), "ecn_mark": ("threshold_bytes",),
@@ -433,15 +432,9 @@ class RunResult:
 
 
 def load_pipeline(path: str | Path) -> Pipeline:
+    """Read a pipeline file (``*.json`` as JSON, anything else as YAML) through the one reader."""
     p = Path(path)
-    try:
-        text = p.read_text()
-    except OSError as exc:
-        raise ConfigError(f"cannot read: {exc.strerror}", file=str(p)) from None
-    try:
-        doc = json.loads(text) if p.suffix == ".json" else yaml.safe_load(text)
-    except (yaml.YAMLError, json.JSONDecodeError) as exc:
-        raise ConfigError(f"not valid YAML/JSON: {str(exc).splitlines()[0]}", file=str(p)) from None
+    doc = read_document(p, what="pipeline file", formats=("yaml", "json")).data
     return Pipeline(doc, file=str(p))
 
 

@@ -19,9 +19,8 @@ from dataclasses import dataclass, field, fields, replace
 from pathlib import Path
 from typing import Any
 
-import yaml
-
 from fabric.errors import ConfigError
+from fabric.io.reader import read_document
 
 #: Targets (REFERENCE.md "Inter-centre links and latency budgets": MIIT challenge list, DPU at
 #: 400 Gb/s with <= 30 us one-way).
@@ -245,14 +244,11 @@ def load_spec(name_or_file: str) -> DpuSpec:
     path = Path(name_or_file)
     if not path.exists():
         raise ConfigError(f"no built-in spec or file named {name_or_file!r} (built-in: {', '.join(BUILTIN)})")
-    try:
-        doc = yaml.safe_load(path.read_text())
-    except yaml.YAMLError as exc:
-        raise ConfigError(f"not valid YAML/JSON: {str(exc).splitlines()[0]}", file=str(path)) from None
+    doc = read_document(path, what="DPU spec file", formats=("yaml",)).data
     if not isinstance(doc, dict):
         raise ConfigError("a spec file is a mapping", file=str(path))
     base = doc.get("base", "ref-400g")
-    if base not in BUILTIN:
+    if not isinstance(base, str) or base not in BUILTIN:
         raise ConfigError(f"unknown base spec {base!r} (built-in: {', '.join(BUILTIN)})", file=str(path),
                           where="base")
     table = dict(BUILTIN[base])

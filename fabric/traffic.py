@@ -30,8 +30,6 @@ YAML file (:func:`load_demand`).
 
 from __future__ import annotations
 
-import csv
-import io
 import os
 import zlib
 from collections import defaultdict
@@ -43,7 +41,7 @@ from typing import Any
 import numpy as np
 
 from fabric.errors import ConfigError
-from fabric.io.yamlio import read_yaml
+from fabric.io.reader import read_csv, read_document
 from fabric.topology import ENDPOINT_ROLES, Fabric
 
 #: UDP destination port of RoCEv2 (IANA assignment "roce", IBTA RoCEv2 annex A17).
@@ -370,7 +368,7 @@ def load_job(path: str | os.PathLike[str], fabric: Fabric) -> Job:
         seed: 1                              # optional: source ports
     """
     p = Path(path)
-    obj, _lines = read_yaml(p)
+    obj = read_document(p, what="job file", formats=("yaml",)).data
     if not isinstance(obj, dict):
         raise ConfigError("a job file must be a mapping", file=str(p))
     unknown = set(obj) - _JOB_KEYS
@@ -385,7 +383,10 @@ def load_job(path: str | os.PathLike[str], fabric: Fabric) -> Job:
             pl = obj["place"]
             if not isinstance(pl, dict) or set(pl) - {"servers", "gpus_per_server", "seed"} or "servers" not in pl:
                 raise ConfigError("must be {servers: N, gpus_per_server: K, seed: S}", file=str(p), where="place")
-            gpus = place_job(fabric, int(pl["servers"]), pl.get("gpus_per_server"), int(pl.get("seed", 0)))
+            per = pl.get("gpus_per_server")
+            gpus = place_job(fabric, _job_int(pl["servers"], p, "place.servers"),
+                             None if per is None else _job_int(per, p, "place.gpus_per_server"),
+                             _job_int(pl.get("seed", 0), p, "place.seed"))
         else:
             raise ConfigError("a job needs 'gpus' or 'place'", file=str(p))
         _check_gpus(fabric, gpus)
@@ -399,12 +400,20 @@ def load_job(path: str | os.PathLike[str], fabric: Fabric) -> Job:
         qps = obj.get("qps_per_pair", 1)
         if not isinstance(qps, int) or qps < 1:
             raise ConfigError(f"must be an integer >= 1, got {qps!r}", file=str(p), where="qps_per_pair")
+        seed = _job_int(obj.get("seed", 0), p, "seed")
     except ConfigError as exc:
         if exc.file is None:
             raise ConfigError(exc.reason, file=str(p), where=exc.where) from None
         raise
-    return Job(str(obj.get("name", p.stem)), list(gpus), coll, None if rate is None else float(rate), qps,
-               int(obj.get("seed", 0)))
+    return Job(str(obj.get("name", p.stem)), list(gpus), coll, None if rate is None else float(rate), qps, seed)
+
+
+def _job_int(value: Any, p: Path, where: str) -> int:
+    """``int(value)`` as load_job has always taken it, or a ConfigError naming the field."""
+    try:
+        return int(value)
+    except (TypeError, ValueError, OverflowError):
+        raise ConfigError(f"must be an integer, got {value!r}", file=str(p), where=where) from None
 
 
 def load_demand(path: str | os.PathLike[str], fabric: Fabric) -> Demand:
@@ -412,23 +421,17 @@ def load_demand(path: str | os.PathLike[str], fabric: Fabric) -> Demand:
     (``flows: [{src, dst, rate_gbps, sport?, dport?, qp?}]`` or ``matrix: {src: {dst: gbps}}``).
     Flows without ``sport`` get a seeded random one. Errors name the file, row/key and field."""
     p = Path(path)
-    try:
-        text = p.read_text(encoding="utf-8")
-    except OSError as exc:
-        raise ConfigError(f"cannot read demand file: {exc.strerror}", file=str(p)) from None
-    except UnicodeDecodeError:
-        raise ConfigError("not a text file (CSV or YAML expected)", file=str(p)) from None
     rng = np.random.default_rng(0)
     rows: list[tuple[str, dict[str, Any]]] = []
     if p.suffix.lower() == ".csv":
-        reader = csv.DictReader(io.StringIO(text))
+        header, records = read_csv(p, what="demand file")
         need = {"src", "dst", "rate_gbps"}
-        if reader.fieldnames is None or need - set(reader.fieldnames):
+        if need - set(header):
             raise ConfigError(f"CSV header must contain {sorted(need)}", file=str(p), where="line 1")
-        for i, row in enumerate(reader):
-            rows.append((f"line {i + 2}", {k: v for k, v in row.items() if v not in (None, "")}))
+        for line, row in records:
+            rows.append((f"line {line}", {k: v for k, v in row.items() if v not in (None, "")}))
     else:
-        obj, _lines = read_yaml(p)
+        obj = read_document(p, what="demand file", formats=("yaml",)).data
         if not isinstance(obj, dict) or not ({"flows", "matrix"} & set(obj)):
             raise ConfigError("a demand file needs 'flows' or 'matrix'", file=str(p))
         if "matrix" in obj:

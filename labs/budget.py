@@ -9,23 +9,18 @@ shortens its budgets the same way, and says so).
 
 from __future__ import annotations
 
-import json
 from pathlib import Path
 from typing import Any
 
 from fabric.errors import ConfigError
+from fabric.io.reader import read_document
 from labs.lab import Lab
 
 
 def load_budgets(path: str | Path) -> dict[str, Any]:
     """The ``budgets`` data from a Plan file or a bare ``{"paths": [...]}`` file."""
     p = Path(path)
-    try:
-        obj = json.loads(p.read_text())
-    except FileNotFoundError:
-        raise ConfigError("no such file", file=str(p)) from None
-    except ValueError as exc:
-        raise ConfigError(f"not JSON: {exc}", file=str(p)) from None
+    obj = read_document(p, what="budgets file", formats=("json",)).data
     if isinstance(obj, dict) and "sections" in obj:  # a whole Plan
         from fabric.plan import Plan
 

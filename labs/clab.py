@@ -22,6 +22,7 @@ from typing import Any
 import yaml
 
 from fabric.errors import ConfigError
+from fabric.io.reader import MAX_INPUT_BYTES, head_lines, read_document
 from fabric.plan import Plan
 from fabric.topology import Fabric
 from labs.constants import DEFAULT_RATE_SCALE
@@ -148,13 +149,9 @@ def parse_clab(data: Any, file: str | None = None) -> ClabSpec:
 
 
 def load_clab(path: str | Path) -> ClabSpec:
+    """Read and validate a containerlab file (through the one reader, :mod:`fabric.io.reader`)."""
     p = Path(path)
-    try:
-        data = yaml.safe_load(p.read_text())
-    except FileNotFoundError:
-        raise ConfigError("no such file", file=str(p)) from None
-    except yaml.YAMLError as exc:
-        raise ConfigError(f"not YAML: {exc}".replace("\n", " "), file=str(p)) from None
+    data = read_document(p, what="containerlab file", formats=("yaml",)).data
     return parse_clab(data, str(p))
 
 
@@ -162,11 +159,8 @@ def is_clab_file(path: str | Path) -> bool:
     p = Path(path)
     if p.name.endswith((".clab.yml", ".clab.yaml")):
         return True
-    if p.suffix in (".yml", ".yaml") and p.exists():
-        try:
-            return any(line.startswith("topology:") for line in p.read_text().splitlines())
-        except (OSError, UnicodeDecodeError):
-            return False
+    if p.suffix in (".yml", ".yaml"):
+        return any(line.startswith("topology:") for line in head_lines(p, MAX_INPUT_BYTES))
     return False
 
 

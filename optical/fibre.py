@@ -13,7 +13,7 @@ from typing import Any
 import networkx as nx
 
 from fabric.errors import ConfigError
-from fabric.io.yamlio import read_yaml
+from fabric.io.reader import read_document
 from fabric.topology import Fabric
 
 
@@ -75,11 +75,10 @@ def wdm_site_graph(fabric: Fabric) -> nx.Graph:
     return g
 
 
-def read_data_file(path: str | os.PathLike[str]) -> Any:
+def read_data_file(path: str | os.PathLike[str], what: str = "input file") -> Any:
     """Read a YAML or JSON input file (JSON is YAML); one ConfigError naming the file, line and column
-    on any problem (the topology loader's reader, :func:`fabric.io.yamlio.read_yaml`)."""
-    data, _lines = read_yaml(path)
-    return data
+    on any problem (the one reader, :func:`fabric.io.reader.read_document`)."""
+    return read_document(path, what=what, formats=("yaml",)).data
 
 
 def number(value: Any, *, file: str | None, where: str, minimum: float = 0.0, strict: bool = False) -> float:
@@ -102,7 +101,7 @@ def read_endpoint_records(path: str | os.PathLike[str], key: str, allowed: set[s
     ``allowed`` and a ``src``/``dst`` that is not a non-empty string; callers check the rest.
     """
     f = str(path)
-    obj = read_data_file(path)
+    obj = read_data_file(path, f"{key} file")
     if isinstance(obj, dict) and set(obj) - {key}:
         raise ConfigError(f"unknown key(s) {sorted(set(obj) - {key})}", file=f)
     items = obj.get(key) if isinstance(obj, dict) else obj

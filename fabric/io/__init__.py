@@ -58,12 +58,9 @@ def _detect(p: Path) -> str:
     if name.endswith((".clab.yml", ".clab.yaml")):
         return "clab"
     if name.endswith((".yml", ".yaml", ".json")):
-        try:
-            with p.open(encoding="utf-8") as fh:
-                head = fh.read(65536)
-        except (OSError, UnicodeDecodeError):
-            return "yaml"
-        if any(line.startswith("topology:") for line in head.splitlines()):
+        from fabric.io.reader import head_lines
+
+        if any(line.startswith("topology:") for line in head_lines(p)):
             return "clab"
         return "yaml"
     raise ConfigError("cannot tell the format from the file name (use .yaml, .clab.yml or .gml)", file=str(p))

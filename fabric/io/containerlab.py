@@ -32,7 +32,7 @@ import yaml
 from fabric.builders import DEFAULT_PORT_GBPS
 from fabric.errors import ConfigError, TopologyError
 from fabric.io.atomic import write_text_atomic
-from fabric.io.yamlio import _fmt_path, _where, read_yaml
+from fabric.io.reader import fmt_path, read_document, where_in
 from fabric.topology import ROLES, Fabric
 
 #: Image used for every exported node (a small Linux with iproute2; any image with ip/ping works).
@@ -51,31 +51,43 @@ def _role_for_kind(kind: str) -> str:
 def load_clab(path: str | os.PathLike[str]) -> Fabric:
     """Import a containerlab topology file into a Fabric."""
     file = str(path)
-    data, lines = read_yaml(path)
+    doc = read_document(path, what="containerlab file", formats=("yaml",))
+    data, lines = doc.data, doc.lines
     if not isinstance(data, dict):
         raise ConfigError("a containerlab file must be a mapping with 'name' and 'topology'", file=file)
     for key in ("name", "topology"):
         if key not in data:
-            raise ConfigError(f"missing required field {key!r}", file=file, where=_where(lines, ()))
+            raise ConfigError(f"missing required field {key!r}", file=file, where=where_in(lines, ()))
     topo = data["topology"]
     if not isinstance(topo, dict):
-        raise ConfigError("'topology' must be a mapping", file=file, where=_where(lines, ("topology",)))
+        raise ConfigError("'topology' must be a mapping", file=file, where=where_in(lines, ("topology",)))
     nodes = topo.get("nodes") or {}
     if not isinstance(nodes, dict):
         raise ConfigError("'topology.nodes' must be a mapping of node name to node", file=file,
-                          where=_where(lines, ("topology", "nodes")))
-    default_kind = (topo.get("defaults") or {}).get("kind")
+                          where=where_in(lines, ("topology", "nodes")))
+    defaults = topo.get("defaults") or {}
+    if not isinstance(defaults, dict):
+        raise ConfigError("'topology.defaults' must be a mapping", file=file,
+                          where=where_in(lines, ("topology", "defaults")))
+    default_kind = defaults.get("kind")
+    links = topo.get("links") or []
+    if not isinstance(links, list):
+        raise ConfigError("'topology.links' must be a list", file=file, where=where_in(lines, ("topology", "links")))
     fab = Fabric(str(data["name"]))
     for name, nd in nodes.items():
         path_ = ("topology", "nodes", name)
         nd = nd or {}
         if not isinstance(nd, dict):
-            raise ConfigError("a node must be a mapping", file=file, where=_where(lines, path_))
+            raise ConfigError("a node must be a mapping", file=file, where=where_in(lines, path_))
         kind = nd.get("kind", default_kind)
         if not kind:
             raise ConfigError("node has no 'kind' (and topology.defaults has none)", file=file,
-                              where=_where(lines, path_))
+                              where=where_in(lines, path_))
         labels = nd.get("labels") or {}
+        if not isinstance(labels, dict):
+            raise ConfigError("'labels' must be a mapping", file=file, where=where_in(lines, path_ + ("labels",)))
+        if not isinstance(nd.get("exec") or [], list):
+            raise ConfigError("'exec' must be a list of commands", file=file, where=where_in(lines, path_ + ("exec",)))
         attrs: dict[str, Any] = {}
         for key, typ in _NODE_LABELS.items():
             raw = labels.get(LABEL_PREFIX + key)
@@ -83,28 +95,28 @@ def load_clab(path: str | os.PathLike[str]) -> Fabric:
                 continue
             try:
                 attrs[key] = typ(raw)
-            except ValueError:
+            except (TypeError, ValueError, OverflowError):
                 raise ConfigError(f"label {LABEL_PREFIX + key} must be {typ.__name__}, got {raw!r}", file=file,
-                                  where=_where(lines, path_ + ("labels", LABEL_PREFIX + key))) from None
+                                  where=where_in(lines, path_ + ("labels", LABEL_PREFIX + key))) from None
         role = attrs.pop("role", _role_for_kind(str(kind)))
         if role not in ROLES:
-            raise ConfigError(f"unknown role {role!r}", file=file, where=_where(lines, path_ + ("labels",)))
+            raise ConfigError(f"unknown role {role!r}", file=file, where=where_in(lines, path_ + ("labels",)))
         try:
             fab.add_node(str(name), role, **attrs)
         except TopologyError as exc:
-            raise TopologyError(exc.reason, file=file, where=_where(lines, path_)) from None
+            raise TopologyError(exc.reason, file=file, where=where_in(lines, path_)) from None
     fab.meta["clab_kinds"] = {str(n): (nd or {}).get("kind", default_kind) for n, nd in nodes.items()}
     fab.meta["clab_exec"] = {str(n): list((nd or {}).get("exec") or []) for n, nd in nodes.items()}
-    for i, lk in enumerate(topo.get("links") or []):
+    for i, lk in enumerate(links):
         path_ = ("topology", "links", i)
         if not isinstance(lk, dict) or "endpoints" not in lk:
-            raise ConfigError("a link needs 'endpoints'", file=file, where=_where(lines, path_))
+            raise ConfigError("a link needs 'endpoints'", file=file, where=where_in(lines, path_))
         eps = lk["endpoints"]
         if not isinstance(eps, list) or len(eps) != 2:
-            raise ConfigError("a link needs exactly two endpoints", file=file, where=_where(lines, path_ + ("endpoints",)))
+            raise ConfigError("a link needs exactly two endpoints", file=file, where=where_in(lines, path_ + ("endpoints",)))
         ends = []
         for j, ep in enumerate(eps):
-            where = _where(lines, path_ + ("endpoints", j))
+            where = where_in(lines, path_ + ("endpoints", j))
             if isinstance(ep, str):
                 if ":" not in ep:
                     raise ConfigError(f"endpoint {ep!r} must be 'node:interface'", file=file, where=where)
@@ -117,19 +129,21 @@ def load_clab(path: str | os.PathLike[str]) -> Fabric:
                 raise TopologyError(f"unknown node {node!r}", file=file, where=where)
             ends.append((node, iface))
         vars_ = lk.get("vars") or {}
+        if not isinstance(vars_, dict):
+            raise ConfigError("'vars' must be a mapping", file=file, where=where_in(lines, path_ + ("vars",)))
         try:
             cap = float(vars_.get("capacity_gbps", DEFAULT_PORT_GBPS))
             length = float(vars_.get("length_km", 0.0))
         except (TypeError, ValueError):
             raise ConfigError("vars.capacity_gbps and vars.length_km must be numbers", file=file,
-                              where=_where(lines, path_ + ("vars",))) from None
+                              where=where_in(lines, path_ + ("vars",))) from None
         kind = str(vars_.get("kind", "copper"))
         try:
             fab.add_link(ends[0][0], ends[1][0], cap, length_km=length, kind=kind, port_a=ends[0][1],
                          port_b=ends[1][1], up=bool(vars_.get("up", True)))
         except TopologyError as exc:
-            raise TopologyError(exc.reason, file=file, where=_where(lines, path_)) from None
-    fab.meta["impairments"] = {i: lk["vars"] for i, lk in enumerate(topo.get("links") or [])
+            raise TopologyError(exc.reason, file=file, where=where_in(lines, path_)) from None
+    fab.meta["impairments"] = {i: lk["vars"] for i, lk in enumerate(links)
                                if isinstance(lk, dict) and isinstance(lk.get("vars"), dict)}
     return fab
 
@@ -163,9 +177,9 @@ def validate_clab_dict(data: dict[str, Any]) -> None:
         for ep in lk["endpoints"]:
             node, iface = ep.split(":", 1) if isinstance(ep, str) else (ep["node"], ep["interface"])
             if node not in topo["nodes"]:
-                raise ConfigError(f"unknown node {node!r}", where=_fmt_path(("topology", "links", i)))
+                raise ConfigError(f"unknown node {node!r}", where=fmt_path(("topology", "links", i)))
             if (node, iface) in used:
-                raise ConfigError(f"interface {node}:{iface} used twice", where=_fmt_path(("topology", "links", i)))
+                raise ConfigError(f"interface {node}:{iface} used twice", where=fmt_path(("topology", "links", i)))
             used.add((node, iface))
     for n, nd in topo["nodes"].items():
         if nd.get("kind", (topo.get("defaults") or {}).get("kind")) not in ("linux", "bridge") and "kind" not in nd:

@@ -20,6 +20,7 @@ import networkx as nx
 from fabric.builders import WAVELENGTH_GBPS
 from fabric.constants import DEFAULT_ROUTE_FACTOR, great_circle_km
 from fabric.errors import ConfigError, TopologyError
+from fabric.io.reader import read_text
 from fabric.topology import Fabric
 
 
@@ -42,12 +43,7 @@ def load_gml(path: str | os.PathLike[str], *, route_factor: float = DEFAULT_ROUT
     site's gateway). Raises :class:`ConfigError` naming the file and line on a syntax error.
     """
     p = Path(path)
-    try:
-        text = p.read_text(encoding="utf-8")
-    except OSError as exc:
-        raise ConfigError(f"cannot read: {exc.strerror}", file=str(p)) from None
-    except UnicodeDecodeError as exc:
-        raise ConfigError(f"not a text file (byte {exc.start} is not UTF-8)", file=str(p)) from None
+    text = read_text(p, what="GML file")
     if not re.search(r"^\s*multigraph\s+1", text, re.M):
         text = re.sub(r"graph\s*\[", "graph [\n  multigraph 1", text, count=1)
     try:

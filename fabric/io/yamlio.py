@@ -22,7 +22,6 @@ import json
 import os
 from collections.abc import Callable
 from importlib import resources
-from pathlib import Path
 from typing import Any
 
 import jsonschema
@@ -31,9 +30,9 @@ import yaml
 from fabric import builders
 from fabric.errors import ConfigError, FabricError, TopologyError
 from fabric.io.atomic import write_text_atomic
+from fabric.io.reader import LineIndex, read_document, where_in
 from fabric.topology import Fabric
 
-_Loader = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
 _Dumper = getattr(yaml, "CSafeDumper", yaml.SafeDumper)
 
 BUILDERS: dict[str, Callable[..., Fabric]] = {
@@ -50,67 +49,19 @@ def schema() -> dict[str, Any]:
     return json.loads(text)
 
 
-class _LineIndex:
-    """Maps YAML paths (tuples of keys/indices) to 1-based line numbers, from the composed node tree."""
+def read_yaml(path: str | os.PathLike[str]) -> tuple[Any, LineIndex]:
+    """Parse a topology YAML file through :func:`fabric.io.reader.read_document`: ``(data, lines)``.
 
-    def __init__(self, root: yaml.Node | None) -> None:
-        self.lines: dict[tuple[Any, ...], int] = {}
-        if root is not None:
-            self._walk(root, ())
-
-    def _walk(self, node: yaml.Node, path: tuple[Any, ...]) -> None:
-        self.lines[path] = node.start_mark.line + 1
-        if isinstance(node, yaml.MappingNode):
-            for k, v in node.value:
-                key = k.value
-                self.lines[path + (key,)] = k.start_mark.line + 1
-                self._walk(v, path + (key,))
-        elif isinstance(node, yaml.SequenceNode):
-            for i, v in enumerate(node.value):
-                self._walk(v, path + (i,))
-
-    def line(self, path: tuple[Any, ...]) -> int | None:
-        p = tuple(path)
-        while p and p not in self.lines:
-            p = p[:-1]
-        return self.lines.get(p)
+    Every problem (unreadable, too large, not UTF-8, a syntax error with line and column, an alias
+    bomb) is one :class:`ConfigError` naming the file.
+    """
+    doc = read_document(path, what="topology file", formats=("yaml",))
+    return doc.data, doc.lines
 
 
-def _fmt_path(path: tuple[Any, ...] | list[Any]) -> str:
-    out = ""
-    for part in path:
-        out += f"[{part}]" if isinstance(part, int) else (f".{part}" if out else str(part))
-    return out or "(top level)"
-
-
-def _where(lines: _LineIndex, path: tuple[Any, ...]) -> str:
-    line = lines.line(path)
-    return f"line {line}: {_fmt_path(path)}" if line else _fmt_path(path)
-
-
-def read_yaml(path: str | os.PathLike[str]) -> tuple[Any, _LineIndex]:
-    """Parse a YAML file; a syntax error becomes a :class:`ConfigError` naming file and line."""
-    p = Path(path)
-    try:
-        text = p.read_text(encoding="utf-8")
-    except OSError as exc:
-        raise ConfigError(f"cannot read: {exc.strerror}", file=str(p)) from None
-    except UnicodeDecodeError:
-        raise ConfigError("not a text file (UTF-8 expected)", file=str(p)) from None
-    try:
-        node = yaml.compose(text, Loader=_Loader)
-        data = yaml.load(text, Loader=_Loader)
-    except yaml.YAMLError as exc:
-        mark = getattr(exc, "problem_mark", None)
-        where = f"line {mark.line + 1}, column {mark.column + 1}" if mark else None
-        problem = getattr(exc, "problem", None) or str(exc).splitlines()[0]
-        raise ConfigError(f"YAML syntax error: {problem}", file=str(p), where=where) from None
-    return data, _LineIndex(node)
-
-
-def fabric_from_dict(data: Any, *, file: str | None = None, lines: _LineIndex | None = None) -> Fabric:
+def fabric_from_dict(data: Any, *, file: str | None = None, lines: LineIndex | None = None) -> Fabric:
     """Build a Fabric from parsed YAML/JSON data; every error names file, line and YAML path."""
-    lines = lines or _LineIndex(None)
+    lines = lines or LineIndex()
     if not isinstance(data, dict):
         raise ConfigError("a topology file must be a mapping with 'name' and 'nodes'", file=file)
     validator = jsonschema.Draft202012Validator(schema())
@@ -135,20 +86,20 @@ def fabric_from_dict(data: Any, *, file: str | None = None, lines: _LineIndex | 
             msg = f"must be of type {err.validator_value}, got {err.instance!r}"
         elif err.validator == "minLength":
             msg = "must not be empty"
-        raise ConfigError(msg, file=file, where=_where(lines, path))
+        raise ConfigError(msg, file=file, where=where_in(lines, path))
     name = data["name"]
     if "builder" in data:
         b = data["builder"]
         if "nodes" in data or "links" in data:
             raise ConfigError("give either 'builder' or 'nodes'/'links', not both", file=file,
-                              where=_where(lines, ("builder",)))
+                              where=where_in(lines, ("builder",)))
         func = BUILDERS[b["name"]]
         try:
             fab = func(**b.get("params", {}), name=name)
         except TypeError as exc:
-            raise ConfigError(f"bad builder parameters: {exc}", file=file, where=_where(lines, ("builder", "params"))) from None
+            raise ConfigError(f"bad builder parameters: {exc}", file=file, where=where_in(lines, ("builder", "params"))) from None
         except FabricError as exc:
-            raise ConfigError(exc.reason, file=file, where=_where(lines, ("builder", "params"))) from None
+            raise ConfigError(exc.reason, file=file, where=where_in(lines, ("builder", "params"))) from None
         return fab
     fab = Fabric(name)
     for i, nd in enumerate(data.get("nodes", [])):
@@ -159,7 +110,7 @@ def fabric_from_dict(data: Any, *, file: str | None = None, lines: _LineIndex | 
         except TopologyError as exc:
             key = "name" if "duplicate" in exc.reason else ("role" if "role" in exc.reason else None)
             raise TopologyError(exc.reason, file=file,
-                                where=_where(lines, ("nodes", i) + ((key,) if key else ()))) from None
+                                where=where_in(lines, ("nodes", i) + ((key,) if key else ()))) from None
     for i, lk in enumerate(data.get("links", [])):
         attrs = dict(lk)
         a, b, cap = attrs.pop("a"), attrs.pop("b"), attrs.pop("capacity_gbps")
@@ -171,7 +122,7 @@ def fabric_from_dict(data: Any, *, file: str | None = None, lines: _LineIndex | 
                    "b" if (f"unknown node {b!r}" in r) else "a" if "unknown node" in r else
                    "kind" if "kind" in r else None)
             raise TopologyError(f"{r} (link {a}--{b})", file=file,
-                                where=_where(lines, ("links", i) + ((key,) if key else ()))) from None
+                                where=where_in(lines, ("links", i) + ((key,) if key else ()))) from None
     if isinstance(data.get("generated_by"), dict):
         _restore_builder_formulas(fab, data["generated_by"])
     return fab

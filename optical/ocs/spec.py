@@ -78,7 +78,7 @@ def _check_ports(spec: OcsSpec, file: str | None) -> None:
 def load_blocks(path: str | os.PathLike[str]) -> OcsSpec:
     """Read a blocks file (YAML/JSON); see README "Optical planning" for the format."""
     f = str(path)
-    obj = read_data_file(path)
+    obj = read_data_file(path, "blocks file")
     if not isinstance(obj, dict):
         raise ConfigError("expected a mapping with 'blocks' and 'ocs'", file=f)
     unknown = set(obj) - {"name", "ocs", "ocs_ports", "circuit_gbps", "blocks"}
@@ -147,7 +147,7 @@ def load_block_demand(path: str | os.PathLike[str], spec: OcsSpec) -> dict[Pair 
     Returns directed demands ``{(src index, dst index): gbps}``.
     """
     f = str(path)
-    obj = read_data_file(path)
+    obj = read_data_file(path, "block demand file")
     if not isinstance(obj, dict) or not (set(obj) & {"matrix", "demands"}) or set(obj) - {"matrix", "demands"}:
         raise ConfigError("expected 'matrix: {src: {dst: gbps}}' or 'demands: [{src, dst, gbps}]'", file=f)
     idx = {b: i for i, b in enumerate(spec.blocks)}
