@@ -38,6 +38,7 @@ from dataclasses import asdict, dataclass, replace
 from typing import Any
 
 from fabric.errors import ConfigError, InfeasibleError
+from fabric.plan import CcSection, Provenance
 from fabric.topology import ENDPOINT_ROLES, SWITCH_ROLES, Fabric
 
 # ----------------------------------------------------------------------------- constants (sources)
@@ -302,6 +303,23 @@ class CcOptions:
     small_packet_percent: float = DEFAULT_SMALL_PACKET_PERCENT
     lossless_priorities: tuple[int, ...] = DEFAULT_LOSSLESS_PRIORITIES
     min_shared_fraction: float = DEFAULT_MIN_SHARED_FRACTION
+
+
+#: Name of the ``cc`` planner in the section's provenance: closed-form SONiC headroom, not a solver.
+CC_SOLVER = "sonic-headroom-formula"
+
+
+def cc_section(fabric: Fabric, options: CcOptions | None = None) -> CcSection:
+    """:func:`plan_cc` as the Plan's typed ``cc`` section, with its provenance (options as params)."""
+    import time
+
+    o = options or CcOptions()
+    t0 = time.perf_counter()
+    data = plan_cc(fabric, o)
+    params = {**asdict(o), "lossless_priorities": list(o.lossless_priorities),
+              "switch_buffer_bytes": data["switch_buffer_bytes"]}
+    prov = Provenance(solver=CC_SOLVER, status="OK", seconds=round(time.perf_counter() - t0, 6), params=params)
+    return CcSection.from_dict(data, provenance=prov)
 
 
 def plan_cc(fabric: Fabric, options: CcOptions | None = None) -> dict[str, Any]:

@@ -15,7 +15,7 @@ from __future__ import annotations
 import math
 import time
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 import numpy as np
@@ -32,6 +32,7 @@ from fabric.hashing import (
     simulate,
     switch_hash_nb,
 )
+from fabric.plan import Provenance, QpPortsSection
 from fabric.topology import Fabric
 from fabric.traffic import ROCE_SPORT_MAX, ROCE_SPORT_MIN, Demand
 
@@ -75,8 +76,17 @@ class PlacementResult:
     usable_placed: float
     seconds: float
     kept_random: bool
+    params: dict[str, Any] = field(default_factory=dict)
 
-    def section(self) -> dict[str, Any]:
+    def section(self) -> QpPortsSection:
+        """The Plan ``qp_ports`` section with its provenance: objective is the placed max load over the
+        ideal split, whose bound is 1 (a perfect split); the placement is a heuristic (FEASIBLE)."""
+        prov = Provenance(solver=PLACEMENT_SOLVER, status="FEASIBLE", objective=self.max_load_placed, bound=1.0,
+                          gap=(self.max_load_placed - 1.0) / max(self.max_load_placed, 1e-12),
+                          seconds=round(self.seconds, 6), params=self.params)
+        return QpPortsSection.from_dict(self.section_data(), provenance=prov)
+
+    def section_data(self) -> dict[str, Any]:
         return {"hash": self.hash, "flows": self.flows, "max_load_random": self.max_load_random,
                 "max_load_placed": self.max_load_placed, "collisions_random": self.collisions_random,
                 "collisions_placed": self.collisions_placed, "usable_random": self.usable_random,
@@ -90,8 +100,15 @@ class PlacementResult:
                 "seconds": self.seconds, "kept_random": self.kept_random}
 
 
+#: Name of the placement heuristic in the section's provenance.
+PLACEMENT_SOLVER = "greedy-min-max"
+
+#: Source ports tried per QP by default (the CLI's ``--candidates``).
+DEFAULT_CANDIDATES = 512
+
+
 def place_ports(fabric: Fabric, demand: Demand, groups: Sequence[dict[str, Any]], cfg: HashConfig | None = None,
-                *, candidates: int = 512, seed: int = 0, passes: int = 2) -> PlacementResult:
+                *, candidates: int = DEFAULT_CANDIDATES, seed: int = 0, passes: int = 2) -> PlacementResult:
     """Choose a UDP source port per QP so that hashing spreads the QPs as evenly as capacities allow.
 
     Greedy, largest QP first: for each QP try ``candidates`` source ports (its current port first,
@@ -177,7 +194,9 @@ def place_ports(fabric: Fabric, demand: Demand, groups: Sequence[dict[str, Any]]
         flows_out.append({"src": f.src, "dst": f.dst, "sport": int(f.sport), "dport": int(f.dport), "path": path})
     return PlacementResult(cfg.kind, cfg.polarize, flows_out, _r(base.max_load_ratio), _r(placed.max_load_ratio),
                            base.collisions, placed.collisions, _r(base.usable_share), _r(placed.usable_share),
-                           time.perf_counter() - t0, kept)
+                           time.perf_counter() - t0, kept,
+                           params={"hash": cfg.kind, "seed": cfg.seed, "polarize": cfg.polarize, "hash_qp": cfg.use_qp,
+                                   "candidates": candidates, "passes": passes})
 
 
 def _r(x: float) -> float:

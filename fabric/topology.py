@@ -187,6 +187,28 @@ class Fabric:
         f.meta = dict(self.meta)
         return f
 
+    def digest(self) -> str:
+        """``sha256:<hex>`` of the fabric's canonical form: nodes with roles, links with their ports,
+        capacities and up/down state. Names, order of insertion, coordinates and lengths do not enter
+        (a plan's sections depend on what forwards traffic, not on where a node is drawn), so the same
+        fabric built, saved and loaded again has the same digest, and a failed link changes it.
+
+        >>> a = Fabric("a"); a.add_node("s", "leaf"); a.add_node("t", "leaf")
+        >>> _ = a.add_link("s", "t", 400)
+        >>> b = a.copy(); b.name = "b"; a.digest() == b.digest()
+        True
+        >>> b.set_link_up("s", "t", 0, False); a.digest() == b.digest()
+        False
+        """
+        import hashlib
+        import json
+
+        nodes = sorted([n, str(r)] for n, r in self.graph.nodes(data="role"))
+        links = sorted(sorted([[lk.a, lk.port_a], [lk.b, lk.port_b]]) + [float(lk.capacity_gbps), bool(lk.up)]
+                       for lk in self.links())
+        text = json.dumps({"nodes": nodes, "links": links}, separators=(",", ":"), sort_keys=True)
+        return "sha256:" + hashlib.sha256(text.encode()).hexdigest()
+
     # ------------------------------------------------------------------ queries
     def __contains__(self, node: object) -> bool:
         return node in self.graph

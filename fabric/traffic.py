@@ -54,6 +54,11 @@ ROCE_SPORT_MAX = 0xFFFF
 IPPROTO_UDP = 17
 #: Demand kinds the CLI accepts for ``--demand`` (a file path is accepted too).
 KINDS = ("ring", "tree", "all-to-all", "permutation", "incast", "uniform")
+#: Rate each GPU sends when neither the command nor the job says, Gb/s: half of a 400G NIC
+#: (*assumption*: a collective rarely holds a NIC at line rate).
+DEFAULT_RATE_GBPS = 200.0
+#: Collective when neither ``--demand`` nor the job names one.
+DEFAULT_COLLECTIVE = "ring"
 
 
 @dataclass

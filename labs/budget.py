@@ -28,7 +28,7 @@ def load_budgets(path: str | Path) -> dict[str, Any]:
         if plan.budgets is None:
             raise ConfigError("the plan has no budgets section (run `fabricctl plan budget` first)",
                               file=str(p), where="sections.budgets")
-        obj = plan.budgets.data
+        obj = plan.budgets.to_dict()
     return validate_budgets(obj, str(p))
 
 

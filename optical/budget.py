@@ -47,6 +47,7 @@ import networkx as nx
 
 from fabric.constants import great_circle_km
 from fabric.errors import ConfigError, TopologyError
+from fabric.plan import BudgetsSection, Provenance
 from fabric.topology import Fabric
 from optical import constants as C
 from optical.fibre import node_graph, number, read_endpoint_records
@@ -324,3 +325,20 @@ def budgets(fabric: Fabric, pairs: list[PairSpec], model: BudgetModel | None = N
             continue
         out.append(path_budget(fabric, path, m, budget_class=p.budget_class, budget_us=p.budget_us, graph=g))
     return {"paths": out, "over": sum(r["verdict"] == "over" for r in out), "model": m.as_dict()}
+
+
+#: Name of the budget planner in the section's provenance (a closed-form model, not a solver).
+BUDGET_SOLVER = "budget-model"
+
+
+def budgets_section(fabric: Fabric, pairs: list[PairSpec], model: BudgetModel | None = None, *,
+                    file: str | None = None, params: dict[str, Any] | None = None) -> BudgetsSection:
+    """:func:`budgets` as the Plan's typed ``budgets`` section, with its provenance: status ``OVER``
+    when any path is over budget, objective the number of such paths."""
+    import time
+
+    t0 = time.perf_counter()
+    data = budgets(fabric, pairs, model, file=file)
+    prov = Provenance(solver=BUDGET_SOLVER, status="OVER" if data["over"] else "OK", objective=data["over"],
+                      seconds=round(time.perf_counter() - t0, 6), params=dict(params or {}))
+    return BudgetsSection.from_dict(data, provenance=prov)

@@ -13,6 +13,7 @@ __all__ = [
     "FIBRE_US_PER_KM", "TRANSPONDER_US", "FEC_US", "REGEN_US", "AMPLIFIER_US", "AMPLIFIER_SPAN_KM",
     "ROADM_US", "SWITCH_US", "OCS_US", "DEVICE_MAX_US", "FRAME_BYTES", "BUDGET_CLASSES_MS",
     "STRETCH_MAX", "CITY_MAX_KM", "REGIONAL_MAX_KM", "HUB_CITIES", "C_BAND_GHZ", "CL_BAND_GHZ",
+    "DEFAULT_LINE_RATE", "WDM_K_PATHS", "WDM_TIME_LIMIT_S", "OCS_TOLERANCE", "OCS_TIME_LIMIT_S", "OCS_EVAL_TIME_LIMIT_S",
 ]
 
 # --------------------------------------------------------------------------- device latencies (µs)
@@ -62,3 +63,18 @@ HUB_CITIES: tuple[str, ...] = ("Beijing", "Shanghai", "Guangzhou", "Chengdu", "G
 C_BAND_GHZ = 4800.0
 #: Usable C+L band per fibre, GHz. *Assumption*: twice the C band (L band 4.8 THz).
 CL_BAND_GHZ = 9600.0
+
+# --------------------------------------------------------------------------- planner defaults
+#: Line rate per wavelength when none is given: the 1.6 Tb/s links between centres this project plans for.
+DEFAULT_LINE_RATE = "1.6T"
+#: Candidate routes per WDM demand (k shortest). *Assumption*: 4 covers the disjoint routes of the
+#: national backbone graphs we ship while keeping CP-SAT small.
+WDM_K_PATHS = 4
+#: CP-SAT time limit of the WDM assignment, s.
+WDM_TIME_LIMIT_S = 10.0
+#: With current circuits: accept a throughput within this fraction of the best found (fewer changes).
+OCS_TOLERANCE = 0.01
+#: CP-SAT and local-search time limit of the OCS planner, s.
+OCS_TIME_LIMIT_S = 10.0
+#: Time limit of each evaluation of placed OCS circuits, s.
+OCS_EVAL_TIME_LIMIT_S = 120.0

@@ -41,11 +41,11 @@ from typing import Any
 import networkx as nx
 
 from fabric.errors import ConfigError
-from fabric.plan import Provenance
+from fabric.plan import Provenance, WdmSection
 from fabric.topology import Fabric
 from optical.budget import BudgetModel, run_latency_us
 from optical.catalog import Transceiver, channels
-from optical.constants import C_BAND_GHZ
+from optical.constants import C_BAND_GHZ, WDM_K_PATHS, WDM_TIME_LIMIT_S
 from optical.fibre import number, read_endpoint_records, site_of, wdm_site_graph
 
 
@@ -83,6 +83,11 @@ class WdmResult:
     data: dict[str, Any]
     provenance: Provenance
     solver_info: dict[str, Any]
+
+    @property
+    def section(self) -> WdmSection:
+        """The Plan's typed ``wdm`` section (validated), with this result's provenance."""
+        return WdmSection.from_dict(self.data, provenance=self.provenance)
 
 
 def load_demands(path: str | os.PathLike[str], *, protect_default: bool = False) -> list[Demand]:
@@ -337,8 +342,8 @@ def load_lower_bound(items: list[_Item], served: dict[int, int], fibres: list[in
 
 # ----------------------------------------------------------------------------- the planner
 def plan_wdm(fabric: Fabric | nx.Graph, demands: list[Demand], t: Transceiver, *,
-             spectrum_ghz: float = C_BAND_GHZ, k: int = 4, regen: bool = True, solver: str = "cp-sat",
-             time_limit_s: float = 10.0, workers: int = 2, seed: int = 0, model: BudgetModel | None = None,
+             spectrum_ghz: float = C_BAND_GHZ, k: int = WDM_K_PATHS, regen: bool = True, solver: str = "cp-sat",
+             time_limit_s: float = WDM_TIME_LIMIT_S, workers: int = 2, seed: int = 0, model: BudgetModel | None = None,
              file: str | None = None) -> WdmResult:
     """Route and assign wavelengths to ``demands``; see the module docstring for the output shape.
 

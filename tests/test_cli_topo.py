@@ -94,10 +94,16 @@ def test_bad_builder_parameters_exit_2_without_writing(cli, tmp_path):
 
 
 def test_plan_show(cli, tmp_path):
+    import dataclasses
+
+    from plans import wcmp_section
+
+    from fabric.builders import clos
     from fabric.plan import Plan, Provenance
 
-    p = Plan(fabric="f")
-    p.set("wcmp", {"groups": []}, Provenance(solver="GLOP", status="OPTIMAL", objective=0.75))
+    p = Plan.new(clos(2, 2, 2, 2))
+    sec = dataclasses.replace(wcmp_section([]), provenance=Provenance(solver="GLOP", status="OPTIMAL", objective=0.75))
+    p.add(sec, fabric=clos(2, 2, 2, 2))
     p.save(tmp_path / "p.json")
     r = cli(["plan", "show", tmp_path / "p.json"])
     assert r.exit_code == 0 and "GLOP" in r.output and "empty" in r.output

@@ -173,8 +173,8 @@ def test_cli_plan_ports(cli, tmp_path):
         assert k in out
     assert out["max_load_placed"] <= out["max_load_random"]
     sec = Plan.load(tmp_path / "plan.json").qp_ports
-    assert sec is not None and sec.data["hash"] == "toeplitz"
-    f = sec.data["flows"][0]
+    assert sec is not None and sec.to_dict()["hash"] == "toeplitz"
+    f = sec.to_dict()["flows"][0]
     assert set(f) == {"src", "dst", "sport", "dport", "path"} and f["dport"] == 4791
     r = cli(["plan", "ports", "example", "--job", tmp_path / "missing.yaml", "--out", tmp_path])
     assert r.exit_code == 2 and "missing.yaml" in r.output

@@ -29,6 +29,7 @@ from fabric.io import load_fabric
 from fabric.io.containerlab import load_clab
 from fabric.io.gml import load_gml, zoo_path
 from fabric.io.yamlio import dump_yaml
+from fabric.plan import Plan
 from fabric.traffic import load_demand, load_job
 from labs.clab import load_clab as load_lab_clab
 from optical.budget import load_pairs
@@ -46,6 +47,13 @@ def _load_budgets(p: Path) -> Any:
     from labs.budget import load_budgets  # imports labs.lab: keep it out of collection
 
     return load_budgets(p)
+
+
+def _small_plan_json() -> str:
+    """A real plan (the demo's, written before digests) with its small sections: cc, ocs, wdm, budgets."""
+    doc = json.loads((DATA / "plan-v1.0-demo.json").read_text())
+    doc["sections"] = {k: v for k, v in doc["sections"].items() if k in ("cc", "ocs", "wdm", "budgets")}
+    return json.dumps(doc, indent=1)
 
 
 @dataclass(frozen=True)
@@ -83,6 +91,7 @@ LOADERS = [
            "matrix: {a: {b: 100}, b: {a: 50}}\n"),
     Loader("lab-clab", ".clab.yml", load_lab_clab, (DATA / "labs-br01.clab.yml").read_text()),
     Loader("lab-budgets", ".json", _load_budgets, json.dumps(BUDGETS, indent=1)),
+    Loader("plan", ".json", Plan.load, _small_plan_json()),
 ]
 IDS = [lo.name for lo in LOADERS]
 #: Examples per loader and strategy; FABRIC_FUZZ_EXAMPLES=500 for a longer hunt.

@@ -6,10 +6,11 @@ import networkx as nx
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
+from plans import budgets_section, wcmp_section
 
 from fabric.builders import clos, example_two_site
 from fabric.errors import ConfigError, LabError
-from fabric.plan import Plan
+from fabric.plan import Plan, WcmpSection
 from fabric.topology import Fabric
 from labs.clab import dump_clab, export_clab, parse_clab, state_from_fabric
 from labs.lab import Lab
@@ -26,9 +27,10 @@ def diamond() -> Fabric:
 
 
 def wcmp_plan(w2: int = 3, w3: int = 1) -> Plan:
-    p = Plan(fabric="diamond")
-    p.set("wcmp", {"groups": [{"switch": "s1", "dst": "s4", "delta": 0.0, "next_hops": [
-        {"node": "s2", "port": "eth2", "weight": w2}, {"node": "s3", "port": "eth3", "weight": w3}]}]})
+    p = Plan.new(diamond())
+    p.add(wcmp_section([{"switch": "s1", "dst": "s4", "delta": 0.0, "next_hops": [
+        {"node": "s2", "port": "eth2", "weight": w2}, {"node": "s3", "port": "eth3", "weight": w3}]}],
+        max_group_weight=max(256, w2 + w3)), fabric=diamond())
     return p
 
 
@@ -76,16 +78,21 @@ def test_wcmp_weights_scaled_into_kernel_range():
 
 
 @pytest.mark.parametrize("group, match", [
-    ({"switch": "s1", "dst": "nope", "next_hops": []}, "not a node"),
+    ({"switch": "s1", "dst": "nope", "next_hops": [{"node": "s2", "port": "eth2", "weight": 1}]}, "not a node"),
     ({"switch": "s1", "dst": "s4", "next_hops": [{"node": "s4", "port": "eth2", "weight": 1}]}, "not an up link"),
-    ({"switch": "s1", "dst": "s4", "next_hops": [{"node": "s2", "port": "eth2", "weight": 0}]}, "positive integer"),
 ])
 def test_invalid_wcmp_group_names_the_field(group, match):
-    p = Plan(fabric="diamond")
-    p.set("wcmp", {"groups": [group]})
+    p = Plan.new(diamond())
+    p.add(wcmp_section([group]), fabric=diamond())
     with pytest.raises(ConfigError, match=match) as ei:
         layout(diamond(), p, plan_file="plan.json")
     assert "wcmp.groups[0]" in str(ei.value) and "plan.json" in str(ei.value)
+
+
+def test_a_zero_weight_never_reaches_a_lab():
+    """The Plan contract refuses it before any renderer sees it."""
+    with pytest.raises(ConfigError, match=r"wcmp.data.groups\[0\].next_hops\[0\].weight: must be >= 1"):
+        wcmp_section([{"switch": "s1", "dst": "s4", "next_hops": [{"node": "s2", "port": "eth2", "weight": 0}]}])
 
 
 @pytest.mark.parametrize("name", ["", "Upper", "a_b", "x" * 30, "-a"])
@@ -208,8 +215,9 @@ def test_budgets_from_a_plan_file(tmp_path):
     from labs.budget import load_budgets
 
     p = Plan(fabric="x")
-    p.set("budgets", {"paths": [{"src": "a", "dst": "b", "path": ["a", "b"], "km": 1.0, "components": [],
-                                 "total_us": 5.0, "budget_us": 10.0, "budget_class": "city", "verdict": "ok"}]})
+    p.add(budgets_section([{"src": "a", "dst": "b", "path": ["a", "b"], "km": 1.0, "components": [],
+                            "total_us": 5.0, "budget_us": 10.0, "budget_class": "city", "verdict": "ok"}]),
+          fabric=diamond())
     p.save(tmp_path / "plan.json")
     assert load_budgets(tmp_path / "plan.json")["paths"][0]["budget_us"] == 10.0
     (tmp_path / "np.json").write_text("[1, 2]")
@@ -226,8 +234,8 @@ def test_planner_wcmp_section_gives_one_route_per_prefix():
     fab = example_two_site()
     res = WcmpPlanner(fab, ring_allreduce(fab, fab.nodes("gpu"), 200.0, seed=1)).fail(
         ["beijing-su1-rail0--beijing-spine1"])
-    plan = Plan(fabric=fab.name)
-    plan.set("wcmp", res.section())
+    plan = Plan.new(fab)
+    plan.add(res.section(), fabric=fab)
     lay = layout(fab, plan)
     assert lay.wcmp_groups_applied > 0
     for n in lay.nodes:
@@ -240,7 +248,7 @@ def test_planner_wcmp_section_gives_one_route_per_prefix():
     assert [(lp.a, lp.b) for lp in down] == [("beijing-su1-rail0", "beijing-spine1")]
     table = resolve_routes(lay, "beijing-su1-rail0")
     assert all(m != "beijing-spine1" for d, hops in table.items() for _, m, _ in hops)
-    bad = Plan(fabric=fab.name)
-    bad.set("wcmp", {**res.section(), "failed_links": ["nowhere--else"]})
+    bad = Plan.new(fab)
+    bad.add(WcmpSection.from_dict({**res.section_data(), "failed_links": ["nowhere--else"]}), fabric=fab)
     with pytest.raises(ConfigError, match=r"wcmp.failed_links\[0\]: no such link"):
         layout(fab, bad)

@@ -12,6 +12,7 @@ import time
 from pathlib import Path
 
 import pytest
+from plans import budgets_section, wcmp_section
 
 from fabric.builders import Site, WanLink, clos, multi_site
 from fabric.constants import FIBRE_US_PER_KM
@@ -120,9 +121,10 @@ def test_a_failed_link_is_down_and_routed_around(labs):
 
 
 def test_weighted_multipath_3_to_1(labs):
-    plan = Plan(fabric="diamond")
-    plan.set("wcmp", {"groups": [{"switch": "s1", "dst": "s4", "delta": 0.0, "next_hops": [
-        {"node": "s2", "port": "eth2", "weight": 3}, {"node": "s3", "port": "eth3", "weight": 1}]}]})
+    plan = Plan.new(diamond())
+    plan.add(wcmp_section([{"switch": "s1", "dst": "s4", "delta": 0.0, "next_hops": [
+        {"node": "s2", "port": "eth2", "weight": 3}, {"node": "s3", "port": "eth3", "weight": 1}]}]),
+        fabric=diamond())
     with labs("wcmp", diamond(), plan) as lab:
         # the kernel's own table, read back: one multipath default route with weights 3 and 1
         routes = lab.namespace("s1").routes()
@@ -322,13 +324,14 @@ def test_cli_split_and_export(cli, labs, tmp_path):
     sd = ["--state-dir", labs.state_dir, "--name", name]
     topo, plan_file = tmp_path / "diamond.yaml", tmp_path / "plan.json"
     save_yaml(diamond(), topo)
-    plan = Plan(fabric="diamond")
-    plan.set("wcmp", {"groups": [{"switch": "s1", "dst": "h2", "delta": 0.0, "next_hops": [
-        {"node": "s2", "port": "eth2", "weight": 1}, {"node": "s3", "port": "eth3", "weight": 2}]}]})
-    plan.set("budgets", {"paths": [{"src": "h1", "dst": "h2", "path": ["h1", "s1", "s2", "s4", "h2"], "km": 0.0,
-                                    "components": [], "total_us": 1.0, "budget_us": 2000.0,
-                                    "budget_class": "city", "verdict": "ok"}],
-                         "over": 0, "model": BudgetModel().as_dict()})  # labs take link delays from it
+    plan = Plan.new(diamond())
+    plan.add(wcmp_section([{"switch": "s1", "dst": "h2", "delta": 0.0, "next_hops": [
+        {"node": "s2", "port": "eth2", "weight": 1}, {"node": "s3", "port": "eth3", "weight": 2}]}]),
+        fabric=diamond())
+    plan.add(budgets_section([{"src": "h1", "dst": "h2", "path": ["h1", "s1", "s2", "s4", "h2"], "km": 0.0,
+                               "components": [], "total_us": 1.0, "budget_us": 2000.0,
+                               "budget_class": "city", "verdict": "ok"}],
+                             BudgetModel().as_dict()), fabric=diamond())  # labs take link delays from it
     plan.save(plan_file)
     assert cli(["lab", "up", topo, "--plan", plan_file, *sd]).exit_code == 0
     r = cli(["lab", "split", "h1", "h2", "--flows", "2000", "--json", *sd])

@@ -157,7 +157,7 @@ def test_cli_budget_all_hubs_json_and_plan(cli, tmp_path):
     # Every hub pair is within 20 ms on Chinanet's shortest paths.
     assert all(p["total_us"] < 20000 for p in data["paths"])
     sec = Plan.load(plan).budgets
-    assert sec is not None and len(sec.data["paths"]) == 28
+    assert sec is not None and len(sec.to_dict()["paths"]) == 28
 
 
 def test_cli_budget_ok_exit_0_and_over_exit_1(cli, tmp_path):

@@ -11,6 +11,7 @@ import numpy as np
 import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
+from plans import ocs_section
 from scipy.optimize import linprog
 
 from fabric.errors import ConfigError
@@ -208,7 +209,7 @@ def test_reconfiguration_unchanged_demand_changes_nothing(tmp_path):
     demand = random_demand(6, seed=3, skew=1.0)
     first = plan_ocs(spec, demand, time_limit_s=5)
     plan = Plan(fabric="t")
-    plan.set("ocs", first.data)
+    plan.add(first.section)
     cur = circuits_from_plan(plan, spec)
     again = plan_ocs(spec, demand, current=cur, tolerance=0.01, time_limit_s=5)
     ch = again.data["changed"]
@@ -223,7 +224,7 @@ def test_reconfiguration_changes_fewer_than_from_scratch():
     d2 = random_demand(6, seed=4, skew=1.0)
     first = plan_ocs(spec, d1, time_limit_s=5)
     plan = Plan(fabric="t")
-    plan.set("ocs", first.data)
+    plan.add(first.section)
     cur = circuits_from_plan(plan, spec)
     fresh = plan_ocs(spec, d2, time_limit_s=5)
     tol = 0.05
@@ -239,10 +240,13 @@ def test_reconfiguration_changes_fewer_than_from_scratch():
 def test_current_plan_validation():
     spec = make_spec([4] * 3, 2)
     plan = Plan(fabric="t")
-    plan.set("ocs", {"circuits": {"ocs1": [[0, 2], [0, 3]]}})
-    with pytest.raises(ConfigError, match="used twice"):
+    # a port cross-connected twice never gets into a plan: the section's contract refuses it
+    with pytest.raises(ConfigError, match=r"circuits.ocs1\[1\]: port 0 is already cross-connected"):
+        ocs_section({"ocs1": [[0, 2], [0, 3]]})
+    plan.add(ocs_section({"ocs1": [[0, 9]]}))  # valid as a section, not on this OCS's wiring
+    with pytest.raises(ConfigError, match="circuits.ocs1: port 9 is not wired to a block"):
         circuits_from_plan(plan, spec)
-    plan.set("ocs", {"circuits": {"ocs9": []}})
+    plan.add(ocs_section({"ocs9": []}))
     with pytest.raises(ConfigError, match="unknown OCS"):
         circuits_from_plan(plan, spec)
     with pytest.raises(ConfigError, match="no ocs section"):
@@ -275,7 +279,7 @@ def test_cli_ocs_json_plan_and_current(cli, tmp_path):
     data = json.loads(r.stdout)
     for key in ("throughput_scale", "lp_bound", "gap", "circuits", "changed", "solver"):
         assert key in data
-    assert Plan.load(plan).ocs.data["circuits"] == data["circuits"]
+    assert Plan.load(plan).ocs.to_dict()["circuits"] == data["circuits"]
     r2 = cli([*args, "--current", plan, "--json"])
     assert r2.exit_code == 0
     assert json.loads(r2.stdout)["changed"]["added"] == 0

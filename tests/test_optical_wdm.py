@@ -184,7 +184,7 @@ def test_cli_wdm_chinanet_json_and_plan(cli, tmp_path):
     assert [b["demand"] for b in data["blocked"]] == [2]
     from fabric.plan import Plan
 
-    assert Plan.load(plan).wdm.data["wavelengths_used"] == data["wavelengths_used"]
+    assert Plan.load(plan).wdm.to_dict()["wavelengths_used"] == data["wavelengths_used"]
 
 
 def test_cli_wdm_protect_flag_and_bad_site(cli, tmp_path):

@@ -292,11 +292,11 @@ def test_cli_plan_wcmp_json_plan_and_png(cli, tmp_path):
     assert (tmp_path / "wcmp-util.png").read_bytes()[:4] == b"\x89PNG"
     sec = Plan.load(tmp_path / "plan.json").wcmp
     assert sec is not None and sec.provenance.solver == "GLOP" and sec.provenance.status == "OPTIMAL"
-    g = sec.data["groups"][0]
+    g = sec.to_dict()["groups"][0]
     assert set(g) == {"switch", "dst", "next_hops", "delta"}
     assert set(g["next_hops"][0]) == {"node", "port", "weight"}
     for k in ("mlu_lp", "mlu_wcmp", "mlu_ecmp", "entries_used", "max_delta"):
-        assert k in sec.data
+        assert k in sec.to_dict()
 
 
 def test_cli_errors_exit_2_with_one_line(cli, tmp_path):

@@ -2,13 +2,13 @@
 
 from __future__ import annotations
 
-import time
 from pathlib import Path
 
 import typer
 from rich.table import Table
 
-from fabric.cli.common import JSON_HELP, console, emit_json, err_console
+from fabric.cc import DEFAULT_PROFILE, DEFAULT_SWITCH_MODEL
+from fabric.cli.common import JSON_HELP, add_section, console, emit_json, err_console
 
 FABRIC_HELP = "Topology: our YAML, a containerlab file, a GML file, 'example' or 'zoo:<Name>'."
 
@@ -16,32 +16,25 @@ FABRIC_HELP = "Topology: our YAML, a containerlab file, a GML file, 'example' or
 def register(app: typer.Typer, groups: dict[str, typer.Typer]) -> None:
     @groups["plan"].command("cc")
     def plan_cc_cmd(fabric: str = typer.Argument(..., help=FABRIC_HELP),
-                    profile: str = typer.Option("nvidia", "--profile", help="paper | nvidia | production."),
+                    profile: str = typer.Option(DEFAULT_PROFILE, "--profile", help="paper | nvidia | production."),
                     switch_buffer: float | None = typer.Option(None, "--switch-buffer",
                                                                help="Switch packet buffer in MB (MiB)."),
-                    switch_model: str = typer.Option("spectrum-2", "--switch-model", help="ASIC figures."),
+                    switch_model: str = typer.Option(DEFAULT_SWITCH_MODEL, "--switch-model", help="ASIC figures."),
                     plan: Path | None = typer.Option(None, "--plan", help="Plan JSON to add the section to."),
                     out: Path | None = typer.Option(None, "-o", "--out", help="Plan JSON to write (default: --plan)."),
                     json_out: bool = typer.Option(False, "--json", help=JSON_HELP)) -> None:
         """PFC xoff/xon/headroom (SONiC formula), ECN and DCQCN/HPCC parameters per port group."""
-        from fabric.cc import CcOptions, plan_cc
+        from fabric.cc import CcOptions, cc_section
         from fabric.io import load_fabric
-        from fabric.plan import Plan, Provenance
 
         fab = load_fabric(fabric)
         buf = None if switch_buffer is None else int(switch_buffer * 1024 * 1024)
-        t0 = time.perf_counter()
         opts = CcOptions(profile=profile, switch_model=switch_model, switch_buffer_bytes=buf)
-        data = plan_cc(fab, opts)
-        secs = time.perf_counter() - t0
+        sec = cc_section(fab, opts)
+        data = sec.to_dict()
         target = out or plan
         if target is not None:
-            p = Plan.load_or_new(plan, fabric=fab.name)
-            p.fabric = p.fabric or fab.name
-            p.set("cc", data, Provenance(solver="sonic-headroom-formula", status="OK", seconds=round(secs, 4),
-                                         params={"profile": profile, "switch_model": switch_model,
-                                                 "switch_buffer_bytes": data["switch_buffer_bytes"]}))
-            p.save(target)
+            add_section(target, sec, fab, read_from=plan)
         if json_out:
             emit_json(data if target is None else {**data, "plan_file": str(target)})
             return
@@ -102,7 +95,7 @@ def _plan_for(sim_fabric, plan_path: Path | None, profile: str) -> dict | None:
     p = Plan.load(plan_path)
     if p.cc is None:
         raise ConfigError("the plan has no 'cc' section (run 'fabricctl plan cc' first)", file=str(plan_path))
-    src = p.cc.data
+    src = p.cc.to_dict()
     try:
         groups = [g for g in src["port_groups"] if g.get("lossless", True)]
         data = plan_cc(sim_fabric, CcOptions(profile=src.get("profile", profile)))

@@ -32,4 +32,19 @@ def _default(o: Any) -> Any:
     raise TypeError(f"not JSON serialisable: {type(o).__name__}")
 
 
+def add_section(plan_path: Any, section: Any, fabric: Any = None, *, read_from: Any = None) -> None:
+    """Add ``section`` to the plan file at ``plan_path`` (or to the plan at ``read_from``, written to
+    ``plan_path``; created when missing), stamped with the time now, and write it atomically. The plan
+    refuses a section computed on another fabric."""
+    import time
+
+    from fabric.plan import Plan
+
+    plan = Plan.load_or_new(read_from if read_from is not None else plan_path, fabric)
+    if plan.created_unix is None:
+        plan.created_unix = round(time.time(), 3)
+    plan.add(section, fabric=fabric, created_unix=round(time.time(), 3))
+    plan.save(plan_path)
+
+
 JSON_HELP = "Machine output: one JSON document on stdout with stable keys."

@@ -13,8 +13,9 @@ from typing import Any
 import typer
 from rich.table import Table
 
-from fabric.cli.common import JSON_HELP, console, emit_json, err_console
-from fabric.plan import Plan, Provenance
+from fabric.cli.common import JSON_HELP, add_section, console, emit_json, err_console
+from fabric.plan import Plan
+from optical import constants as C
 
 FIBRES_HELP = ("Fibre graph: a Topology Zoo GML file, zoo:<Name> (e.g. zoo:Chinanet), our YAML, "
                "a containerlab file or 'example' (the demo's two-site fabric).")
@@ -39,14 +40,11 @@ def load_fibres(spec: str, route_factor: float | None) -> Any:
     return load_fabric(spec)
 
 
-def _save_section(plan_path: Path | None, fabric_name: str, section: str, data: dict[str, Any],
-                  prov: Provenance) -> None:
+def _save_section(plan_path: Path | None, section: Any, fabric: Any = None) -> None:
     if plan_path is None:
         return
-    plan = Plan.load_or_new(plan_path, fabric=fabric_name)
-    plan.set(section, data, prov)
-    plan.save(plan_path)
-    err_console.print(f"wrote section {section!r} to {plan_path}")
+    add_section(plan_path, section, fabric)
+    err_console.print(f"wrote section {section.NAME!r} to {plan_path}")
 
 
 def register(app: typer.Typer, groups: dict[str, typer.Typer]) -> None:
@@ -56,31 +54,28 @@ def register(app: typer.Typer, groups: dict[str, typer.Typer]) -> None:
     def budget(fibres: str = typer.Argument(..., help=FIBRES_HELP),
                pairs: str = typer.Option(..., "--pairs", help="Pairs file (YAML/JSON, see README) or "
                                          "'all-hubs' (the eight national hub cities; needs zoo:Chinanet)."),
-               rate: str = typer.Option("1.6T", "--rate", help="Line rate per wavelength (sets reach and "
+               rate: str = typer.Option(C.DEFAULT_LINE_RATE, "--rate", help="Line rate per wavelength (sets reach and "
                                         "serialisation): 400G, 800G or 1.6T."),
                regen: bool = typer.Option(True, "--regen/--no-regen", help="Insert regeneration when a run "
                                           "exceeds the transceiver reach."),
-               stretch_max: float = typer.Option(1.5, "--stretch-max", help="Max fibre km / great-circle km "
+               stretch_max: float = typer.Option(C.STRETCH_MAX, "--stretch-max", help="Max fibre km / great-circle km "
                                                  "(the 1.5x rule); 0 disables."),
-               city_ms: float = typer.Option(1.0, "--city-ms", help="Budget of class city, ms."),
-               regional_ms: float = typer.Option(5.0, "--regional-ms", help="Budget of class regional, ms."),
-               hub_ms: float = typer.Option(20.0, "--hub-ms", help="Budget of class hub, ms."),
-               transponder_us: float | None = typer.Option(None, help="Per transponder, µs (default 5, assumption)."),
-               fec_us: float | None = typer.Option(None, help="Per FEC decode, µs (default 30)."),
-               regen_us: float | None = typer.Option(None, help="Per regeneration site, µs (default 100)."),
-               switch_us: float | None = typer.Option(None, help="Per packet switch, µs (default 1, assumption)."),
+               city_ms: float = typer.Option(C.BUDGET_CLASSES_MS["city"], "--city-ms", help="Budget of class city, ms."),
+               regional_ms: float = typer.Option(C.BUDGET_CLASSES_MS["regional"], "--regional-ms", help="Budget of class regional, ms."),
+               hub_ms: float = typer.Option(C.BUDGET_CLASSES_MS["hub"], "--hub-ms", help="Budget of class hub, ms."),
+               transponder_us: float | None = typer.Option(None, help=f"Per transponder, µs (default {C.TRANSPONDER_US:g}, assumption)."),
+               fec_us: float | None = typer.Option(None, help=f"Per FEC decode, µs (default {C.FEC_US:g})."),
+               regen_us: float | None = typer.Option(None, help=f"Per regeneration site, µs (default {C.REGEN_US:g})."),
+               switch_us: float | None = typer.Option(None, help=f"Per packet switch, µs (default {C.SWITCH_US:g}, assumption)."),
                route_factor: float | None = typer.Option(None, "--route-factor", help="GML only: fibre km = "
                                                          "great circle x this (default 1.0)."),
                plan_file: Path | None = typer.Option(None, "--plan", help=PLAN_HELP),
                json_out: bool = typer.Option(False, "--json", help=JSON_HELP)) -> None:
         """Latency budget per path: fibre, devices, FEC, serialisation; verdict per path (exit 1 if any is over)."""
-        import time
-
         from fabric.errors import ConfigError
-        from optical.budget import BudgetModel, all_hubs_pairs, budgets, load_pairs
+        from optical.budget import BudgetModel, all_hubs_pairs, budgets_section, load_pairs
         from optical.catalog import pick_transceiver
 
-        t0 = time.perf_counter()
         for name, v in (("--city-ms", city_ms), ("--regional-ms", regional_ms), ("--hub-ms", hub_ms)):
             if not v > 0:
                 raise ConfigError(f"must be positive, got {v}", where=name)
@@ -97,12 +92,11 @@ def register(app: typer.Typer, groups: dict[str, typer.Typer]) -> None:
                             classes_ms={"city": city_ms, "regional": regional_ms, "hub": hub_ms},
                             stretch_max=stretch_max, **over)
         specs = all_hubs_pairs(fab) if pairs == "all-hubs" else load_pairs(pairs)
-        data = budgets(fab, specs, model, file=None if pairs == "all-hubs" else pairs)
+        sec = budgets_section(fab, specs, model, file=None if pairs == "all-hubs" else pairs,
+                              params={"fibres": fibres, "pairs": pairs, "rate_gbps": t.rate_gbps})
+        data = sec.to_dict()
         n_over = data["over"]
-        _save_section(plan_file, fab.name, "budgets", data,
-                      Provenance(solver="budget-model", status="OVER" if n_over else "OK", objective=n_over,
-                                 seconds=round(time.perf_counter() - t0, 4),
-                                 params={"fibres": fibres, "pairs": pairs, "rate_gbps": t.rate_gbps}))
+        _save_section(plan_file, sec, fab)
         if json_out:
             emit_json(data)
         else:
@@ -127,15 +121,15 @@ def register(app: typer.Typer, groups: dict[str, typer.Typer]) -> None:
     def wdm(fibres: str = typer.Argument(..., help=FIBRES_HELP),
             demand: Path = typer.Option(..., "--demand", help="Demand file (YAML/JSON): demands in Tb/s "
                                         "between sites (see README)."),
-            rate: str = typer.Option("1.6T", "--rate", help="Line rate per wavelength: 400G, 800G or 1.6T."),
+            rate: str = typer.Option(C.DEFAULT_LINE_RATE, "--rate", help="Line rate per wavelength: 400G, 800G or 1.6T."),
             protect: bool = typer.Option(False, "--protect", help="1+1 protection on link-disjoint paths "
                                          "for every demand."),
             band: str = typer.Option("C", "--band", help="Usable spectrum per fibre: C or C+L."),
             regen: bool = typer.Option(True, "--regen/--no-regen", help="Allow regeneration sites when a "
                                        "route exceeds the reach (otherwise such routes are not used)."),
-            k: int = typer.Option(4, "-k", "--k-paths", help="Candidate routes per demand (k shortest)."),
+            k: int = typer.Option(C.WDM_K_PATHS, "-k", "--k-paths", help="Candidate routes per demand (k shortest)."),
             solver: str = typer.Option("cp-sat", "--solver", help="cp-sat or first-fit (the baseline)."),
-            time_limit: float = typer.Option(10.0, "--time-limit", help="CP-SAT time limit, s."),
+            time_limit: float = typer.Option(C.WDM_TIME_LIMIT_S, "--time-limit", help="CP-SAT time limit, s."),
             route_factor: float | None = typer.Option(None, "--route-factor", help="GML only: fibre km = "
                                                       "great circle x this (default 1.0)."),
             plan_file: Path | None = typer.Option(None, "--plan", help=PLAN_HELP),
@@ -158,7 +152,7 @@ def register(app: typer.Typer, groups: dict[str, typer.Typer]) -> None:
         res = plan_wdm(fab, demands, t, spectrum_ghz=spectrum, k=k, regen=regen, solver=solver,
                        time_limit_s=time_limit, file=str(demand))
         data = res.data
-        _save_section(plan_file, fab.name, "wdm", data, res.provenance)
+        _save_section(plan_file, res.section, fab)
         if json_out:
             emit_json({**data, "solver": res.solver_info})
             return
@@ -186,10 +180,10 @@ def register(app: typer.Typer, groups: dict[str, typer.Typer]) -> None:
             demand: Path = typer.Option(..., "--demand", help="Block-to-block demand matrix, Gb/s."),
             current: Path | None = typer.Option(None, "--current", help="A plan file with the current "
                                                 "ocs section: change as few circuits as possible."),
-            tolerance: float = typer.Option(0.01, "--tolerance", help="With --current: accept throughput "
+            tolerance: float = typer.Option(C.OCS_TOLERANCE, "--tolerance", help="With --current: accept throughput "
                                             "within this fraction of the best found."),
-            time_limit: float = typer.Option(10.0, "--time-limit", help="CP-SAT and local-search time limit, s."),
-            eval_time_limit: float = typer.Option(120.0, "--eval-time-limit", help="Time limit of each "
+            time_limit: float = typer.Option(C.OCS_TIME_LIMIT_S, "--time-limit", help="CP-SAT and local-search time limit, s."),
+            eval_time_limit: float = typer.Option(C.OCS_EVAL_TIME_LIMIT_S, "--eval-time-limit", help="Time limit of each "
                                                   "evaluation of placed circuits, s."),
             evaluate: str = typer.Option("auto", "--evaluate", help="Throughput of the placed circuits: "
                                          "lp (exact GLOP LP), flow (flow deviation, fast, a feasible "
@@ -211,7 +205,7 @@ def register(app: typer.Typer, groups: dict[str, typer.Typer]) -> None:
         cur = circuits_from_plan(Plan.load(current), spec, file=str(current)) if current else None
         res = plan_ocs(spec, dem, current=cur, tolerance=tolerance, time_limit_s=time_limit,
                        eval_time_limit_s=eval_time_limit, evaluator=evaluate)
-        _save_section(plan_file, spec.name, "ocs", res.data, res.provenance)
+        _save_section(plan_file, res.section)
         if json_out:
             emit_json({**res.data, "solver": res.solver_info})
             return

@@ -8,8 +8,18 @@ from typing import Any
 
 import typer
 
-from fabric.cli.common import JSON_HELP, console, emit_json, err_console
+from fabric.cli.common import JSON_HELP, add_section, console, emit_json, err_console
 from fabric.errors import ConfigError
+from fabric.qp_ports import DEFAULT_CANDIDATES
+from fabric.traffic import DEFAULT_COLLECTIVE, DEFAULT_RATE_GBPS
+from fabric.wcmp import DEFAULT_LP_TIME_LIMIT_S
+from fabric.wcmp.reduce import (
+    DEFAULT_MAX_GROUP_WEIGHT,
+    DEFAULT_MAX_GROUPS,
+    DEFAULT_MAX_MEMBERS,
+    DEFAULT_TABLE_SIZE,
+    DEFAULT_THETA0,
+)
 
 FABRIC_HELP = "Topology: our YAML, a containerlab file, a GML file, 'example' or 'zoo:<Name>'."
 DEMAND_HELP = ("Traffic: ring, tree, all-to-all, permutation, incast, uniform (over the job's GPUs, or all "
@@ -32,8 +42,8 @@ def _demand(fab: Any, demand: str | None, job: Path | None, rate_gbps: float | N
     from fabric import traffic
 
     j = traffic.load_job(job, fab) if job is not None else None
-    kind = demand or (j.collective if j and j.collective else "ring")
-    rate = rate_gbps if rate_gbps is not None else (j.rate_gbps if j and j.rate_gbps else 200.0)
+    kind = demand or (j.collective if j and j.collective else DEFAULT_COLLECTIVE)
+    rate = rate_gbps if rate_gbps is not None else (j.rate_gbps if j and j.rate_gbps else DEFAULT_RATE_GBPS)
     sd = seed if seed is not None else (j.seed if j else 0)
     q = qps if qps is not None else (j.qps_per_pair if j else 1)
     if kind not in traffic.KINDS:
@@ -69,18 +79,18 @@ def register(app: typer.Typer, groups: dict[str, typer.Typer]) -> None:
         fabric: str = typer.Argument(..., help=FABRIC_HELP),
         demand: str | None = typer.Option(None, "--demand", help=DEMAND_HELP),
         job: Path | None = typer.Option(None, "--job", help="Job file (YAML): gpus or place, collective, rate."),
-        rate_gbps: float | None = typer.Option(None, "--rate-gbps", help="Rate each GPU sends, Gb/s (default 200)."),
+        rate_gbps: float | None = typer.Option(None, "--rate-gbps", help=f"Rate each GPU sends, Gb/s (default {DEFAULT_RATE_GBPS:g})."),
         qps_per_pair: int | None = typer.Option(None, "--qps-per-pair", help="QPs per communicating pair."),
         seed: int | None = typer.Option(None, "--seed", help="Seed of the demand generator."),
         fail: list[str] = typer.Option([], "--fail", help="Link(s) to fail (a--b, a--b#key, a:port--b:port); repeat or separate by commas."),
         fail_node: list[str] = typer.Option([], "--fail-node", help="Node(s) whose links all fail; repeat or separate by commas."),
-        max_group: int = typer.Option(256, "--max-group", help="Max members per group (REFERENCE: 256)."),
-        max_weight: int = typer.Option(256, "--max-weight", help="Max total weight per group (SONiC PINS ToR: 256)."),
-        table_size: int = typer.Option(16384, "--table-size", help="Entries per switch (Tomahawk-2 class: 16K)."),
-        max_groups: int = typer.Option(3968, "--max-groups", help="Distinct groups per switch (SONiC PINS: 3968)."),
-        theta0: float = typer.Option(1.0, "--theta0", help="Initial oversubscription bound of the reduction."),
+        max_group: int = typer.Option(DEFAULT_MAX_MEMBERS, "--max-group", help="Max members per group (REFERENCE: 256)."),
+        max_weight: int = typer.Option(DEFAULT_MAX_GROUP_WEIGHT, "--max-weight", help="Max total weight per group (SONiC PINS ToR: 256)."),
+        table_size: int = typer.Option(DEFAULT_TABLE_SIZE, "--table-size", help="Entries per switch (Tomahawk-2 class: 16K)."),
+        max_groups: int = typer.Option(DEFAULT_MAX_GROUPS, "--max-groups", help="Distinct groups per switch (SONiC PINS: 3968)."),
+        theta0: float = typer.Option(DEFAULT_THETA0, "--theta0", help="Initial oversubscription bound of the reduction."),
         solver: SolverKind = typer.Option(SolverKind.auto, "--solver", help="LP solver (auto: GLOP, PDLP when large)."),
-        time_limit: float = typer.Option(60.0, "--time-limit", help="LP time limit per component, s."),
+        time_limit: float = typer.Option(DEFAULT_LP_TIME_LIMIT_S, "--time-limit", help="LP time limit per component, s."),
         no_balance: bool = typer.Option(False, "--no-balance", help="Skip the phase that keeps splits close to ECMP."),
         max_mlu: float | None = typer.Option(None, "--max-mlu", help="Exit 1 when the WCMP MLU exceeds this."),
         out: Path = typer.Option(Path("fabricctl-out"), "--out", help="Folder for the plan and the PNG."),
@@ -90,7 +100,6 @@ def register(app: typer.Typer, groups: dict[str, typer.Typer]) -> None:
     ) -> None:
         """Optimal ECMP/WCMP weights: LP min-MLU, integer WCMP groups within switch limits, ECMP baseline."""
         from fabric.io import load_fabric
-        from fabric.plan import Plan
         from fabric.wcmp import WcmpPlanner
         from fabric.wcmp.report import plot_utilisation, wcmp_table
 
@@ -113,10 +122,7 @@ def register(app: typer.Typer, groups: dict[str, typer.Typer]) -> None:
                                    "seconds_total": base.seconds_total}
             summary["recompute_seconds"] = res.seconds_total
         ppath = plan_path or out / "plan.json"
-        p = Plan.load_or_new(ppath, fabric=fab.name)
-        p.fabric = p.fabric or fab.name
-        p.set("wcmp", res.section(), res.provenance())
-        p.save(ppath)
+        add_section(ppath, res.section(), fab)
         summary["plan"] = str(ppath)
         if png:
             img = out / "wcmp-util.png"
@@ -148,35 +154,40 @@ def register(app: typer.Typer, groups: dict[str, typer.Typer]) -> None:
         seed: int | None = typer.Option(None, "--seed", help="Seed of the random ports and of the hash seeds."),
         polarize: bool = typer.Option(False, "--polarize", help="Same hash seed on every switch (polarisation)."),
         hash_qp: bool = typer.Option(False, "--hash-qp", help="CRC32 also hashes the destination QP (as Meta does)."),
-        candidates: int = typer.Option(512, "--candidates", help="Source ports tried per QP when placing."),
+        candidates: int = typer.Option(DEFAULT_CANDIDATES, "--candidates", help="Source ports tried per QP when placing."),
         out: Path = typer.Option(Path("fabricctl-out"), "--out", help="Folder for the plan."),
-        plan_path: Path | None = typer.Option(None, "--plan", help="Plan file (default OUT/plan.json)."),
+        plan_path: Path | None = typer.Option(None, "--plan", help="Plan file (default OUT/plan.json). Its wcmp "
+                                              "section's groups are used when it has one."),
         json_out: bool = typer.Option(False, "--json", help=JSON_HELP),
     ) -> None:
-        """Place RoCE QP source ports so that hashing spreads them; compare with random ports."""
+        """Place RoCE QP source ports on the plan's WCMP groups so that hashing spreads them; compare with
+        random ports. Without a wcmp section in the plan, WCMP is solved first (and said so)."""
         from fabric.hashing import HashConfig
         from fabric.io import load_fabric
-        from fabric.plan import Plan, Provenance
+        from fabric.plan import Plan
         from fabric.qp_ports import place_ports
-        from fabric.wcmp import WcmpPlanner
+        from fabric.wcmp import WcmpPlanner, fail_fabric
 
         fab = load_fabric(fabric)
         dem = _demand(fab, demand, job, rate_gbps, seed, qps_per_pair)
-        with err_console.status("computing groups and placing source ports"):
-            res = WcmpPlanner(fab, dem).solve()
-            cfg = HashConfig(kind=hash_kind.value, seed=seed or 0, polarize=polarize, use_qp=hash_qp)
-            pr = place_ports(fab, dem, res.groups, cfg, candidates=candidates, seed=seed or 0)
         ppath = plan_path or out / "plan.json"
-        p = Plan.load_or_new(ppath, fabric=fab.name)
-        p.fabric = p.fabric or fab.name
-        p.set("qp_ports", pr.section(),
-              Provenance(solver="greedy-min-max", status="FEASIBLE", objective=pr.max_load_placed,
-                         bound=1.0, gap=(pr.max_load_placed - 1.0) / max(pr.max_load_placed, 1e-12),
-                         seconds=round(pr.seconds, 6),
-                         params={"hash": cfg.kind, "polarize": polarize, "hash_qp": hash_qp,
-                                 "candidates": candidates}))
-        p.save(ppath)
+        existing = Plan.load(ppath) if ppath.exists() else None
+        if existing is not None:
+            existing.check_fabric(fab)
+        cfg = HashConfig(kind=hash_kind.value, seed=seed or 0, polarize=polarize, use_qp=hash_qp)
+        with err_console.status("placing source ports"):
+            if existing is not None and existing.wcmp is not None:
+                groups_from = "plan"
+                groups = existing.wcmp.group_dicts()
+                # the groups were computed with these links down: hash over the same fabric state
+                on, _down = fail_fabric(fab, existing.wcmp.failed_links)
+            else:
+                groups_from = "solved"
+                groups, on = WcmpPlanner(fab, dem).solve().groups, fab
+            pr = place_ports(on, dem, groups, cfg, candidates=candidates, seed=seed or 0)
+        add_section(ppath, pr.section(), fab)
         summary = pr.summary()
+        summary["groups_from"] = groups_from
         summary["plan"] = str(ppath)
         if json_out:
             emit_json(summary)
@@ -189,4 +200,5 @@ def register(app: typer.Typer, groups: dict[str, typer.Typer]) -> None:
         t.add_row("random", f"{pr.max_load_random:.3f}", str(pr.collisions_random), f"{pr.usable_random:.3f}")
         t.add_row("placed", f"{pr.max_load_placed:.3f}", str(pr.collisions_placed), f"{pr.usable_placed:.3f}")
         console.print(t)
-        console.print(f"plan: {ppath}")
+        console.print(f"groups: {'from the plan' if groups_from == 'plan' else 'solved (the plan had no wcmp section)'}"
+                      f"; plan: {ppath}")

@@ -18,7 +18,7 @@ from typing import Any, NoReturn
 
 from rich.console import Console
 
-from fabric.plan import Plan
+from fabric.plan import Plan, Section
 from fabric.topology import Fabric
 
 
@@ -37,6 +37,11 @@ class DemoContext:
 
     def skip(self, reason: str) -> NoReturn:
         raise StageSkipped(reason)
+
+    def add(self, section: Section, fabric: Fabric | None = None) -> None:
+        """Add a stage's section to the demo plan, stamped with the time now (the demo is the caller
+        that owns the clock; the plan model reads none)."""
+        self.plan.add(section, fabric=fabric, created_unix=round(time.time(), 3))
 
     def artefact(self, name: str) -> Path:
         p = self.out_dir / name
@@ -58,7 +63,7 @@ def stages() -> list[tuple[str, str, Callable[[DemoContext], None]]]:
 
 
 def run_demo(out_dir: Path, console: Console) -> DemoContext:
-    ctx = DemoContext(out_dir=out_dir, console=console)
+    ctx = DemoContext(out_dir=out_dir, console=console, plan=Plan(created_unix=round(time.time(), 3)))
     out_dir.mkdir(parents=True, exist_ok=True)
     for _name, title, fn in stages():
         console.rule(f"[bold]{title}")

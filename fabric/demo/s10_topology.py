@@ -13,7 +13,7 @@ TITLE = "topology: two-site rail-optimised example"
 def run(ctx: DemoContext) -> None:
     fab = example_two_site()
     ctx.fabric = fab
-    ctx.plan.fabric = fab.name
+    ctx.plan.fabric, ctx.plan.fabric_digest = fab.name, fab.digest()
     ctx.console.print(summary_table(fab.summary()))
     save_yaml(fab, ctx.artefact("topology.yaml"))
     draw_fabric(fab, ctx.artefact("topology.png"))

@@ -2,26 +2,22 @@
 
 from __future__ import annotations
 
-import time
-
 from fabric.demo import DemoContext
 
 TITLE = "congestion control: PFC/ECN/DCQCN per port, incast simulation"
 
 
 def run(ctx: DemoContext) -> None:
-    from fabric.cc import CcOptions, plan_cc
+    from fabric.cc import CcOptions, cc_section
     from fabric.ccsim import scenarios
     from fabric.ccsim.metrics import plot
     from fabric.ccsim.packet import PacketConfig, simulate
-    from fabric.plan import Provenance
 
     if ctx.fabric is None:
         ctx.skip("no fabric (the topology stage did not run)")
-    t0 = time.perf_counter()
-    data = plan_cc(ctx.fabric, CcOptions(profile="nvidia"))
-    ctx.plan.set("cc", data, Provenance(solver="sonic-headroom-formula", status="OK",
-                                        seconds=round(time.perf_counter() - t0, 4), params={"profile": "nvidia"}))
+    sec = cc_section(ctx.fabric, CcOptions(profile="nvidia"))
+    ctx.add(sec, ctx.fabric)
+    data = sec.to_dict()
     lossless = [g for g in data["port_groups"] if g["lossless"]]
     for g in data["port_groups"]:
         cable = f"{g['cable_m']:g} m" if g["cable_m"] < 10_000 else f"{g['cable_m'] / 1000:,.0f} km"

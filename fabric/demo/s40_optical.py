@@ -17,7 +17,6 @@ from rich.table import Table
 
 from fabric.demo import DemoContext
 from fabric.io.atomic import write_text_atomic
-from fabric.plan import Provenance
 
 TITLE = "optical: latency budgets, 1.6T wavelengths, OCS circuits"
 
@@ -29,7 +28,7 @@ def _data(name: str) -> Path:
 def run(ctx: DemoContext) -> None:
     from fabric.builders import example_two_site
     from fabric.io.gml import load_gml, zoo_path
-    from optical.budget import PairSpec, all_hubs_pairs, budgets
+    from optical.budget import PairSpec, all_hubs_pairs, budgets, budgets_section
     from optical.catalog import pick_transceiver
     from optical.ocs import load_block_demand, load_blocks, plan_ocs
     from optical.wdm import Demand, plan_wdm
@@ -41,9 +40,9 @@ def run(ctx: DemoContext) -> None:
     pairs = [PairSpec("beijing-dci1", "shanghai-dci1")]
     if bj and sh:
         pairs += [PairSpec(bj[0], sh[0]), PairSpec(bj[0], bj[-1], "city")]
-    b_demo = budgets(fab, pairs)
-    ctx.plan.set("budgets", b_demo, Provenance(solver="budget-model", status="OVER" if b_demo["over"] else "OK",
-                                               objective=b_demo["over"]))
+    b_sec = budgets_section(fab, pairs)
+    ctx.add(b_sec, fab)
+    b_demo = b_sec.to_dict()
     china = load_gml(zoo_path("Chinanet"))
     b_hubs = budgets(china, all_hubs_pairs(china))
     write_text_atomic(ctx.artefact("budgets-chinanet-hubs.json"), json.dumps(b_hubs, indent=2) + "\n")
@@ -57,14 +56,14 @@ def run(ctx: DemoContext) -> None:
 
     t16 = pick_transceiver("1.6T")
     wdm = plan_wdm(fab, [Demand("beijing", "shanghai", 3.2)], t16, time_limit_s=5)
-    ctx.plan.set("wdm", wdm.data, wdm.provenance)
+    ctx.add(wdm.section, fab)
     ctx.console.print(f"WDM beijing->shanghai 3.2 Tb/s: {len(wdm.data['lightpaths'])} lightpaths at 1.6T, "
                       f"{wdm.data['wavelengths_used']} wavelength(s) used (bound {wdm.data['lower_bound']}), "
                       f"{len(wdm.data['blocked'])} blocked, {wdm.solver_info['name']} {wdm.solver_info['status']}")
 
     spec = load_blocks(_data("blocks-small.yaml"))
     ocs = plan_ocs(spec, load_block_demand(_data("block-demand-small.yaml"), spec), time_limit_s=5)
-    ctx.plan.set("ocs", ocs.data, ocs.provenance)
+    ctx.add(ocs.section)
     d = ocs.data
     ctx.console.print(f"OCS {len(spec.blocks)} blocks x {len(spec.ocs)} OCS: throughput scale "
                       f"{d['throughput_scale']:.3f} (LP bound {d['lp_bound']:.3f}, gap {d['gap']:.2%}), "

@@ -52,7 +52,7 @@ def run(ctx: DemoContext) -> None:
             from labs.budget import validate_budgets
 
             try:
-                res = check(lab, validate_budgets(ctx.plan.budgets.data), count=5)
+                res = check(lab, validate_budgets(ctx.plan.section_data("budgets")), count=5)
             except ConfigError as exc:
                 ctx.console.print(f"note: budgets not checked ({exc})")
             else:

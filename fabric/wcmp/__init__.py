@@ -12,6 +12,7 @@ QP source ports, which are placed on these groups, are :mod:`fabric.qp_ports`.
 """
 
 from fabric.wcmp.planner import (
+    DEFAULT_LP_TIME_LIMIT_S,
     Limits,
     SolverInfo,
     WcmpPlanner,
@@ -22,5 +23,5 @@ from fabric.wcmp.planner import (
     solve,
 )
 
-__all__ = ["Limits", "SolverInfo", "WcmpPlanner", "WcmpResult", "ecmp_groups", "fail_fabric", "reduce_group",
+__all__ = ["DEFAULT_LP_TIME_LIMIT_S", "Limits", "SolverInfo", "WcmpPlanner", "WcmpResult", "ecmp_groups", "fail_fabric", "reduce_group",
            "solve"]

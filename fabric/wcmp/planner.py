@@ -56,7 +56,7 @@ from collections.abc import Sequence
 from dataclasses import asdict, dataclass, field
 from typing import Any
 
-from fabric.plan import Provenance
+from fabric.plan import Provenance, WcmpSection
 from fabric.topology import Fabric, Link
 from fabric.traffic import Demand
 from fabric.wcmp.lp import (
@@ -77,7 +77,10 @@ from fabric.wcmp.lp import (
 from fabric.wcmp.paths import Network
 from fabric.wcmp.reduce import Limits, Reducer, Weights, fit_switch, reduce_group
 
-__all__ = ["Limits", "SolverInfo", "WcmpPlanner", "WcmpResult", "ecmp_groups", "fail_fabric", "reduce_group",
+#: LP time limit per component, s (the CLI's ``--time-limit``).
+DEFAULT_LP_TIME_LIMIT_S = 60.0
+
+__all__ = ["DEFAULT_LP_TIME_LIMIT_S", "Limits", "SolverInfo", "WcmpPlanner", "WcmpResult", "ecmp_groups", "fail_fabric", "reduce_group",
            "solve"]
 
 
@@ -117,8 +120,12 @@ class WcmpResult:
     mlu_lp_fluid: float = 0.0
     notes: list[str] = field(default_factory=list)
 
-    def section(self) -> dict[str, Any]:
-        """The Plan ``wcmp`` section data (shape in the module docstring)."""
+    def section(self) -> WcmpSection:
+        """The Plan ``wcmp`` section (:class:`fabric.plan.WcmpSection`), with its provenance."""
+        return WcmpSection.from_dict(self.section_data(), provenance=self.provenance())
+
+    def section_data(self) -> dict[str, Any]:
+        """The ``wcmp`` section's data as plain JSON (shape in the module docstring)."""
         return {"groups": self.groups, "mlu_lp": self.mlu_lp, "mlu_wcmp": self.mlu_wcmp,
                 "mlu_ecmp": self.mlu_ecmp, "entries_used": self.entries_used, "max_delta": self.max_delta,
                 "mlu_access": self.mlu_access, "demand": self.demand, "failed_links": self.failed_links,
@@ -192,7 +199,7 @@ class WcmpPlanner:
     """
 
     def __init__(self, fabric: Fabric, demand: Demand, *, limits: Limits | None = None, solver: str = "auto",
-                 time_limit_s: float = 60.0, balance: bool = True, certify: bool = True) -> None:
+                 time_limit_s: float = DEFAULT_LP_TIME_LIMIT_S, balance: bool = True, certify: bool = True) -> None:
         self.fabric = fabric
         self.certify = certify
         self.demand = demand
@@ -477,7 +484,7 @@ def _succ_by_u_cached(w: Weights) -> set[str]:
 
 
 def solve(fabric: Fabric, demand: Demand, *, limits: Limits | None = None, solver: str = "auto",
-          time_limit_s: float = 60.0, balance: bool = True, certify: bool = True) -> WcmpResult:
+          time_limit_s: float = DEFAULT_LP_TIME_LIMIT_S, balance: bool = True, certify: bool = True) -> WcmpResult:
     """Cold solve: LP, WCMP quantisation and the ECMP baseline (see :class:`WcmpPlanner`)."""
     return WcmpPlanner(fabric, demand, limits=limits, solver=solver, time_limit_s=time_limit_s,
                        balance=balance, certify=certify).solve()

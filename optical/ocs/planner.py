@@ -49,7 +49,8 @@ from dataclasses import dataclass
 from typing import Any
 
 from fabric.errors import ConfigError, InfeasibleError
-from fabric.plan import Plan, Provenance
+from fabric.plan import OcsSection, Plan, Provenance
+from optical import constants as C
 from optical.ocs.lp import ThroughputLp
 from optical.ocs.mapping import (
     IMPROVE_MAX_PAIRS,
@@ -86,10 +87,10 @@ class Current:
 def circuits_from_plan(plan: Plan, spec: OcsSpec, *, file: str | None = None) -> Current:
     """The current circuits from a plan's ``ocs`` section (checked against the wiring)."""
     sec = plan.ocs
-    if sec is None or not isinstance(sec.data.get("circuits"), dict):
+    if sec is None:
         raise ConfigError("the plan has no ocs section with circuits", file=file, where="sections.ocs")
-    total, per = logical_from_ports(spec, sec.data["circuits"], file=file)
-    return Current(sec.data["circuits"], total, per)
+    total, per = logical_from_ports(spec, sec.circuits, file=file)
+    return Current(sec.circuits, total, per)
 
 
 # ----------------------------------------------------------------------------- the planner
@@ -99,9 +100,15 @@ class OcsResult:
     provenance: Provenance
     solver_info: dict[str, Any]
 
+    @property
+    def section(self) -> OcsSection:
+        """The Plan's typed ``ocs`` section (validated), with this result's provenance."""
+        return OcsSection.from_dict(self.data, provenance=self.provenance)
+
 
 def plan_ocs(spec: OcsSpec, demand: dict[tuple[int, int], float], *, current: Current | None = None,
-             tolerance: float = 0.01, time_limit_s: float = 10.0, eval_time_limit_s: float = 120.0,
+             tolerance: float = C.OCS_TOLERANCE, time_limit_s: float = C.OCS_TIME_LIMIT_S,
+             eval_time_limit_s: float = C.OCS_EVAL_TIME_LIMIT_S,
              workers: int = 2, evaluator: str = "auto") -> OcsResult:
     """Allocate circuits (see the module docstring for the method and the output shape).
 
