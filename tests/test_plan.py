@@ -59,7 +59,8 @@ def test_every_section_round_trips_through_its_dataclass(full_plan, legacy, tmp_
 
 def test_legacy_plan_loads_with_unknown_digest(legacy):
     p = Plan.from_dict(legacy)
-    assert p.schema_version == "1.0" and p.fabric_digest is None
+    assert legacy["schema_version"] == "1.0" and p.fabric_digest is None
+    assert p.schema_version == SCHEMA_VERSION  # written back as this version
     assert p.present() == list(SECTIONS)
     assert p.wcmp is not None and p.wcmp.provenance.fabric_digest is None
 
@@ -185,6 +186,7 @@ def test_a_newer_minor_version_keeps_keys_it_does_not_know(legacy):
     doc["sections"]["p4"] = {"data": {"programs": []}}  # a section from the future: skipped
     p = Plan.from_dict(doc)
     assert p.wdm is not None and p.wdm.extra == {"spectral_efficiency": 6.4}
+    assert p.schema_version == "1.99"  # not downgraded: its extra keys are still there
     assert p.to_dict()["sections"]["wdm"]["data"]["spectral_efficiency"] == 6.4
 
 

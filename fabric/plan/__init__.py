@@ -210,7 +210,9 @@ class Plan:
         if digest is not None and (not isinstance(digest, str) or ":" not in digest):
             raise ConfigError(f"expected 'sha256:<hex>' or null, got {digest!r}", where="fabric_digest")
         created = contract.load(_Created, {"created_unix": obj.get("created_unix")}, "")
-        plan = cls(fabric=name, fabric_digest=digest, schema_version=version, created_unix=created.created_unix)
+        # an older file is upgraded (it is written back as this version); a newer minor one keeps its version
+        written = version if (major, minor) > (our_major, our_minor) else SCHEMA_VERSION
+        plan = cls(fabric=name, fabric_digest=digest, schema_version=written, created_unix=created.created_unix)
         sections = obj.get("sections", {})
         if not isinstance(sections, dict):
             raise ConfigError("'sections' must be an object", where="sections")
