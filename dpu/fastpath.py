@@ -4,7 +4,7 @@ The table-at-a-time pipeline (:mod:`dpu.pipeline`) materialises every parsed fie
 (a structure of arrays) and then runs each table over the batch: flexible, but it streams ~640 B of
 parse output per packet through memory. For the common "classify on a few fields and forward" case
 this kernel parses each packet into one scratch row that stays in L1 (the same
-:func:`dpu.parse._parse_frame` code and layout constants), looks the key up and writes only the egress
+:func:`dpu.parse.parse_frame` code and layout constants), looks the key up and writes only the egress
 port: this is the figure ``bench/dpu.py`` reports.
 """
 
@@ -14,8 +14,8 @@ import numpy as np
 from numba import njit
 
 from dpu.packets import PacketBatch
-from dpu.parse import COL, INNER, NCOL, _parse_frame
-from dpu.tables import ExactTable, _hash_row
+from dpu.parse import COL, INNER, NCOL, parse_frame
+from dpu.tables import ExactTable, hash_row
 
 
 @njit(cache=True)
@@ -34,8 +34,8 @@ def parse_lookup_forward(data, offsets, lengths, key_cols, tkeys, slots, mask, e
         s = offsets[i]
         e = s + lengths[i]
         start = s
-        for layer in range(2):  # one call site: _parse_frame is inlined
-            nxt = _parse_frame(data, start, e, row, 0, layer * INNER, layer == 0)
+        for layer in range(2):  # one call site: parse_frame is inlined
+            nxt = parse_frame(data, start, e, row, 0, layer * INNER, layer == 0)
             if nxt < 0:
                 break
             start = nxt
@@ -47,7 +47,7 @@ def parse_lookup_forward(data, offsets, lengths, key_cols, tkeys, slots, mask, e
             continue
         for f in range(nf):
             key[0, f] = np.uint64(row[0, key_cols[f]])
-        h = np.int64(_hash_row(key, 0, nf, 0) & np.uint64(mask))
+        h = np.int64(hash_row(key, 0, nf, 0) & np.uint64(mask))
         r = -1
         while slots[h] != -1:
             j = slots[h]

@@ -18,7 +18,7 @@ Conventions: addresses are four big-endian 32-bit words ``ip_src0..3`` (IPv4 in 
 
 Note for editors: numba's on-disk cache (``cache=True``) is keyed on each kernel's own source file, so
 the layouts live here, next to the kernel. Kernels in other files that use these constants or
-``_parse_frame`` (:mod:`dpu.fastpath`, :mod:`dpu.actions`) are not recompiled when only this file
+``parse_frame`` (:mod:`dpu.fastpath`, :mod:`dpu.actions`) are not recompiled when only this file
 changes: after editing a layout or the column list, delete ``dpu/__pycache__/*.nbi`` and ``*.nbc``.
 """
 
@@ -206,7 +206,7 @@ def _get_word(buf, base, k, w):  # pragma: no cover - numba
 
 
 @njit(cache=True, inline="always")
-def _parse_frame(buf, p, end, out, i, b, outer):  # pragma: no cover - numba
+def parse_frame(buf, p, end, out, i, b, outer):  # pragma: no cover - numba
     """Parse one Ethernet frame in ``buf[p:end]`` into ``out[i, b + column]``.
 
     Returns the offset of the inner frame when ``outer`` and a VXLAN header was parsed, else -1.
@@ -414,8 +414,8 @@ def parse_kernel(data, offsets, lengths, out):  # pragma: no cover - numba
         s = offsets[i]
         e = s + lengths[i]
         start = s
-        for layer in range(2):  # one call site: _parse_frame is inlined (no per-call refcounting)
-            nxt = _parse_frame(data, start, e, out, i, layer * INNER, layer == 0)
+        for layer in range(2):  # one call site: parse_frame is inlined (no per-call refcounting)
+            nxt = parse_frame(data, start, e, out, i, layer * INNER, layer == 0)
             _relative(out, i, layer * INNER, s)
             if nxt < 0:
                 break

@@ -30,7 +30,8 @@ _EMPTY = -1
 
 
 @njit(cache=True, inline="always")
-def _hash_row(keys, i, nf, salt):  # pragma: no cover - numba
+def hash_row(keys, i, nf, salt):  # pragma: no cover - numba
+    """Hash of key row ``keys[i, :nf]`` (fmix64 chain from ``salt``): the slot hash of :class:`ExactTable`."""
     h = np.uint64(salt)
     for f in range(nf):
         h = fmix64(h ^ keys[i, f]) + np.uint64(f + 1)
@@ -42,7 +43,7 @@ def _exact_build(keys, slots, mask):  # pragma: no cover - numba
     """Insert row i of ``keys`` at a free slot; returns the index of a duplicate key or -1."""
     n, nf = keys.shape
     for i in range(n):
-        h = _hash_row(keys, i, nf, 0) & np.uint64(mask)
+        h = hash_row(keys, i, nf, 0) & np.uint64(mask)
         s = np.int64(h)
         while slots[s] != -1:
             j = slots[s]
@@ -63,7 +64,7 @@ def exact_lookup(tkeys, slots, mask, qkeys, out):  # pragma: no cover - numba
     """``out[i]`` = entry index whose key equals row i of ``qkeys``, or -1."""
     nf = tkeys.shape[1]
     for i in range(qkeys.shape[0]):
-        s = np.int64(_hash_row(qkeys, i, nf, 0) & np.uint64(mask))
+        s = np.int64(hash_row(qkeys, i, nf, 0) & np.uint64(mask))
         r = -1
         while slots[s] != -1:
             j = slots[s]

@@ -26,26 +26,26 @@ def test_allreduce_flows_are_the_ring_generators_pairs(n):
     leaves = sorted({_leaf(h) for h in hosts})
     ranks = [[h for h in hosts if _leaf(h) == leaves[i % len(leaves)]][i // len(leaves)] for i in range(n)]
     ring = [(ranks[i], ranks[(i + 1) % n]) for i in range(n)]
-    assert [(f[0], f[1]) for f in sc.flows] == ring
+    assert [(f.src, f.dst) for f in sc.flows] == ring
     gen = traffic.ring_allreduce(sc.fabric, ranks, 400.0, 3, per_rail=False)
-    assert [(f[0], f[1]) for f in sc.flows] == gen.pairs()
-    assert [f[5] for f in sc.flows] == [f.sport for f in gen.flows]          # the QPs' source ports
+    assert [(f.src, f.dst) for f in sc.flows] == gen.pairs()
+    assert [f.sport for f in sc.flows] == [f.sport for f in gen.flows]          # the QPs' source ports
     # bytes: 2(n-1) steps of data/n per rank
-    assert all(f[2] == pytest.approx(2 * (n - 1) / n * 2e6) for f in sc.flows)
+    assert all(f.size_bytes == pytest.approx(2 * (n - 1) / n * 2e6) for f in sc.flows)
     assert sc.demand is not None and sc.demand.pairs() == ring
 
 
 def test_alltoall_flows_are_every_ordered_pair():
     n, data = 6, 3e6
     sc = scenarios.alltoall(n, data, seed=2)
-    ranks = sorted({f[0] for f in sc.flows})
+    ranks = sorted({f.src for f in sc.flows})
     assert len(ranks) == n
     oracle = sorted((a, b) for a in ranks for b in ranks if a != b)
-    assert sorted((f[0], f[1]) for f in sc.flows) == oracle
-    assert sorted((f[0], f[1]) for f in sc.flows) == sorted(traffic.all_to_all(sc.fabric, ranks, 1.0).pairs())
+    assert sorted((f.src, f.dst) for f in sc.flows) == oracle
+    assert sorted((f.src, f.dst) for f in sc.flows) == sorted(traffic.all_to_all(sc.fabric, ranks, 1.0).pairs())
     # each rank sends one shard (data/n) to each peer
-    assert all(f[2] == pytest.approx(data / n) for f in sc.flows)
-    per_src = {r: sum(f[2] for f in sc.flows if f[0] == r) for r in ranks}
+    assert all(f.size_bytes == pytest.approx(data / n) for f in sc.flows)
+    per_src = {r: sum(f.size_bytes for f in sc.flows if f.src == r) for r in ranks}
     assert all(v == pytest.approx((n - 1) / n * data) for v in per_src.values())
 
 
@@ -54,12 +54,12 @@ def test_flows_from_demand_splits_bytes_by_rate_and_keeps_sports():
     d = traffic.tree_allreduce(fab, ranks, 100.0, 1, per_rail=False, qps_per_pair=2)
     fl = scenarios.flows_from_demand(d, bytes_per_src=1e6)
     for r in ranks:                                       # a source's bytes add up to what it sends
-        assert sum(f[2] for f in fl if f[0] == r) == pytest.approx(1e6)
+        assert sum(f.size_bytes for f in fl if f.src == r) == pytest.approx(1e6)
     shares = {(f.src, f.dst, f.sport): f.rate_gbps for f in d.flows}
     for f in fl:
-        assert f[2] == pytest.approx(1e6 * shares[(f[0], f[1], f[5])] / 100.0)
+        assert f.size_bytes == pytest.approx(1e6 * shares[(f.src, f.dst, f.sport)] / 100.0)
     fl = scenarios.flows_from_demand(d, duration_s=1e-3)
-    assert fl[0][2] == pytest.approx(d.flows[0].rate_gbps * 1e9 / 8 * 1e-3)
+    assert fl[0].size_bytes == pytest.approx(d.flows[0].rate_gbps * 1e9 / 8 * 1e-3)
     with pytest.raises(ConfigError, match="exactly one"):
         scenarios.flows_from_demand(d)
     with pytest.raises(ConfigError, match="not a ring"):
@@ -80,7 +80,7 @@ def test_simulate_takes_a_demand():
 def test_collective_determinism_for_a_seed(name):
     a, b, c = (scenarios.get(name, n=6, data_bytes=1e6, seed=s) for s in (5, 5, 6))
     assert a.flows == b.flows
-    assert [f[5] for f in a.flows] != [f[5] for f in c.flows]
+    assert [f.sport for f in a.flows] != [f.sport for f in c.flows]
     ra = simulate(a.fabric, a.flows, PacketConfig(t_end_s=a.t_end_s, seed=5))
     rb = simulate(b.fabric, b.flows, PacketConfig(t_end_s=b.t_end_s, seed=5))
     assert ra.stats == rb.stats

@@ -103,7 +103,7 @@ def test_victim_flows_suffer_under_pfc_alone_not_with_dcqcn():
 def test_allreduce_ring_flows_and_boundary():
     sc = scenarios.allreduce(4, 4e6)
     # a 4-rank ring all-reduce of 4 MB: every rank sends 2·3/4·4 MB = 6 MB to its successor
-    assert [f[2] for f in sc.flows] == [6e6] * 4
+    assert [f.size_bytes for f in sc.flows] == [6e6] * 4
     sc = scenarios.allreduce(8, 1e6)
     r = simulate(sc.fabric, sc.flows, PacketConfig(cc="dctcp", t_end_s=sc.t_end_s))
     assert r.metrics()["completed"] == 8 and r.metrics()["drops"] == 0
@@ -166,7 +166,9 @@ def test_pfc_is_per_priority_lossy_class_not_paused():
 def test_flow_priority_validation():
     sc = scenarios.incast(2, 1e5)
     with pytest.raises(ConfigError, match="priority must be an integer 0-7"):
-        simulate(sc.fabric, [(*sc.flows[0], 9)])
+        simulate(sc.fabric, [(*sc.flows[0][:4], 9)])                 # a plain tuple
+    with pytest.raises(ConfigError, match="priority must be an integer 0-7"):
+        simulate(sc.fabric, [sc.flows[0]._replace(priority=9)])      # a Flow
     with pytest.raises(ConfigError, match="expected \\(src, dst, bytes, start_s"):
         simulate(sc.fabric, [("leaf1-h1", "leaf1-h2")])
 
@@ -179,3 +181,25 @@ def test_ecn_mark_at_dequeue_option():
     assert (a["ecn_marks"], a["events"]) != (b["ecn_marks"], b["events"])
     with pytest.raises(ConfigError, match="ecn_mark_at"):
         simulate(sc.fabric, sc.flows, PacketConfig(ecn_mark_at="both"))
+
+
+def test_cfg_vector_is_laid_out_by_the_named_indices():
+    from fabric.ccsim import kernel as K
+
+    sc = scenarios.incast(2, 1e5)
+    arrays, meta = build_network(sc.fabric, sc.flows, PacketConfig(mtu_bytes=2048, seed=7, cc="hpcc"))
+    cfg = arrays["cfg"]
+    assert cfg.shape == (K.N_CFG,)
+    assert cfg[K.CFG_MTU_BYTES] == 2048 and cfg[K.CFG_SEED] == 7 and cfg[K.CFG_CC] == K.CC_HPCC
+    assert [cfg[getattr(K, "CFG_" + n.upper())] for n in K.CFG] == [float(meta["params"][n]) for n in K.CFG]
+
+
+def test_flows_are_named_tuples_and_plain_tuples_give_the_same_run():
+    from fabric.ccsim.flows import Flow
+
+    sc = scenarios.incast(3, 2e5)
+    assert all(isinstance(f, Flow) for f in sc.flows) and sc.flows[0].priority == 3 and sc.flows[0].sport is None
+    cfg = PacketConfig(cc="dcqcn", t_end_s=sc.t_end_s)
+    a = simulate(sc.fabric, sc.flows, cfg)
+    b = simulate(sc.fabric, [tuple(f)[:4] for f in sc.flows], cfg)
+    assert a.flows == b.flows and a.stats == b.stats and np.array_equal(a.queue_bytes, b.queue_bytes)

@@ -43,7 +43,7 @@ def test_pfc_incast_conserves_bytes_and_loses_nothing(n, kb, cc, seed):
     r = simulate(sc.fabric, sc.flows, PacketConfig(cc=cc, pfc=True, t_end_s=sc.t_end_s, seed=seed, samples=20))
     assert r.stats["drops"] == 0 and r.stats["headroom_overflows"] == 0
     assert (r.finish_s >= 0).all()
-    assert r.sent_bytes.sum() == math.fsum(f[2] for f in sc.flows)
+    assert r.sent_bytes.sum() == math.fsum(f.size_bytes for f in sc.flows)
     assert (r.delivered_bytes == r.sent_bytes).all()
     # completion not before the bottleneck could have carried every byte
     assert r.finish_s.max() >= n * kb * 1e3 / (400e9 / 8)

@@ -4,7 +4,10 @@
   bottleneck with delayed feedback, in numba; fast enough to sweep thousands of parameter sets.
 - :mod:`fabric.ccsim.packet`: a packet-level discrete-event model of a small two-tier leaf-spine
   (``fabric.builders.clos``) with ECN marking, PFC pause/resume, propagation delay and DCQCN,
-  DCTCP-style or HPCC-style senders, in numba.
+  DCTCP-style or HPCC-style senders; its numba kernel is :mod:`fabric.ccsim.kernel` (one handler per
+  event kind) over the event list of :mod:`fabric.ccsim.eventheap`.
+- :mod:`fabric.ccsim.flows`: the simulated :class:`~fabric.ccsim.flows.Flow` (a NamedTuple) and how a
+  ``fabric.traffic.Demand`` becomes flows.
 - :mod:`fabric.ccsim.scenarios`: incast, victim flow, ring all-reduce and all-to-all (from the
   ``fabric.traffic`` Demand generators); :mod:`fabric.ccsim.metrics`: FCT slowdown percentiles, Jain's index; :mod:`fabric.ccsim.tune`: ECN/timer auto-tune.
 """

@@ -48,6 +48,11 @@ from numba import njit, prange
 PARAM_NAMES = ("line_rate_Bps", "capacity_Bps", "kmin_bytes", "kmax_bytes", "pmax", "g", "alpha_timer_s",
                "cnp_interval_s", "rate_timer_s", "byte_counter_bytes", "fast_recovery_steps", "rai_Bps",
                "min_rate_Bps", "feedback_delay_s", "packet_bytes", "dt_s", "t_end_s", "rhai_Bps")
+# indices into a parameter row (entry ``P_<NAME>`` is ``name``); numba compiles them in as constants
+(P_LINE_RATE_BPS, P_CAPACITY_BPS, P_KMIN_BYTES, P_KMAX_BYTES, P_PMAX, P_G, P_ALPHA_TIMER_S, P_CNP_INTERVAL_S,
+ P_RATE_TIMER_S, P_BYTE_COUNTER_BYTES, P_FAST_RECOVERY_STEPS, P_RAI_BPS, P_MIN_RATE_BPS, P_FEEDBACK_DELAY_S,
+ P_PACKET_BYTES, P_DT_S, P_T_END_S, P_RHAI_BPS, N_PARAMS) = range(19)
+assert len(PARAM_NAMES) == N_PARAMS and all(globals()["P_" + n.upper()] == i for i, n in enumerate(PARAM_NAMES))
 
 
 @dataclass(frozen=True)
@@ -145,10 +150,12 @@ def _event_rate_lp(p: float, lp: float, n: float) -> float:
 def _simulate(prm: np.ndarray, init_rates_Bps: np.ndarray, record_every: int,
               out_q: np.ndarray, out_r: np.ndarray) -> None:
     """Integrate one run; write q (bytes) and R_C (bytes/s) every ``record_every`` steps."""
-    line, cap, kmin, kmax, pmax, g = prm[0], prm[1], prm[2], prm[3], prm[4], prm[5]
-    tau_a, tau, t_rate, bc_bytes, fsteps = prm[6], prm[7], prm[8], prm[9], prm[10]
-    rai_B, rmin_B, delay, pkt, dt, t_end = prm[11], prm[12], prm[13], prm[14], prm[15], prm[16]
-    rhai_B = prm[17]
+    line, cap = prm[P_LINE_RATE_BPS], prm[P_CAPACITY_BPS]
+    kmin, kmax, pmax, g = prm[P_KMIN_BYTES], prm[P_KMAX_BYTES], prm[P_PMAX], prm[P_G]
+    tau_a, tau, t_rate = prm[P_ALPHA_TIMER_S], prm[P_CNP_INTERVAL_S], prm[P_RATE_TIMER_S]
+    bc_bytes, fsteps = prm[P_BYTE_COUNTER_BYTES], prm[P_FAST_RECOVERY_STEPS]
+    rai_B, rmin_B, rhai_B = prm[P_RAI_BPS], prm[P_MIN_RATE_BPS], prm[P_RHAI_BPS]
+    delay, pkt, dt, t_end = prm[P_FEEDBACK_DELAY_S], prm[P_PACKET_BYTES], prm[P_DT_S], prm[P_T_END_S]
     n = init_rates_Bps.shape[0]
     steps = int(t_end / dt + 0.5)
     d = max(1, int(delay / dt + 0.5))
@@ -268,14 +275,14 @@ def fluid_run(params: FluidParams, n_flows: int = 2, init_rates_Bps: np.ndarray 
 def _sweep(rows: np.ndarray, n_flows: int, frac: float, out: np.ndarray) -> None:
     for j in prange(rows.shape[0]):
         prm = rows[j]
-        steps = int(prm[16] / prm[15] + 0.5)  # t_end_s / dt_s
+        steps = int(prm[P_T_END_S] / prm[P_DT_S] + 0.5)
         every = max(1, steps // 400)
         m = steps // every
         oq = np.zeros(m)
         orr = np.zeros((m, n_flows))
         init = np.empty(n_flows)
         for i in range(n_flows):
-            init[i] = prm[0] * (i + 1) / n_flows
+            init[i] = prm[P_LINE_RATE_BPS] * (i + 1) / n_flows
         _simulate(prm, init, every, oq, orr)
         k = int(m * (1 - frac))
         qs = oq[k:]
@@ -288,7 +295,7 @@ def _sweep(rows: np.ndarray, n_flows: int, frac: float, out: np.ndarray) -> None
         out[j, 0] = qs.mean()
         out[j, 1] = qs.max()
         out[j, 2] = qs.std()
-        out[j, 3] = tot / prm[1]
+        out[j, 3] = tot / prm[P_CAPACITY_BPS]
         out[j, 4] = tot * tot / (n_flows * sq) if sq > 0 else 0.0
 
 

@@ -26,7 +26,7 @@ def jain(x: np.ndarray) -> float:
 def flow_throughput_Bps(res: Any) -> np.ndarray:
     """Per-flow throughput: over the second half of the run for flows active then, else over its life."""
     t, rcv = res.t_s, res.rcv_bytes
-    starts = np.array([f[3] for f in res.flows])
+    starts = np.array([f.start_s for f in res.flows])
     end = float(t[-1]) if len(t) else res.config.t_end_s
     out = np.zeros(len(res.flows))
     if len(t) >= 4:
@@ -43,7 +43,7 @@ def flow_throughput_Bps(res: Any) -> np.ndarray:
 
 
 def summarise(res: Any) -> dict[str, Any]:
-    starts = np.array([f[3] for f in res.flows])
+    starts = np.array([f.start_s for f in res.flows])
     done = res.finish_s >= 0
     fct = res.finish_s[done] - starts[done]
     slow = fct / res.ideal_fct_s[done]

@@ -19,6 +19,10 @@ Model (each simplification is a stated assumption):
   per-port Kmin/Kmax/Pmax from the plan's port group; ``ecn_mark_at="dequeue"`` marks instead when a
   packet leaves a switch queue, on the queue it leaves behind (marks stop as soon as the queue falls
   below Kmin instead of one queue-drain time later).
+- Flows (:class:`fabric.ccsim.flows.Flow`): bytes from one endpoint to another from a start time,
+  on an 802.1p priority (lossless class or lossy class), ECMP path from a hash of the flow (its UDP
+  source port when it has one); :func:`simulate` also takes a ``fabric.traffic.Demand``
+  (:func:`fabric.ccsim.flows.flows_from_demand`).
 - NICs: flows start at line rate; a NIC queue of ``nic_queue_pkts`` packets per host port.
   ``dcqcn``: rate-based RP (CNP cut, alpha timer, byte counter + timer increase with fast recovery,
   additive and hyper increase), NP sends at most one CNP per flow per ``cnp_interval``.
@@ -40,17 +44,9 @@ import numpy as np
 
 from fabric.cc import CABLE_SPEED_M_S, DEFAULT_DYNAMIC_ALPHA, SWITCH_HOP_US, CcOptions, cable_m_of, plan_cc
 from fabric.ccsim import kernel as K
+from fabric.ccsim.flows import DEFAULT_PRIORITY, Flow, as_flow, as_flows
 from fabric.errors import ConfigError
 from fabric.topology import ENDPOINT_ROLES, Fabric
-
-#: A flow: (source endpoint, destination endpoint, bytes, start time in seconds[, 802.1p priority
-#: [, UDP source port]]). Priorities in the plan's ``lossless_priorities`` (default 3) use the lossless
-#: class (PFC); any other priority uses the lossy class (drops, never paused). The default priority is 3.
-#: With a UDP source port (a RoCEv2 QP's ECMP entropy, as in ``fabric.traffic.Flow.sport``) the ECMP
-#: path is picked by a hash of (src, dst, sport, seed); without, by a hash of (src, dst, flow index, seed).
-#: :func:`simulate` also takes a ``fabric.traffic.Demand`` (see :func:`fabric.ccsim.scenarios.flows_from_demand`).
-Flow = tuple
-DEFAULT_PRIORITY = 3
 
 
 @dataclass
@@ -161,19 +157,16 @@ def build_network(fabric: Fabric, flows: list[Flow], cfg: PacketConfig, plan: di
     # flows: up-down shortest paths, one picked by a hash of the flow (ECMP), parallel links likewise
     G = fabric.up_graph()
     simple = nx.Graph(G)
-    for i, fl in enumerate(flows):
-        if not isinstance(fl, tuple | list) or len(fl) not in (4, 5, 6):
-            raise ConfigError(f"flow {i}: expected (src, dst, bytes, start_s[, priority[, sport]]), got {fl!r}")
-    fl_size = np.array([f[2] for f in flows], float)
-    fl_start = np.array([f[3] for f in flows], float)
+    flows = [as_flow(fl, i) for i, fl in enumerate(flows)]
+    fl_size = np.array([f.size_bytes for f in flows], float)
+    fl_start = np.array([f.start_s for f in flows], float)
     off, path, rev, line, ideal = [0], [], [], [], []
     dcqcn = None
     lossless_prios = set(plan.get("lossless_priorities", [DEFAULT_PRIORITY]))
     cls = []
     for i, fl in enumerate(flows):
-        src, dst, size = fl[0], fl[1], fl[2]
-        prio = fl[4] if len(fl) >= 5 else DEFAULT_PRIORITY
-        key = ("sport", fl[5]) if len(fl) == 6 else i   # ECMP entropy: the QP's UDP source port
+        src, dst, size, prio = fl.src, fl.dst, fl.size_bytes, fl.priority
+        key = ("sport", fl.sport) if fl.sport is not None else i   # ECMP entropy: the QP's UDP source port
         if not (isinstance(prio, int) and 0 <= prio <= 7):
             raise ConfigError(f"flow {i}: priority must be an integer 0-7, got {prio!r}")
         cls.append(0 if prio in lossless_prios else 1)
@@ -226,7 +219,7 @@ def build_network(fabric: Fabric, flows: list[Flow], cfg: PacketConfig, plan: di
         "max_cut": dcqcn.get("max_cut_fraction", 0.5), "mark_dequeue": float(cfg.ecn_mark_at == "dequeue"),
     }
     del scale
-    cfgv = np.array([float(vals[n]) for n in K.CFG])
+    cfgv = K.cfg_vector(vals)
     return dict(
         cfg=cfgv, dl_src=dl_src, dl_dst=dl_dst, dl_rate=dl_rate, dl_prop=dl_prop, dl_kmin=dl_kmin,
         dl_kmax=dl_kmax, dl_pmax=dl_pmax, dl_xoff=dl_xoff, dl_xon=dl_xon, node_host=node_host,
@@ -236,28 +229,18 @@ def build_network(fabric: Fabric, flows: list[Flow], cfg: PacketConfig, plan: di
     ), dict(dl_names=dl_names, ideal=np.array(ideal), params=vals, dcqcn=dcqcn)
 
 
-def _as_flows(flows: Any, cfg: PacketConfig) -> list[Flow]:
-    """A ``fabric.traffic.Demand`` becomes flows that hold their rates for the whole run (t_end_s)."""
-    from fabric.traffic import Demand
-
-    if isinstance(flows, Demand):
-        from fabric.ccsim.scenarios import flows_from_demand
-
-        return flows_from_demand(flows, duration_s=cfg.t_end_s)
-    return list(flows)
-
-
 def simulate(fabric: Fabric, flows: list[Flow] | Any, cfg: PacketConfig | None = None,
              plan: dict[str, Any] | None = None) -> PacketResult:
     """Run the packet model on ``fabric`` for ``flows``; parameters from ``plan`` (a cc section) or computed.
 
-    ``flows`` is a list of :data:`Flow` tuples or a ``fabric.traffic.Demand`` (each of its flows then
-    sends ``rate_gbps`` × ``cfg.t_end_s`` bytes from t = 0 on its own UDP source port).
+    ``flows`` is a list of :class:`~fabric.ccsim.flows.Flow` (or plain tuples of the same fields) or a
+    ``fabric.traffic.Demand`` (each of its flows then sends ``rate_gbps`` × ``cfg.t_end_s`` bytes from
+    t = 0 on its own UDP source port).
     """
     import time
 
     cfg = cfg or PacketConfig()
-    flows = _as_flows(flows, cfg)
+    flows = as_flows(flows, duration_s=cfg.t_end_s)
     arrays, meta = build_network(fabric, flows, cfg, plan)
     n_dl = len(arrays["dl_src"])
     n_fl = len(flows)
@@ -266,9 +249,9 @@ def simulate(fabric: Fabric, flows: list[Flow] | Any, cfg: PacketConfig | None =
     out_q = np.zeros((S, n_dl))
     out_rcv = np.zeros((S, n_fl))
     out_rate = np.zeros((S, n_fl))
-    res_flow = np.zeros((n_fl, 4))
-    res_dl = np.zeros((n_dl, 5))
-    stats = np.zeros(len(K.STATS), np.int64)
+    res_flow = np.zeros((n_fl, K.N_RF))
+    res_dl = np.zeros((n_dl, K.N_RD))
+    stats = np.zeros(K.N_STATS, np.int64)
     heap = cfg.max_packets + 8 * n_fl + 4 * n_dl + 64
     t0 = time.perf_counter()
     K.run_kernel(arrays["cfg"], arrays["dl_src"], arrays["dl_dst"], arrays["dl_rate"], arrays["dl_prop"],
@@ -282,10 +265,11 @@ def simulate(fabric: Fabric, flows: list[Flow] | Any, cfg: PacketConfig | None =
     if st["overflow"]:
         raise ConfigError("event list overflow: raise max_packets or shorten the run")
     k = st["samples"]
-    return PacketResult(out_t[:k], out_q[:k], out_rcv[:k], out_rate[:k], list(flows), res_flow[:, 0],
-                        res_flow[:, 2], res_flow[:, 3], meta["dl_names"], res_dl[:, 0], res_dl[:, 1],
-                        res_dl[:, 2], res_dl[:, 3], st, meta["ideal"], arrays["fl_line"], cfg, wall,
-                        res_flow[:, 1].copy())
+    return PacketResult(out_t[:k], out_q[:k], out_rcv[:k], out_rate[:k], flows, res_flow[:, K.RF_FINISH_S],
+                        res_flow[:, K.RF_LOST_BYTES], res_flow[:, K.RF_SENT_BYTES], meta["dl_names"],
+                        res_dl[:, K.RD_MAX_QUEUE_BYTES], res_dl[:, K.RD_PAUSE_FRAMES], res_dl[:, K.RD_PAUSED_S],
+                        res_dl[:, K.RD_DROPS], st, meta["ideal"], arrays["fl_line"], cfg, wall,
+                        res_flow[:, K.RF_RCV_BYTES].copy())
 
 
 def line_rate_fct_s(size_bytes: float, rate_Bps: float) -> float:

@@ -1,22 +1,22 @@
 """Scenarios for the packet model: N-to-1 incast, victim flow, ring all-reduce, all-to-all, simple bottleneck.
 
-Each returns a :class:`Scenario` (a Fabric from :func:`fabric.builders.clos`, flows as
-``(src, dst, bytes, start_s[, priority[, sport]])`` and a suggested simulated time). The collective
-scenarios take their traffic from the Demand generators of :mod:`fabric.traffic`
-(:func:`fabric.traffic.ring_allreduce`, :func:`fabric.traffic.all_to_all`); :func:`flows_from_demand`
-turns a Demand's rates into bytes per flow and keeps each QP's UDP source port for ECMP.
+Each returns a :class:`Scenario` (a Fabric from :func:`fabric.builders.clos`, its
+:class:`fabric.ccsim.flows.Flow` list and a suggested simulated time). The collective scenarios take
+their traffic from the Demand generators of :mod:`fabric.traffic` (:func:`fabric.traffic.ring_allreduce`,
+:func:`fabric.traffic.all_to_all`); :func:`fabric.ccsim.flows.flows_from_demand` turns a Demand's rates
+into bytes per flow and keeps each QP's UDP source port for ECMP.
 """
 
 from __future__ import annotations
 
 import math
 import random
-from collections.abc import Callable, Mapping
+from collections.abc import Callable
 from dataclasses import dataclass
 
 from fabric import traffic
 from fabric.builders import clos
-from fabric.ccsim.packet import DEFAULT_PRIORITY
+from fabric.ccsim.flows import Flow, as_flow, flows_from_demand
 from fabric.errors import ConfigError
 from fabric.topology import Fabric
 from fabric.traffic import Demand
@@ -26,11 +26,14 @@ from fabric.traffic import Demand
 class Scenario:
     name: str
     fabric: Fabric
-    flows: list[tuple]
+    flows: list[Flow]
     t_end_s: float
     description: str
     expected_s: float | None = None      # rough run length, for sampling (None: t_end_s)
     demand: Demand | None = None         # the fabric.traffic Demand the flows came from, if any
+
+    def __post_init__(self) -> None:
+        self.flows = [as_flow(f, i) for i, f in enumerate(self.flows)]
 
 
 def _clos_for(hosts: int, gbps: float, hosts_per_leaf: int = 8, spines: int = 2) -> Fabric:
@@ -52,7 +55,7 @@ def incast(n: int = 16, flow_bytes: float = 1e6, gbps: float = 400.0, t_end_s: f
     for h in senders:
         by_leaf.setdefault(h.split("-")[0], []).append(h)
     order = [hs[i] for i in range(max(len(v) for v in by_leaf.values())) for hs in by_leaf.values() if i < len(hs)]
-    flows = [(s, dst, float(flow_bytes), 0.0) for s in order[:n]]
+    flows = [Flow(s, dst, float(flow_bytes), 0.0) for s in order[:n]]
     return Scenario("incast", fab, flows, t_end_s, f"{n}-to-1 incast of {flow_bytes / 1e6:g} MB at {gbps:g}G",
                     expected_s=min(t_end_s, 1.2 * n * flow_bytes / (gbps * 1e9 / 8) + 20e-6))
 
@@ -69,48 +72,12 @@ def victim(n_long: int = 8, n_short: int = 32, short_bytes: float = 64e3, gbps: 
     remote = [h for h in hosts if not h.startswith(dst.split("-")[0] + "-")]
     rng = random.Random(seed)
     long_src = remote[:n_long] if len(remote) >= n_long else remote
-    flows: list[tuple] = [(s, dst, 1e12, 0.0) for s in long_src]
+    flows = [Flow(s, dst, 1e12, 0.0) for s in long_src]
     for i in range(n_short):
         s = remote[rng.randrange(len(remote))]
-        flows.append((s, vic, float(short_bytes), t_end_s * 0.3 + i * 5e-6 + rng.random() * 2e-6, short_priority))
+        flows.append(Flow(s, vic, float(short_bytes), t_end_s * 0.3 + i * 5e-6 + rng.random() * 2e-6, short_priority))
     return Scenario("victim", fab, flows, t_end_s,
                     f"{len(long_src)} long flows into {dst}, {n_short} x {short_bytes / 1e3:g} KB to {vic}")
-
-
-def flows_from_demand(demand: Demand, *, bytes_per_src: float | Mapping[str, float] | None = None,
-                      duration_s: float | None = None, start_s: float = 0.0,
-                      priority: int = DEFAULT_PRIORITY) -> list[tuple]:
-    """A ``fabric.traffic.Demand`` (rates) → packet-model flows (bytes), one per QP, in demand order.
-
-    Give exactly one of
-
-    - ``bytes_per_src``: the bytes each source sends in the collective (one number, or per source);
-      a source's bytes are split over its flows in proportion to their ``rate_gbps`` (the demand's
-      rates are time averages over the collective, so the rate share is the byte share);
-    - ``duration_s``: every flow holds its rate for that long (bytes = rate_gbps·1e9/8·duration_s).
-
-    Each flow keeps its UDP source port (``sport``), which the packet model hashes for ECMP, so the
-    paths are those the demand's QPs would take. Tuples: (src, dst, bytes, start_s, priority, sport).
-    """
-    if (bytes_per_src is None) == (duration_s is None):
-        raise ConfigError("give exactly one of bytes_per_src and duration_s")
-    if not demand.flows:
-        raise ConfigError(f"demand {demand.name!r} has no flows")
-    if duration_s is not None:
-        if not duration_s > 0:
-            raise ConfigError(f"duration_s must be positive, got {duration_s}")
-        return [(f.src, f.dst, f.rate_gbps * 1e9 / 8 * duration_s, start_s, priority, f.sport) for f in demand.flows]
-    assert bytes_per_src is not None  # checked above: exactly one of the two is given
-    src_gbps: dict[str, float] = {}
-    for f in demand.flows:
-        src_gbps[f.src] = src_gbps.get(f.src, 0.0) + f.rate_gbps
-    out = []
-    for f in demand.flows:
-        total = bytes_per_src if isinstance(bytes_per_src, int | float) else bytes_per_src.get(f.src)
-        if total is None or not total > 0:
-            raise ConfigError(f"no positive byte count for source {f.src!r}", where="bytes_per_src")
-        out.append((f.src, f.dst, float(total) * f.rate_gbps / src_gbps[f.src], start_s, priority, f.sport))
-    return out
 
 
 def ring_bytes_per_src(demand: Demand, data_bytes: float) -> dict[str, float]:
@@ -155,7 +122,7 @@ def allreduce(n: int = 8, data_bytes: float = 4e6, gbps: float = 400.0, t_end_s:
     demand = traffic.ring_allreduce(fab, ranks, gbps, seed, per_rail=False)
     flows = flows_from_demand(demand, bytes_per_src=ring_bytes_per_src(demand, data_bytes))
     return Scenario("allreduce", fab, flows, t_end_s, f"ring all-reduce of {data_bytes / 1e6:g} MB over {n} ranks",
-                    expected_s=min(t_end_s, 3 * flows[0][2] / (gbps * 1e9 / 8) + 20e-6), demand=demand)
+                    expected_s=min(t_end_s, 3 * flows[0].size_bytes / (gbps * 1e9 / 8) + 20e-6), demand=demand)
 
 
 def alltoall(n: int = 8, data_bytes: float = 4e6, gbps: float = 400.0, t_end_s: float = 5e-3,
@@ -175,7 +142,7 @@ def bottleneck(n: int = 2, gbps: float = 400.0, t_end_s: float = 10e-3) -> Scena
     """n long flows through one switch port: senders and receiver on one leaf (fluid-model check)."""
     fab = clos(1, 1, n + 1, 1, host_gbps=gbps, uplink_gbps=gbps)
     hosts = fab.endpoints()
-    flows = [(h, hosts[0], 1e12, 0.0) for h in hosts[1:]]
+    flows = [Flow(h, hosts[0], 1e12, 0.0) for h in hosts[1:]]
     return Scenario("bottleneck", fab, flows, t_end_s, f"{n} long flows through one {gbps:g}G port")
 
 

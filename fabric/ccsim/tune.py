@@ -54,7 +54,7 @@ def tune(sc: Scenario, *, profile: str = "nvidia", cc: str = "dcqcn", target_que
     # N: flows sharing the most shared destination
     dsts: dict[str, int] = {}
     for f in sc.flows:
-        dsts[f[1]] = dsts.get(f[1], 0) + 1
+        dsts[f.dst] = dsts.get(f.dst, 0) + 1
     n = max(dsts.values())
     grid = []
     for kf, xf, pm, rt in itertools.product(KMIN_FACTORS, KMAX_FACTORS, PMAX_VALUES, RATE_TIMER_US):
