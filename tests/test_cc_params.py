@@ -163,7 +163,7 @@ def test_cli_plan_cc_json_and_plan_file(cli, tmp_path):
     g = doc["port_groups"][0]
     assert {"speed_gbps", "cable_m", "ports", "pfc", "ecn", "dcqcn"} <= set(g)
     plan = Plan.load(out)
-    assert plan.cc is not None and plan.cc.data["port_groups"] == doc["port_groups"]
+    assert plan.cc is not None and plan.cc.to_dict()["port_groups"] == doc["port_groups"]
     assert plan.cc.provenance.status == "OK"
 
 
