@@ -22,6 +22,7 @@ give an empty diff.
 
 from __future__ import annotations
 
+import dataclasses
 from collections import Counter, defaultdict
 from typing import Any
 
@@ -81,9 +82,15 @@ def diff(old: Plan, new: Plan) -> dict[str, Any]:
 
 
 def _scalar_fields(a: Section, b: Section) -> dict[str, list[Any]]:
-    da, db = a.to_dict(), b.to_dict()
-    return {k: [da.get(k), db.get(k)] for k in sorted(set(da) | set(db))
-            if not isinstance(da.get(k, db.get(k)), list | dict) and da.get(k) != db.get(k)}
+    """Changed top-level figures (numbers, strings, flags); lists and objects have their own differs."""
+    out = {}
+    for f in dataclasses.fields(a):
+        if f.metadata.get("skip") or f.name == contract.EXTRA_FIELD:
+            continue
+        va, vb = getattr(a, f.name), getattr(b, f.name)
+        if not isinstance(va, list | dict) and not dataclasses.is_dataclass(va) and va != vb:
+            out[f.name] = [va, vb]
+    return dict(sorted(out.items()))
 
 
 def _wcmp(a: Any, b: Any) -> dict[str, Any]:
