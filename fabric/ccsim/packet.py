@@ -274,3 +274,12 @@ def simulate(fabric: Fabric, flows: list[Flow] | Any, cfg: PacketConfig | None =
 
 def line_rate_fct_s(size_bytes: float, rate_Bps: float) -> float:
     return size_bytes / rate_Bps if rate_Bps > 0 else math.inf
+
+
+# Named defaults for callers (``fabricctl sim cc``), read from PacketConfig so that the two cannot drift.
+#: Congestion control the packet model runs unless told otherwise: DCQCN (Zhu et al., SIGCOMM 2015),
+#: the RoCEv2 scheme whose parameters :mod:`fabric.cc` plans (REFERENCE.md).
+DEFAULT_CC: str = PacketConfig.cc
+#: Seed of the packet model's ECMP hashes and of the seeded scenarios (*assumption*: any fixed seed,
+#: so that a run is reproducible).
+DEFAULT_SEED: int = PacketConfig.seed

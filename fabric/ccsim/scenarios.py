@@ -157,3 +157,11 @@ def get(name: str, **kw) -> Scenario:
         raise ConfigError(f"unknown scenario {name!r} (expected one of {', '.join(SCENARIOS)})",
                           where="SCENARIO") from None
     return fn(**kw)
+
+
+#: Port speed of every built-in scenario unless told otherwise, Gb/s (each scenario's ``gbps``
+#: default: the 400G ports of :data:`fabric.builders.DEFAULT_PORT_GBPS`). tests/test_cli_defaults.py
+#: checks that the signatures and this name agree.
+DEFAULT_GBPS = 400.0
+#: Scenario ``fabricctl sim cc-tune`` tunes when none is named (the N-to-1 incast of :func:`incast`).
+DEFAULT_TUNE_SCENARIO = "incast"

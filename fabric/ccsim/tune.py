@@ -113,3 +113,9 @@ def tune(sc: Scenario, *, profile: str = "nvidia", cc: str = "dcqcn", target_que
             "fluid_sweep": {"sets": len(grid), "feasible": len(ok), "flows": n, "seconds": round(sweep_s, 3),
                             "t_end_s": fluid_t_end_s},
             "verified": tried, "seconds": round(time.perf_counter() - t0, 3)}
+
+
+#: Fluid-screened parameter sets that :func:`tune` verifies in the packet model (its ``verify``
+#: default; *assumption*: 4 keeps a tune run to seconds). tests/test_cli_defaults.py checks that the
+#: signature and this name agree.
+DEFAULT_VERIFY = 4
