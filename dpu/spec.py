@@ -26,6 +26,9 @@ from fabric.io.reader import read_document
 #: 400 Gb/s with <= 30 us one-way).
 TARGET_GBPS = 400.0
 TARGET_LATENCY_US = 30.0
+#: Spec checked when none is named, and the base of a spec file without ``base``: the 400G design
+#: point of :data:`BUILTIN`.
+DEFAULT_SPEC = "ref-400g"
 
 
 @dataclass(frozen=True)
@@ -247,7 +250,7 @@ def load_spec(name_or_file: str) -> DpuSpec:
     doc = read_document(path, what="DPU spec file", formats=("yaml",)).data
     if not isinstance(doc, dict):
         raise ConfigError("a spec file is a mapping", file=str(path))
-    base = doc.get("base", "ref-400g")
+    base = doc.get("base", DEFAULT_SPEC)
     if not isinstance(base, str) or base not in BUILTIN:
         raise ConfigError(f"unknown base spec {base!r} (built-in: {', '.join(BUILTIN)})", file=str(path),
                           where="base")

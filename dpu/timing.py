@@ -48,6 +48,19 @@ PROFILES: dict[str, tuple[tuple[int, ...], tuple[float, ...]]] = {
 #: Flows in generated traffic (RSS spreads flows, not packets). *assumption*: 4096 concurrent flows;
 #: override with ``flows=`` (a single RoCE QP is 1).
 DEFAULT_FLOWS = 4096
+#: Traffic profile of a check when none is given: the simple IMIX above (*assumption*: a mix of sizes,
+#: the usual tester default, rather than the 64 B worst case).
+DEFAULT_PROFILE = "imix"
+#: Packets one check simulates (*assumption*: 10^6 packets put about 1,000 samples above the p99.9).
+DEFAULT_PACKETS = 1_000_000
+#: Offered load as a fraction of line rate: 1.0, line rate, which is what the 400 Gb/s target asks.
+DEFAULT_LOAD = 1.0
+#: Arrival processes of generated traffic: Poisson (random idle gaps) or deterministic (evenly spaced).
+ARRIVALS = ("poisson", "deterministic")
+#: Default arrivals (*assumption*: a real link's gaps are closer to random than to evenly spaced).
+DEFAULT_ARRIVALS = "poisson"
+#: Seed of generated traffic (*assumption*: any fixed seed, so that a check is reproducible).
+DEFAULT_SEED = 0
 CHUNK = 1 << 20
 HIST_BINS = 1 << 20  # fine: 1 ns bins to 1.05 ms; coarse: 1 us bins to 1.05 s
 
@@ -365,8 +378,8 @@ class SimResult:
         }
 
 
-def simulate(spec: DpuSpec, traffic: Traffic, load: float | None = 1.0, packets: int = 1_000_000, *,
-             seed: int = 0, poisson: bool = True, flows: int = DEFAULT_FLOWS, chunk: int = CHUNK) -> SimResult:
+def simulate(spec: DpuSpec, traffic: Traffic, load: float | None = DEFAULT_LOAD, packets: int = DEFAULT_PACKETS, *,
+             seed: int = DEFAULT_SEED, poisson: bool = DEFAULT_ARRIVALS == "poisson", flows: int = DEFAULT_FLOWS, chunk: int = CHUNK) -> SimResult:
     """Simulate ``packets`` packets of ``traffic`` at ``load`` x line rate through ``spec``.
 
     ``load=None`` (explicit traces only) keeps the trace's own gaps.
@@ -476,8 +489,8 @@ def why_not_sustainable(res: SimResult, target_us: float) -> str | None:
     return None
 
 
-def max_sustainable(spec: DpuSpec, traffic: Traffic, *, packets: int = 200_000, seed: int = 0,
-                    poisson: bool = True, flows: int = DEFAULT_FLOWS, target_us: float = TARGET_LATENCY_US,
+def max_sustainable(spec: DpuSpec, traffic: Traffic, *, packets: int = 200_000, seed: int = DEFAULT_SEED,
+                    poisson: bool = DEFAULT_ARRIVALS == "poisson", flows: int = DEFAULT_FLOWS, target_us: float = TARGET_LATENCY_US,
                     iterations: int = 10) -> tuple[float, str | None]:
     """Highest offered load (line-rate Gb/s) with no drops, p99.9 <= target and every stage below 100%
     utilisation, by bisection on the load (upper bound: line rate); with the reason the next higher
@@ -505,8 +518,8 @@ def max_sustainable_gbps(spec: DpuSpec, traffic: Traffic, **kw: Any) -> float:
     return max_sustainable(spec, traffic, **kw)[0]
 
 
-def check(spec: DpuSpec, traffic: Traffic, load: float | None = 1.0, packets: int = 1_000_000, *, seed: int = 0,
-          poisson: bool = True, flows: int = DEFAULT_FLOWS, target_gbps: float = TARGET_GBPS,
+def check(spec: DpuSpec, traffic: Traffic, load: float | None = DEFAULT_LOAD, packets: int = DEFAULT_PACKETS, *,
+          seed: int = DEFAULT_SEED, poisson: bool = DEFAULT_ARRIVALS == "poisson", flows: int = DEFAULT_FLOWS, target_gbps: float = TARGET_GBPS,
           target_us: float = TARGET_LATENCY_US, search_packets: int = 200_000) -> dict[str, Any]:
     """Simulate at ``load`` and search the max sustainable load; verdict against the targets."""
     res = simulate(spec, traffic, load, packets, seed=seed, poisson=poisson, flows=flows)

@@ -23,6 +23,18 @@ from fabric.constants import DEFAULT_ROUTE_FACTOR, great_circle_km
 DEFAULT_PORT_GBPS = 400.0
 #: Default capacity of one wavelength between centres: 1.6 Tb/s (REFERENCE.md, MIIT target).
 WAVELENGTH_GBPS = 1600.0
+#: GPUs per server, one NIC (rail) each: 8, as in HGX/DGX H100-class servers.
+DEFAULT_GPUS_PER_SERVER = 8
+#: Servers of a rail-optimised or dual-plane build, and per site of :func:`example_two_site`, when none
+#: is given (*assumption*: the smallest size that shows the structure and runs in a lab).
+DEFAULT_SERVERS = 4
+#: Switch radix of a fat-tree when none is given: k = 4, the 16-host example of Al-Fares et al.
+#: (SIGCOMM 2008), the smallest that has every layer.
+DEFAULT_FAT_TREE_K = 4
+#: Leaf-spine Clos size when none is given (*assumption*: small; 4 leaves of 8 hosts under 2 spines).
+DEFAULT_CLOS_LEAVES = 4
+DEFAULT_CLOS_SPINES = 2
+DEFAULT_HOSTS_PER_LEAF = 8
 
 
 def _need(cond: bool, what: str, builder: str) -> None:
@@ -120,7 +132,7 @@ def clos(leaves: int, spines: int, hosts_per_leaf: int, uplinks_per_leaf: int | 
     return f
 
 
-def rail_optimized(servers: int, gpus_per_server: int = 8, *, servers_per_su: int | None = None,
+def rail_optimized(servers: int, gpus_per_server: int = DEFAULT_GPUS_PER_SERVER, *, servers_per_su: int | None = None,
                    spines: int | None = None, uplinks_per_leaf: int | None = None,
                    gpu_gbps: float = DEFAULT_PORT_GBPS, uplink_gbps: float = DEFAULT_PORT_GBPS,
                    name: str | None = None) -> Fabric:
@@ -155,7 +167,7 @@ def rail_optimized(servers: int, gpus_per_server: int = 8, *, servers_per_su: in
     return f
 
 
-def dual_plane(servers: int, gpus_per_server: int = 8, *, servers_per_segment: int | None = None,
+def dual_plane(servers: int, gpus_per_server: int = DEFAULT_GPUS_PER_SERVER, *, servers_per_segment: int | None = None,
                spines_per_plane: int | None = None, uplinks_per_leaf: int | None = None,
                port_gbps: float = 200.0, uplink_gbps: float = DEFAULT_PORT_GBPS,
                name: str | None = None) -> Fabric:
@@ -308,7 +320,8 @@ EXAMPLE_SITES = {"beijing": (39.9075, 116.39723), "shanghai": (31.22222, 121.458
 EXAMPLE_ROUTE_FACTOR = 1.25
 
 
-def example_two_site(servers_per_site: int = 4, gpus_per_server: int = 8) -> Fabric:
+def example_two_site(servers_per_site: int = DEFAULT_SERVERS,
+                     gpus_per_server: int = DEFAULT_GPUS_PER_SERVER) -> Fabric:
     """The built-in example of ``fabricctl demo``: two rail-optimised sites joined by 1.6T WAN links.
 
     Each site: ``servers_per_site`` servers of 8 GPUs at 400G, one leaf per rail, non-blocking spines,

@@ -14,6 +14,7 @@ from typing import Any
 
 from fabric.errors import ConfigError
 from fabric.io.reader import read_document
+from labs.constants import DEFAULT_PROBE_COUNT
 from labs.lab import Lab
 
 
@@ -48,7 +49,7 @@ def validate_budgets(obj: Any, file: str | None = None) -> dict[str, Any]:
     return obj
 
 
-def check(lab: Lab, budgets: dict[str, Any], count: int = 20) -> dict[str, Any]:
+def check(lab: Lab, budgets: dict[str, Any], count: int = DEFAULT_PROBE_COUNT) -> dict[str, Any]:
     """Measure every path; ``ok`` is False when any measured path is over its budget."""
     from labs.probe import latency
 

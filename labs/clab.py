@@ -22,10 +22,11 @@ from typing import Any
 import yaml
 
 from fabric.errors import ConfigError
+from fabric.io.containerlab import DEFAULT_IMAGE
 from fabric.io.reader import MAX_INPUT_BYTES, head_lines, read_document
 from fabric.plan import Plan
 from fabric.topology import Fabric
-from labs.constants import DEFAULT_RATE_SCALE
+from labs.constants import DEFAULT_DELAY_SCALE, DEFAULT_RATE_SCALE
 from labs.linkops import LinkOps
 
 SUPPORTED_KINDS = ("linux", "bridge")
@@ -221,7 +222,7 @@ def build_clab(ops: LinkOps, spec: ClabSpec, names: dict[str, str]) -> None:
 
 
 # ------------------------------------------------------------------------------------------ export
-def export_clab(state: dict[str, Any], *, image: str = "alpine:3.20") -> dict[str, Any]:
+def export_clab(state: dict[str, Any], *, image: str = DEFAULT_IMAGE) -> dict[str, Any]:
     """A containerlab topology reproducing a lab: one ``linux`` node per lab node whose ``exec`` lines
     set the same sysctls, address and routes, links with our impairment keys (delay/jitter/loss/rate).
     ``state`` is a lab's state (``Lab.state``) or :func:`state_from_fabric`'s output."""
@@ -266,7 +267,7 @@ def export_clab(state: dict[str, Any], *, image: str = "alpine:3.20") -> dict[st
 
 
 def state_from_fabric(fabric: Fabric, plan: Plan | None = None, *, name: str = "fabric",
-                      rate_scale: float = DEFAULT_RATE_SCALE, delay_scale: float = 1.0) -> dict[str, Any]:
+                      rate_scale: float = DEFAULT_RATE_SCALE, delay_scale: float = DEFAULT_DELAY_SCALE) -> dict[str, Any]:
     """What a lab of ``fabric`` would hold (addresses, links, routes, where its delays come from)
     without building it."""
     from dataclasses import asdict

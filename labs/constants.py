@@ -36,6 +36,20 @@ LAB_MAX_NODES = (1 << 24) - 2
 #: Default scale from a link's capacity to the rate the lab shapes it to. 1.6 Tb/s cannot run on one
 #: machine; 0.001 turns 400G into 400 Mb/s and 1.6T into 1.6 Gb/s (*assumption*, printed everywhere).
 DEFAULT_RATE_SCALE = 0.001
+#: Default scale from a link's modelled latency to the delay the lab applies: 1.0, the model as it is.
+DEFAULT_DELAY_SCALE = 1.0
+#: Delay backend when none is named: ``auto`` picks netem where the kernel has ``sch_netem`` and the
+#: userspace relay where it does not (DESIGN.md "Labs and delay").
+DEFAULT_DELAY_BACKEND = "auto"
+#: Lab name when none is given: the prefix of every namespace the lab creates (*assumption*: any short
+#: name; it must pass ``labs.routing.check_lab_name``).
+DEFAULT_LAB_NAME = "fablab"
+#: Latency probes per path (``labs.probe.latency``, ``labs.budget.check``); *assumption*: enough for a
+#: min and a mean, and quick on a lab (a p99 of 20 probes is their maximum).
+DEFAULT_PROBE_COUNT = 20
+#: UDP flows ``labs.probe.flow_split`` sends, one source port each (*assumption*: with 2000 flows the
+#: standard error of a measured share is at most 1.1 percentage points, sqrt(0.25 / 2000)).
+DEFAULT_SPLIT_FLOWS = 2000
 
 #: TBF bucket: at least this many bytes or 1 ms worth of tokens, whichever is larger (*assumption*:
 #: a bucket below one jumbo frame stalls TBF; tc-tbf(8) asks for burst >= rate/HZ).

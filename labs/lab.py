@@ -37,7 +37,13 @@ from fabric.plan import Plan
 from fabric.topology import Fabric
 from labs import netns
 from labs.clab import ClabSpec
-from labs.constants import DEFAULT_RATE_SCALE, LAB_STATE_DIR
+from labs.constants import (
+    DEFAULT_DELAY_BACKEND,
+    DEFAULT_DELAY_SCALE,
+    DEFAULT_LAB_NAME,
+    DEFAULT_RATE_SCALE,
+    LAB_STATE_DIR,
+)
 from labs.delay import DelayBackend, kernel_has_netem
 from labs.linkops import LinkOps, state_path
 from labs.nodes import LinkHandle, Node
@@ -66,9 +72,9 @@ class Lab:
     :class:`~labs.linkops.LinkOps` the lab's modules share.
     """
 
-    def __init__(self, fabric: Fabric | None = None, plan: Plan | None = None, *, name: str = "fablab",
-                 rate_scale: float = DEFAULT_RATE_SCALE, delay_scale: float = 1.0,
-                 delay_backend: str = "auto", relay_all: bool = False,
+    def __init__(self, fabric: Fabric | None = None, plan: Plan | None = None, *, name: str = DEFAULT_LAB_NAME,
+                 rate_scale: float = DEFAULT_RATE_SCALE, delay_scale: float = DEFAULT_DELAY_SCALE,
+                 delay_backend: str = DEFAULT_DELAY_BACKEND, relay_all: bool = False,
                  state_dir: str | os.PathLike[str] = LAB_STATE_DIR, plan_file: str | None = None,
                  clab: ClabSpec | None = None, seed: int = 0, relay_realtime: bool = True) -> None:
         check_lab_name(name)

@@ -19,7 +19,7 @@ from typing import Any
 
 from fabric.errors import LabError
 from labs import netns
-from labs.constants import ROCEV2_UDP_PORT, SO_TIMESTAMPNS
+from labs.constants import DEFAULT_PROBE_COUNT, DEFAULT_SPLIT_FLOWS, ROCEV2_UDP_PORT, SO_TIMESTAMPNS
 from labs.lab import Lab
 
 _PROBE = struct.Struct("!4sIq")  # magic, sequence, sender time ns
@@ -44,7 +44,7 @@ def _recv_stamped(s: socket.socket) -> tuple[bytes, int, Any]:
     return data, ts, addr
 
 
-def latency(lab: Lab, a: str, b: str, count: int = 20, *, timeout_s: float = 2.0,
+def latency(lab: Lab, a: str, b: str, count: int = DEFAULT_PROBE_COUNT, *, timeout_s: float = 2.0,
             interval_s: float = 0.0, size: int = 64) -> dict[str, Any]:
     """RTT and one-way delay between nodes ``a`` and ``b`` over ``count`` UDP probes.
 
@@ -178,7 +178,7 @@ def _udp_frame(src: str, dst: str, sport: int, dport: int, payload: bytes) -> by
     return ip + struct.pack("!HHHH", sport, dport, udp_len, 0) + payload
 
 
-def flow_split(lab: Lab, a: str, b: str, flows: int = 2000, *, packets_per_flow: int = 1,
+def flow_split(lab: Lab, a: str, b: str, flows: int = DEFAULT_SPLIT_FLOWS, *, packets_per_flow: int = 1,
                first_sport: int = 49152, seed: int = 0) -> dict[str, Any]:
     """Send ``flows`` UDP flows to port 4791 from ``a`` to ``b`` (source port varies per flow) and
     compare the packets counted on each next hop at the split point with the planned weights."""

@@ -72,9 +72,16 @@ DEFAULT_LINE_RATE = "1.6T"
 WDM_K_PATHS = 4
 #: CP-SAT time limit of the WDM assignment, s.
 WDM_TIME_LIMIT_S = 10.0
+#: Usable spectrum per fibre when none is named: the C band (:data:`C_BAND_GHZ`; C+L doubles it).
+DEFAULT_BAND = "C"
+#: WDM solver when none is named: CP-SAT (exact, with a bound); ``first-fit`` is the baseline.
+WDM_SOLVER = "cp-sat"
 #: With current circuits: accept a throughput within this fraction of the best found (fewer changes).
 OCS_TOLERANCE = 0.01
 #: CP-SAT and local-search time limit of the OCS planner, s.
 OCS_TIME_LIMIT_S = 10.0
 #: Time limit of each evaluation of placed OCS circuits, s.
 OCS_EVAL_TIME_LIMIT_S = 120.0
+#: How the OCS planner evaluates placed circuits when not told: ``auto`` (the exact LP on small
+#: instances, flow deviation on large ones).
+OCS_EVALUATOR = "auto"

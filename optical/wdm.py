@@ -45,7 +45,7 @@ from fabric.plan import Provenance, WdmSection
 from fabric.topology import Fabric
 from optical.budget import BudgetModel, run_latency_us
 from optical.catalog import Transceiver, channels
-from optical.constants import C_BAND_GHZ, WDM_K_PATHS, WDM_TIME_LIMIT_S
+from optical.constants import C_BAND_GHZ, WDM_K_PATHS, WDM_SOLVER, WDM_TIME_LIMIT_S
 from optical.fibre import number, read_endpoint_records, site_of, wdm_site_graph
 
 
@@ -342,7 +342,7 @@ def load_lower_bound(items: list[_Item], served: dict[int, int], fibres: list[in
 
 # ----------------------------------------------------------------------------- the planner
 def plan_wdm(fabric: Fabric | nx.Graph, demands: list[Demand], t: Transceiver, *,
-             spectrum_ghz: float = C_BAND_GHZ, k: int = WDM_K_PATHS, regen: bool = True, solver: str = "cp-sat",
+             spectrum_ghz: float = C_BAND_GHZ, k: int = WDM_K_PATHS, regen: bool = True, solver: str = WDM_SOLVER,
              time_limit_s: float = WDM_TIME_LIMIT_S, workers: int = 2, seed: int = 0, model: BudgetModel | None = None,
              file: str | None = None) -> WdmResult:
     """Route and assign wavelengths to ``demands``; see the module docstring for the output shape.

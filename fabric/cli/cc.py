@@ -63,7 +63,7 @@ def register(app: typer.Typer, groups: dict[str, typer.Typer]) -> None:
 
 
 def _scenario(name: str, senders: int | None, flow_kb: float | None, gbps: float, t_end_us: float | None,
-              seed: int = 1):
+              seed: int):
     from fabric.ccsim import scenarios
 
     kw: dict = {"gbps": gbps}
@@ -111,19 +111,23 @@ def _plan_for(sim_fabric, plan_path: Path | None, profile: str) -> dict | None:
 
 
 def _register_sim(groups: dict[str, typer.Typer]) -> None:
+    from fabric.ccsim.packet import DEFAULT_CC, DEFAULT_SEED
+    from fabric.ccsim.scenarios import DEFAULT_GBPS, DEFAULT_TUNE_SCENARIO
+    from fabric.ccsim.tune import DEFAULT_VERIFY
+
     sim = groups["sim"]
 
     @sim.command("cc")
     def sim_cc(scenario: str = typer.Argument(..., help="incast | victim | allreduce | alltoall | bottleneck."),
-               cc: str = typer.Option("dcqcn", "--cc", help="dcqcn | hpcc | dctcp | none."),
+               cc: str = typer.Option(DEFAULT_CC, "--cc", help="dcqcn | hpcc | dctcp | none."),
                pfc: bool = typer.Option(True, "--pfc/--no-pfc", help="PFC pause/resume on lossless ports."),
                plan: Path | None = typer.Option(None, "--plan", help="Plan JSON whose cc section sets the parameters."),
-               profile: str = typer.Option("nvidia", "--profile", help="Profile when no --plan is given."),
+               profile: str = typer.Option(DEFAULT_PROFILE, "--profile", help="Profile when no --plan is given."),
                senders: int | None = typer.Option(None, "--senders", help="incast/bottleneck: flows; allreduce/alltoall: ranks; victim: long flows."),
                flow_kb: float | None = typer.Option(None, "--flow-kb", help="Flow size (incast), data per rank (allreduce, alltoall), short flows (victim)."),
-               gbps: float = typer.Option(400.0, "--gbps", help="Port speed."),
+               gbps: float = typer.Option(DEFAULT_GBPS, "--gbps", help="Port speed."),
                t_end_us: float | None = typer.Option(None, "--t-end-us", help="Simulated time limit."),
-               seed: int = typer.Option(1, "--seed"),
+               seed: int = typer.Option(DEFAULT_SEED, "--seed", help="Seed of the ECMP hashes and the seeded scenarios."),
                out: Path | None = typer.Option(None, "--out", help="Folder for the PNG plot."),
                json_out: bool = typer.Option(False, "--json", help=JSON_HELP)) -> None:
         """Packet-level simulation of a scenario: queues, PFC pauses, drops, FCT slowdown, Jain's index.
@@ -171,16 +175,16 @@ def _register_sim(groups: dict[str, typer.Typer]) -> None:
             raise typer.Exit(1)
 
     @sim.command("cc-tune")
-    def sim_cc_tune(scenario: str = typer.Argument("incast", help="incast | victim | allreduce | alltoall | bottleneck."),
-                    cc: str = typer.Option("dcqcn", "--cc", help="dcqcn (ECN thresholds + DCQCN rate timer)."),
-                    profile: str = typer.Option("nvidia", "--profile", help="Starting profile."),
+    def sim_cc_tune(scenario: str = typer.Argument(DEFAULT_TUNE_SCENARIO, help="incast | victim | allreduce | alltoall | bottleneck."),
+                    cc: str = typer.Option(DEFAULT_CC, "--cc", help="dcqcn (ECN thresholds + DCQCN rate timer)."),
+                    profile: str = typer.Option(DEFAULT_PROFILE, "--profile", help="Starting profile."),
                     target_queue_kb: float | None = typer.Option(None, "--target-queue-kb", help="Max bottleneck queue."),
                     target_p99: float | None = typer.Option(None, "--target-p99", help="Max p99 FCT slowdown."),
                     senders: int | None = typer.Option(None, "--senders"),
                     flow_kb: float | None = typer.Option(None, "--flow-kb"),
-                    gbps: float = typer.Option(400.0, "--gbps"),
+                    gbps: float = typer.Option(DEFAULT_GBPS, "--gbps"),
                     t_end_us: float | None = typer.Option(None, "--t-end-us"),
-                    verify: int = typer.Option(4, "--verify", help="Fluid-screened sets to verify in the packet model."),
+                    verify: int = typer.Option(DEFAULT_VERIFY, "--verify", help="Fluid-screened sets to verify in the packet model."),
                     json_out: bool = typer.Option(False, "--json", help=JSON_HELP)) -> None:
         """Search ECN Kmin/Kmax/Pmax and the DCQCN rate timer for a scenario (fluid sweep, packet check).
 
@@ -188,9 +192,9 @@ def _register_sim(groups: dict[str, typer.Typer]) -> None:
         """
         from fabric.ccsim.tune import tune
 
-        sc = _scenario(scenario, senders, flow_kb, gbps, t_end_us)
+        sc = _scenario(scenario, senders, flow_kb, gbps, t_end_us, DEFAULT_SEED)
         err_console.print(f"tuning for {sc.description} ...")
-        rep = tune(sc, profile=profile, cc=cc, verify=verify, seed=1,
+        rep = tune(sc, profile=profile, cc=cc, verify=verify, seed=DEFAULT_SEED,
                    target_queue_bytes=None if target_queue_kb is None else target_queue_kb * 1e3,
                    target_p99=target_p99)
         if json_out:

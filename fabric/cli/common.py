@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import sys
+from pathlib import Path
 from typing import Any
 
 from rich.console import Console
@@ -48,3 +49,9 @@ def add_section(plan_path: Any, section: Any, fabric: Any = None, *, read_from: 
 
 
 JSON_HELP = "Machine output: one JSON document on stdout with stable keys."
+
+#: Folder for artefacts (plans, P4, pcaps, PNG plots) when ``--out`` is not given (DESIGN.md "CLI shape":
+#: ``fabricctl demo`` writes to ``./fabricctl-out/``; the planners write their plan there too).
+DEFAULT_OUT_DIR = Path("fabricctl-out")
+#: PNG file ``fabricctl topo draw`` writes when ``--out`` is not given (in the working directory).
+DEFAULT_DRAW_FILE = Path("fabric.png")

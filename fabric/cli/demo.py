@@ -6,12 +6,12 @@ from pathlib import Path
 
 import typer
 
-from fabric.cli.common import JSON_HELP, console, emit_json, err_console
+from fabric.cli.common import DEFAULT_OUT_DIR, JSON_HELP, console, emit_json, err_console
 
 
 def register(app: typer.Typer, groups: dict[str, typer.Typer]) -> None:
     @app.command("demo")
-    def demo(out: Path = typer.Option(Path("fabricctl-out"), "--out", help="Folder for the artefacts."),
+    def demo(out: Path = typer.Option(DEFAULT_OUT_DIR, "--out", help="Folder for the artefacts."),
              json_out: bool = typer.Option(False, "--json", help=JSON_HELP + " Progress goes to stderr.")) -> None:
         """Run the whole chain on a built-in two-site rail-optimised fabric; artefacts go to --out."""
         from fabric.demo import run_demo

@@ -12,6 +12,18 @@ PROFILE_HELP = "Traffic: 64, 1500, imix, roce4k (line-rate profiles) or a pcap f
 
 
 def register(app: typer.Typer, groups: dict[str, typer.Typer]) -> None:
+    from dpu.spec import BUILTIN, DEFAULT_SPEC
+    from dpu.timing import (
+        ARRIVALS,
+        DEFAULT_ARRIVALS,
+        DEFAULT_FLOWS,
+        DEFAULT_LOAD,
+        DEFAULT_PACKETS,
+        DEFAULT_PROFILE,
+        DEFAULT_SEED,
+        PROFILES,
+    )
+
     dpu = groups["dpu"]
 
     @dpu.command("parse")
@@ -94,16 +106,16 @@ def register(app: typer.Typer, groups: dict[str, typer.Typer]) -> None:
                       + ", ".join(f"{p}: {n:,}" for p, n in summary["per_port"].items()) + f"; wrote {out}")
 
     @dpu.command("check")
-    def check_cmd(spec: str = typer.Option("ref-400g", "--spec", help="Built-in spec name (ref-400g, "
-                                           "arm-sw-gen4) or a YAML/JSON spec file."),
-                  profile: str = typer.Option("imix", "--profile", help=PROFILE_HELP),
+    def check_cmd(spec: str = typer.Option(DEFAULT_SPEC, "--spec", help=f"Built-in spec name "
+                                           f"({', '.join(BUILTIN)}) or a YAML/JSON spec file."),
+                  profile: str = typer.Option(DEFAULT_PROFILE, "--profile", help=PROFILE_HELP),
                   load: float | None = typer.Option(None, "--load", help="Offered load as a fraction of line "
-                                                    "rate (default 1.0; for a pcap: its own gaps)."),
-                  packets: int = typer.Option(1_000_000, "--packets", help="Packets to simulate."),
-                  flows: int = typer.Option(4096, "--flows", help="Concurrent flows in generated traffic (RSS)."),
-                  arrivals: str = typer.Option("poisson", "--arrivals", help="poisson (random idle gaps) or "
+                                                    f"rate (default {DEFAULT_LOAD}; for a pcap: its own gaps)."),
+                  packets: int = typer.Option(DEFAULT_PACKETS, "--packets", help="Packets to simulate."),
+                  flows: int = typer.Option(DEFAULT_FLOWS, "--flows", help="Concurrent flows in generated traffic (RSS)."),
+                  arrivals: str = typer.Option(DEFAULT_ARRIVALS, "--arrivals", help="poisson (random idle gaps) or "
                                                "deterministic (evenly spaced)."),
-                  seed: int = typer.Option(0, "--seed", help="Random seed."),
+                  seed: int = typer.Option(DEFAULT_SEED, "--seed", help="Random seed."),
                   show_assumptions: bool = typer.Option(False, "--assumptions", help="List the spec's assumptions."),
                   json_out: bool = typer.Option(False, "--json", help=JSON_HELP)) -> None:
         """Simulate a DPU spec on a traffic profile; verdict against 400 Gb/s and <= 30 us one-way (exit 1 on miss)."""
@@ -112,15 +124,15 @@ def register(app: typer.Typer, groups: dict[str, typer.Typer]) -> None:
         from dpu.timing import profile as named_profile
         from fabric.errors import ConfigError
 
-        if arrivals not in ("poisson", "deterministic"):
-            raise ConfigError(f"unknown arrivals {arrivals!r} (poisson, deterministic)", where="--arrivals")
+        if arrivals not in ARRIVALS:
+            raise ConfigError(f"unknown arrivals {arrivals!r} ({', '.join(ARRIVALS)})", where="--arrivals")
         if packets < 1:
             raise ConfigError(f"packets must be >= 1, got {packets}", where="--packets")
         s = load_spec(spec)
-        is_pcap = profile not in ("64", "1500", "imix", "roce4k")
+        is_pcap = profile not in PROFILES
         traffic = pcap_traffic(profile) if is_pcap else named_profile(profile)
         with err_console.status(f"simulating {packets:,} packets of {traffic.name} through {s.name}"):
-            res = check(s, traffic, load if (load is not None or is_pcap) else 1.0, packets, seed=seed,
+            res = check(s, traffic, load if (load is not None or is_pcap) else DEFAULT_LOAD, packets, seed=seed,
                         poisson=arrivals == "poisson", flows=flows)
         res["assumptions"] = s.assumptions()
         if json_out:

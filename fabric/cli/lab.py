@@ -17,18 +17,27 @@ def _fmt_ms(d: dict[str, float]) -> str:
 
 
 def register(app: typer.Typer, groups: dict[str, typer.Typer]) -> None:
-    from labs.constants import DEFAULT_RATE_SCALE, LAB_STATE_DIR
+    from fabric.io.containerlab import DEFAULT_IMAGE
+    from labs.constants import (
+        DEFAULT_DELAY_BACKEND,
+        DEFAULT_DELAY_SCALE,
+        DEFAULT_LAB_NAME,
+        DEFAULT_PROBE_COUNT,
+        DEFAULT_RATE_SCALE,
+        DEFAULT_SPLIT_FLOWS,
+        LAB_STATE_DIR,
+    )
 
     lab = groups["lab"]
 
     @lab.command("up")
     def up(file: str = typer.Argument(..., help="Topology: our YAML, GML, 'example', 'zoo:<Name>' or a *.clab.yml file."),
            plan: Path | None = typer.Option(None, "--plan", help="Plan JSON: its wcmp section becomes weighted multipath routes."),
-           name: str = typer.Option("fablab", "--name", help=NAME_HELP),
+           name: str = typer.Option(DEFAULT_LAB_NAME, "--name", help=NAME_HELP),
            rate_scale: float = typer.Option(DEFAULT_RATE_SCALE, "--rate-scale",
                                             help="Link rate = capacity_gbps x this (0: no shaping)."),
-           delay_scale: float = typer.Option(1.0, "--delay-scale", help="Link delay = latency model x this."),
-           delay_backend: str = typer.Option("auto", "--delay-backend", help="auto, netem or relay."),
+           delay_scale: float = typer.Option(DEFAULT_DELAY_SCALE, "--delay-scale", help="Link delay = latency model x this."),
+           delay_backend: str = typer.Option(DEFAULT_DELAY_BACKEND, "--delay-backend", help="auto, netem or relay."),
            relay_all: bool = typer.Option(False, "--relay-all", help="Relay every link, so delays can be set live on any."),
            state_dir: Path = typer.Option(Path(LAB_STATE_DIR), "--state-dir", help=STATE_HELP),
            json_out: bool = typer.Option(False, "--json", help=JSON_HELP)) -> None:
@@ -70,7 +79,7 @@ def register(app: typer.Typer, groups: dict[str, typer.Typer]) -> None:
             console.print(f"note: {n}")
 
     @lab.command("down")
-    def down(name: str = typer.Option("fablab", "--name", help=NAME_HELP),
+    def down(name: str = typer.Option(DEFAULT_LAB_NAME, "--name", help=NAME_HELP),
              state_dir: Path = typer.Option(Path(LAB_STATE_DIR), "--state-dir", help=STATE_HELP),
              json_out: bool = typer.Option(False, "--json", help=JSON_HELP)) -> None:
         """Remove the lab's namespaces and processes (only this lab's, from its state file)."""
@@ -123,7 +132,7 @@ def register(app: typer.Typer, groups: dict[str, typer.Typer]) -> None:
 
     @lab.command("probe")
     def probe_cmd(a: str = typer.Argument(..., help="Source node."), b: str = typer.Argument(..., help="Destination node."),
-                  count: int = typer.Option(20, "--count", help="Number of probes."),
+                  count: int = typer.Option(DEFAULT_PROBE_COUNT, "--count", help="Number of probes."),
                   name: str | None = typer.Option(None, "--name", help=NAME_HELP),
                   state_dir: Path = typer.Option(Path(LAB_STATE_DIR), "--state-dir", help=STATE_HELP),
                   json_out: bool = typer.Option(False, "--json", help=JSON_HELP)) -> None:
@@ -148,7 +157,7 @@ def register(app: typer.Typer, groups: dict[str, typer.Typer]) -> None:
 
     @lab.command("split")
     def split(a: str = typer.Argument(..., help="Source node."), b: str = typer.Argument(..., help="Destination node."),
-              flows: int = typer.Option(2000, "--flows", help="UDP flows to port 4791, one source port each."),
+              flows: int = typer.Option(DEFAULT_SPLIT_FLOWS, "--flows", help="UDP flows to port 4791, one source port each."),
               name: str | None = typer.Option(None, "--name", help=NAME_HELP),
               state_dir: Path = typer.Option(Path(LAB_STATE_DIR), "--state-dir", help=STATE_HELP),
               json_out: bool = typer.Option(False, "--json", help=JSON_HELP)) -> None:
@@ -175,7 +184,7 @@ def register(app: typer.Typer, groups: dict[str, typer.Typer]) -> None:
     @lab.command("check")
     def check(budgets: Path | None = typer.Option(None, "--budgets", help="Budgets file (a Plan or {'paths': [...]})."),
               plan: Path | None = typer.Option(None, "--plan", help="Plan whose budgets section to check."),
-              count: int = typer.Option(20, "--count", help="Probes per path."),
+              count: int = typer.Option(DEFAULT_PROBE_COUNT, "--count", help="Probes per path."),
               name: str | None = typer.Option(None, "--name", help=NAME_HELP),
               state_dir: Path = typer.Option(Path(LAB_STATE_DIR), "--state-dir", help=STATE_HELP),
               json_out: bool = typer.Option(False, "--json", help=JSON_HELP)) -> None:
@@ -216,7 +225,7 @@ def register(app: typer.Typer, groups: dict[str, typer.Typer]) -> None:
     def export(out: Path = typer.Option(..., "-o", "--out", help="containerlab file to write (*.clab.yml)."),
                fabric: str | None = typer.Option(None, "--fabric", help="Export this topology instead of a running lab."),
                plan: Path | None = typer.Option(None, "--plan", help="With --fabric: plan for weighted routes."),
-               image: str = typer.Option("alpine:3.20", "--image", help="Container image of every node."),
+               image: str = typer.Option(DEFAULT_IMAGE, "--image", help="Container image of every node."),
                rate_scale: float = typer.Option(DEFAULT_RATE_SCALE, "--rate-scale", help="With --fabric: rate scale."),
                name: str | None = typer.Option(None, "--name", help=NAME_HELP),
                state_dir: Path = typer.Option(Path(LAB_STATE_DIR), "--state-dir", help=STATE_HELP),

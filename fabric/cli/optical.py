@@ -14,12 +14,14 @@ import typer
 from rich.table import Table
 
 from fabric.cli.common import JSON_HELP, add_section, console, emit_json, err_console
+from fabric.constants import DEFAULT_ROUTE_FACTOR
 from fabric.plan import Plan
 from optical import constants as C
 
 FIBRES_HELP = ("Fibre graph: a Topology Zoo GML file, zoo:<Name> (e.g. zoo:Chinanet), our YAML, "
                "a containerlab file or 'example' (the demo's two-site fabric).")
 PLAN_HELP = "Add this result as a section of this plan file (created if missing, written atomically)."
+ROUTE_FACTOR_HELP = f"GML only: fibre km = great circle x this (default {DEFAULT_ROUTE_FACTOR})."
 
 
 def load_fibres(spec: str, route_factor: float | None) -> Any:
@@ -67,8 +69,7 @@ def register(app: typer.Typer, groups: dict[str, typer.Typer]) -> None:
                fec_us: float | None = typer.Option(None, help=f"Per FEC decode, µs (default {C.FEC_US:g})."),
                regen_us: float | None = typer.Option(None, help=f"Per regeneration site, µs (default {C.REGEN_US:g})."),
                switch_us: float | None = typer.Option(None, help=f"Per packet switch, µs (default {C.SWITCH_US:g}, assumption)."),
-               route_factor: float | None = typer.Option(None, "--route-factor", help="GML only: fibre km = "
-                                                         "great circle x this (default 1.0)."),
+               route_factor: float | None = typer.Option(None, "--route-factor", help=ROUTE_FACTOR_HELP),
                plan_file: Path | None = typer.Option(None, "--plan", help=PLAN_HELP),
                json_out: bool = typer.Option(False, "--json", help=JSON_HELP)) -> None:
         """Latency budget per path: fibre, devices, FEC, serialisation; verdict per path (exit 1 if any is over)."""
@@ -124,14 +125,13 @@ def register(app: typer.Typer, groups: dict[str, typer.Typer]) -> None:
             rate: str = typer.Option(C.DEFAULT_LINE_RATE, "--rate", help="Line rate per wavelength: 400G, 800G or 1.6T."),
             protect: bool = typer.Option(False, "--protect", help="1+1 protection on link-disjoint paths "
                                          "for every demand."),
-            band: str = typer.Option("C", "--band", help="Usable spectrum per fibre: C or C+L."),
+            band: str = typer.Option(C.DEFAULT_BAND, "--band", help="Usable spectrum per fibre: C or C+L."),
             regen: bool = typer.Option(True, "--regen/--no-regen", help="Allow regeneration sites when a "
                                        "route exceeds the reach (otherwise such routes are not used)."),
             k: int = typer.Option(C.WDM_K_PATHS, "-k", "--k-paths", help="Candidate routes per demand (k shortest)."),
-            solver: str = typer.Option("cp-sat", "--solver", help="cp-sat or first-fit (the baseline)."),
+            solver: str = typer.Option(C.WDM_SOLVER, "--solver", help="cp-sat or first-fit (the baseline)."),
             time_limit: float = typer.Option(C.WDM_TIME_LIMIT_S, "--time-limit", help="CP-SAT time limit, s."),
-            route_factor: float | None = typer.Option(None, "--route-factor", help="GML only: fibre km = "
-                                                      "great circle x this (default 1.0)."),
+            route_factor: float | None = typer.Option(None, "--route-factor", help=ROUTE_FACTOR_HELP),
             plan_file: Path | None = typer.Option(None, "--plan", help=PLAN_HELP),
             json_out: bool = typer.Option(False, "--json", help=JSON_HELP)) -> None:
         """Routing and wavelength assignment with wavelength continuity (CP-SAT, or first-fit on k shortest paths)."""
@@ -185,7 +185,7 @@ def register(app: typer.Typer, groups: dict[str, typer.Typer]) -> None:
             time_limit: float = typer.Option(C.OCS_TIME_LIMIT_S, "--time-limit", help="CP-SAT and local-search time limit, s."),
             eval_time_limit: float = typer.Option(C.OCS_EVAL_TIME_LIMIT_S, "--eval-time-limit", help="Time limit of each "
                                                   "evaluation of placed circuits, s."),
-            evaluate: str = typer.Option("auto", "--evaluate", help="Throughput of the placed circuits: "
+            evaluate: str = typer.Option(C.OCS_EVALUATOR, "--evaluate", help="Throughput of the placed circuits: "
                                          "lp (exact GLOP LP), flow (flow deviation, fast, a feasible "
                                          "routing) or auto (lp on small instances, flow on large ones)."),
             plan_file: Path | None = typer.Option(None, "--plan", help=PLAN_HELP),

@@ -7,7 +7,16 @@ from pathlib import Path
 
 import typer
 
-from fabric.cli.common import JSON_HELP, console, emit_json, err_console
+from fabric.builders import (
+    DEFAULT_CLOS_LEAVES,
+    DEFAULT_CLOS_SPINES,
+    DEFAULT_FAT_TREE_K,
+    DEFAULT_GPUS_PER_SERVER,
+    DEFAULT_HOSTS_PER_LEAF,
+    DEFAULT_PORT_GBPS,
+    DEFAULT_SERVERS,
+)
+from fabric.cli.common import DEFAULT_DRAW_FILE, JSON_HELP, console, emit_json, err_console
 from fabric.errors import ConfigError
 
 
@@ -39,16 +48,16 @@ def register(app: typer.Typer, groups: dict[str, typer.Typer]) -> None:
     @topo.command("build")
     def build(kind: BuildKind = typer.Argument(..., help="Which builder."),
               out: Path = typer.Option(..., "-o", "--out", help="YAML file to write."),
-              k: int = typer.Option(4, help="fat-tree: switch radix k (even)."),
-              leaves: int = typer.Option(4, help="clos: number of leaves."),
-              spines: int | None = typer.Option(None, help="Number of spines (clos default 2; rail/dual-plane default: one per uplink; per plane for dual-plane)."),
-              hosts_per_leaf: int = typer.Option(8, help="clos: hosts per leaf."),
+              k: int = typer.Option(DEFAULT_FAT_TREE_K, help="fat-tree: switch radix k (even)."),
+              leaves: int = typer.Option(DEFAULT_CLOS_LEAVES, help="clos: number of leaves."),
+              spines: int | None = typer.Option(None, help=f"Number of spines (clos default {DEFAULT_CLOS_SPINES}; rail/dual-plane default: one per uplink; per plane for dual-plane)."),
+              hosts_per_leaf: int = typer.Option(DEFAULT_HOSTS_PER_LEAF, help="clos: hosts per leaf."),
               uplinks_per_leaf: int | None = typer.Option(None, help="clos/rail: uplinks per leaf (multiple of spines)."),
-              servers: int = typer.Option(4, help="rail/dual-plane: servers; multi-site: servers per site of the two-site example."),
-              gpus_per_server: int = typer.Option(8, help="rail/dual-plane: GPUs per server (rails)."),
+              servers: int = typer.Option(DEFAULT_SERVERS, help="rail/dual-plane: servers; multi-site: servers per site of the two-site example."),
+              gpus_per_server: int = typer.Option(DEFAULT_GPUS_PER_SERVER, help="rail/dual-plane: GPUs per server (rails)."),
               servers_per_su: int | None = typer.Option(None, help="rail/dual-plane: servers per scalable unit."),
-              host_gbps: float = typer.Option(400.0, help="Endpoint port speed, Gb/s."),
-              uplink_gbps: float = typer.Option(400.0, help="Switch uplink speed, Gb/s."),
+              host_gbps: float = typer.Option(DEFAULT_PORT_GBPS, help="Endpoint port speed, Gb/s."),
+              uplink_gbps: float = typer.Option(DEFAULT_PORT_GBPS, help="Switch uplink speed, Gb/s."),
               name: str | None = typer.Option(None, help="Fabric name."),
               json_out: bool = typer.Option(False, "--json", help=JSON_HELP)) -> None:
         """Build a fabric with one of the builders and write it as YAML."""
@@ -59,7 +68,7 @@ def register(app: typer.Typer, groups: dict[str, typer.Typer]) -> None:
             if kind is BuildKind.fat_tree:
                 return builders.fat_tree(k, host_gbps, name=name)
             if kind is BuildKind.clos:
-                return builders.clos(leaves, spines or 2, hosts_per_leaf, uplinks_per_leaf, host_gbps=host_gbps,
+                return builders.clos(leaves, spines or DEFAULT_CLOS_SPINES, hosts_per_leaf, uplinks_per_leaf, host_gbps=host_gbps,
                                      uplink_gbps=uplink_gbps, name=name)
             if kind is BuildKind.rail:
                 return builders.rail_optimized(servers, gpus_per_server, servers_per_su=servers_per_su, spines=spines,
@@ -161,7 +170,7 @@ def register(app: typer.Typer, groups: dict[str, typer.Typer]) -> None:
 
     @topo.command("draw")
     def draw(fabric: str = typer.Argument(..., help=FABRIC_HELP),
-             out: Path = typer.Option(Path("fabric.png"), "-o", "--out", help="PNG file to write."),
+             out: Path = typer.Option(DEFAULT_DRAW_FILE, "-o", "--out", help="PNG file to write."),
              json_out: bool = typer.Option(False, "--json", help=JSON_HELP)) -> None:
         """Draw a topology: layered for a Clos, geographic for sites with coordinates."""
         from fabric.io import load_fabric

@@ -8,7 +8,7 @@ from typing import Any
 
 import typer
 
-from fabric.cli.common import JSON_HELP, add_section, console, emit_json, err_console
+from fabric.cli.common import DEFAULT_OUT_DIR, JSON_HELP, add_section, console, emit_json, err_console
 from fabric.errors import ConfigError
 from fabric.qp_ports import DEFAULT_CANDIDATES
 from fabric.traffic import DEFAULT_COLLECTIVE, DEFAULT_RATE_GBPS
@@ -84,16 +84,16 @@ def register(app: typer.Typer, groups: dict[str, typer.Typer]) -> None:
         seed: int | None = typer.Option(None, "--seed", help="Seed of the demand generator."),
         fail: list[str] = typer.Option([], "--fail", help="Link(s) to fail (a--b, a--b#key, a:port--b:port); repeat or separate by commas."),
         fail_node: list[str] = typer.Option([], "--fail-node", help="Node(s) whose links all fail; repeat or separate by commas."),
-        max_group: int = typer.Option(DEFAULT_MAX_MEMBERS, "--max-group", help="Max members per group (REFERENCE: 256)."),
-        max_weight: int = typer.Option(DEFAULT_MAX_GROUP_WEIGHT, "--max-weight", help="Max total weight per group (SONiC PINS ToR: 256)."),
-        table_size: int = typer.Option(DEFAULT_TABLE_SIZE, "--table-size", help="Entries per switch (Tomahawk-2 class: 16K)."),
-        max_groups: int = typer.Option(DEFAULT_MAX_GROUPS, "--max-groups", help="Distinct groups per switch (SONiC PINS: 3968)."),
+        max_group: int = typer.Option(DEFAULT_MAX_MEMBERS, "--max-group", help=f"Max members per group (default {DEFAULT_MAX_MEMBERS}, REFERENCE.md)."),
+        max_weight: int = typer.Option(DEFAULT_MAX_GROUP_WEIGHT, "--max-weight", help=f"Max total weight per group (default {DEFAULT_MAX_GROUP_WEIGHT}, SONiC PINS ToR)."),
+        table_size: int = typer.Option(DEFAULT_TABLE_SIZE, "--table-size", help=f"Entries per switch (default {DEFAULT_TABLE_SIZE:,}, Tomahawk-2 class)."),
+        max_groups: int = typer.Option(DEFAULT_MAX_GROUPS, "--max-groups", help=f"Distinct groups per switch (default {DEFAULT_MAX_GROUPS:,}, SONiC PINS)."),
         theta0: float = typer.Option(DEFAULT_THETA0, "--theta0", help="Initial oversubscription bound of the reduction."),
         solver: SolverKind = typer.Option(SolverKind.auto, "--solver", help="LP solver (auto: GLOP, PDLP when large)."),
         time_limit: float = typer.Option(DEFAULT_LP_TIME_LIMIT_S, "--time-limit", help="LP time limit per component, s."),
         no_balance: bool = typer.Option(False, "--no-balance", help="Skip the phase that keeps splits close to ECMP."),
         max_mlu: float | None = typer.Option(None, "--max-mlu", help="Exit 1 when the WCMP MLU exceeds this."),
-        out: Path = typer.Option(Path("fabricctl-out"), "--out", help="Folder for the plan and the PNG."),
+        out: Path = typer.Option(DEFAULT_OUT_DIR, "--out", help="Folder for the plan and the PNG."),
         plan_path: Path | None = typer.Option(None, "--plan", help="Plan file to add the section to (default OUT/plan.json)."),
         png: bool = typer.Option(True, "--png/--no-png", help="Write OUT/wcmp-util.png."),
         json_out: bool = typer.Option(False, "--json", help=JSON_HELP),
@@ -155,7 +155,7 @@ def register(app: typer.Typer, groups: dict[str, typer.Typer]) -> None:
         polarize: bool = typer.Option(False, "--polarize", help="Same hash seed on every switch (polarisation)."),
         hash_qp: bool = typer.Option(False, "--hash-qp", help="CRC32 also hashes the destination QP (as Meta does)."),
         candidates: int = typer.Option(DEFAULT_CANDIDATES, "--candidates", help="Source ports tried per QP when placing."),
-        out: Path = typer.Option(Path("fabricctl-out"), "--out", help="Folder for the plan."),
+        out: Path = typer.Option(DEFAULT_OUT_DIR, "--out", help="Folder for the plan."),
         plan_path: Path | None = typer.Option(None, "--plan", help="Plan file (default OUT/plan.json). Its wcmp "
                                               "section's groups are used when it has one."),
         json_out: bool = typer.Option(False, "--json", help=JSON_HELP),

@@ -109,7 +109,7 @@ class OcsResult:
 def plan_ocs(spec: OcsSpec, demand: dict[tuple[int, int], float], *, current: Current | None = None,
              tolerance: float = C.OCS_TOLERANCE, time_limit_s: float = C.OCS_TIME_LIMIT_S,
              eval_time_limit_s: float = C.OCS_EVAL_TIME_LIMIT_S,
-             workers: int = 2, evaluator: str = "auto") -> OcsResult:
+             workers: int = 2, evaluator: str = C.OCS_EVALUATOR) -> OcsResult:
     """Allocate circuits (see the module docstring for the method and the output shape).
 
     ``time_limit_s`` bounds the CP-SAT phases and the local search; ``eval_time_limit_s`` bounds the
