@@ -42,7 +42,15 @@ from typing import Any
 import networkx as nx
 import numpy as np
 
-from fabric.cc import CABLE_SPEED_M_S, DEFAULT_DYNAMIC_ALPHA, SWITCH_HOP_US, CcOptions, cable_m_of, plan_cc
+from fabric.cc import (
+    CABLE_SPEED_M_S,
+    DEFAULT_DYNAMIC_ALPHA,
+    DEFAULT_PROFILE,
+    SWITCH_HOP_US,
+    CcOptions,
+    cable_m_of,
+    plan_cc,
+)
 from fabric.ccsim import kernel as K
 from fabric.ccsim.flows import DEFAULT_PRIORITY, Flow, as_flow, as_flows
 from fabric.errors import ConfigError
@@ -54,7 +62,7 @@ class PacketConfig:
     cc: str = "dcqcn"
     pfc: bool = True
     ecn: bool | None = None           # default: on for dcqcn and dctcp
-    profile: str = "nvidia"
+    profile: str = DEFAULT_PROFILE
     mtu_bytes: int = 4096             # RoCE MTU (assumption: 4096 B payload per packet)
     t_end_s: float = 2e-3
     samples: int = 400

@@ -15,11 +15,17 @@ from collections.abc import Callable
 from dataclasses import dataclass
 
 from fabric import traffic
-from fabric.builders import clos
+from fabric.builders import DEFAULT_PORT_GBPS, clos
 from fabric.ccsim.flows import Flow, as_flow, flows_from_demand
 from fabric.errors import ConfigError
 from fabric.topology import Fabric
 from fabric.traffic import Demand
+
+#: Port speed of every built-in scenario unless told otherwise, Gb/s (each scenario's ``gbps``
+#: default: the 400G ports of :data:`fabric.builders.DEFAULT_PORT_GBPS`).
+DEFAULT_GBPS = DEFAULT_PORT_GBPS
+#: Scenario ``fabricctl sim cc-tune`` tunes when none is named (the N-to-1 incast of :func:`incast`).
+DEFAULT_TUNE_SCENARIO = "incast"
 
 
 @dataclass
@@ -42,7 +48,7 @@ def _clos_for(hosts: int, gbps: float, hosts_per_leaf: int = 8, spines: int = 2)
     return clos(leaves, spines, hosts_per_leaf, up, host_gbps=gbps, uplink_gbps=gbps)
 
 
-def incast(n: int = 16, flow_bytes: float = 1e6, gbps: float = 400.0, t_end_s: float = 10e-3) -> Scenario:
+def incast(n: int = 16, flow_bytes: float = 1e6, gbps: float = DEFAULT_GBPS, t_end_s: float = 10e-3) -> Scenario:
     """n senders (on every leaf) each send ``flow_bytes`` to one receiver at t = 0."""
     if n < 1:
         raise ConfigError(f"incast needs at least one sender, got {n}")
@@ -60,7 +66,7 @@ def incast(n: int = 16, flow_bytes: float = 1e6, gbps: float = 400.0, t_end_s: f
                     expected_s=min(t_end_s, 1.2 * n * flow_bytes / (gbps * 1e9 / 8) + 20e-6))
 
 
-def victim(n_long: int = 8, n_short: int = 32, short_bytes: float = 64e3, gbps: float = 400.0,
+def victim(n_long: int = 8, n_short: int = 32, short_bytes: float = 64e3, gbps: float = DEFAULT_GBPS,
            t_end_s: float = 3e-3, seed: int = 1, short_priority: int = 3) -> Scenario:
     """Long flows incast onto one receiver; a burst of short flows to a neighbour of it (the victim).
 
@@ -113,7 +119,7 @@ def _ranks(n: int, gbps: float) -> tuple[Fabric, list[str]]:
     return fab, [per_leaf[leaves[i % len(leaves)]][i // len(leaves)] for i in range(n)]
 
 
-def allreduce(n: int = 8, data_bytes: float = 4e6, gbps: float = 400.0, t_end_s: float = 5e-3,
+def allreduce(n: int = 8, data_bytes: float = 4e6, gbps: float = DEFAULT_GBPS, t_end_s: float = 5e-3,
               seed: int = 1) -> Scenario:
     """Ring all-reduce from :func:`fabric.traffic.ring_allreduce` over n ranks placed round-robin across
     leaves; each ring edge carries 2(n−1)/n·``data_bytes`` (:func:`ring_bytes_per_src`); ``seed``
@@ -125,7 +131,7 @@ def allreduce(n: int = 8, data_bytes: float = 4e6, gbps: float = 400.0, t_end_s:
                     expected_s=min(t_end_s, 3 * flows[0].size_bytes / (gbps * 1e9 / 8) + 20e-6), demand=demand)
 
 
-def alltoall(n: int = 8, data_bytes: float = 4e6, gbps: float = 400.0, t_end_s: float = 5e-3,
+def alltoall(n: int = 8, data_bytes: float = 4e6, gbps: float = DEFAULT_GBPS, t_end_s: float = 5e-3,
              seed: int = 1) -> Scenario:
     """All-to-all (MoE token exchange) from :func:`fabric.traffic.all_to_all` over n ranks: each rank
     holds ``data_bytes`` split in n shards and sends one shard (data/n) to each of the n−1 others,
@@ -138,7 +144,7 @@ def alltoall(n: int = 8, data_bytes: float = 4e6, gbps: float = 400.0, t_end_s: 
                     expected_s=min(t_end_s, 3 * per_rank / (gbps * 1e9 / 8) + 20e-6), demand=demand)
 
 
-def bottleneck(n: int = 2, gbps: float = 400.0, t_end_s: float = 10e-3) -> Scenario:
+def bottleneck(n: int = 2, gbps: float = DEFAULT_GBPS, t_end_s: float = 10e-3) -> Scenario:
     """n long flows through one switch port: senders and receiver on one leaf (fluid-model check)."""
     fab = clos(1, 1, n + 1, 1, host_gbps=gbps, uplink_gbps=gbps)
     hosts = fab.endpoints()
@@ -159,9 +165,3 @@ def get(name: str, **kw) -> Scenario:
     return fn(**kw)
 
 
-#: Port speed of every built-in scenario unless told otherwise, Gb/s (each scenario's ``gbps``
-#: default: the 400G ports of :data:`fabric.builders.DEFAULT_PORT_GBPS`). tests/test_cli_defaults.py
-#: checks that the signatures and this name agree.
-DEFAULT_GBPS = 400.0
-#: Scenario ``fabricctl sim cc-tune`` tunes when none is named (the N-to-1 incast of :func:`incast`).
-DEFAULT_TUNE_SCENARIO = "incast"

@@ -18,11 +18,16 @@ from typing import Any
 
 import numpy as np
 
-from fabric.cc import CcOptions, plan_cc
+from fabric.cc import DEFAULT_PROFILE, CcOptions, plan_cc
 from fabric.ccsim.fluid import SWEEP_COLUMNS, FluidParams, fluid_sweep
 from fabric.ccsim.packet import PacketConfig, build_network, simulate
 from fabric.ccsim.scenarios import Scenario
 from fabric.errors import ConfigError
+
+#: Fluid-screened parameter sets that :func:`tune` verifies in the packet model (its ``verify``
+#: default; *assumption*: 4 keeps a tune run to seconds). tests/test_cli_defaults.py checks that the
+#: signature and this name agree.
+DEFAULT_VERIFY = 4
 
 KMIN_FACTORS = (0.1, 0.25, 0.5, 1.0, 2.0)
 KMAX_FACTORS = (0.25, 0.5, 1.0, 2.0)
@@ -38,8 +43,8 @@ def _evidence(m: dict[str, Any]) -> dict[str, Any]:
             "throughput_gbps_total": round(sum(m["throughput_gbps"]), 3)}
 
 
-def tune(sc: Scenario, *, profile: str = "nvidia", cc: str = "dcqcn", target_queue_bytes: float | None = None,
-         target_p99: float | None = None, verify: int = 4, min_utilisation: float = 0.95, seed: int = 1,
+def tune(sc: Scenario, *, profile: str = DEFAULT_PROFILE, cc: str = "dcqcn", target_queue_bytes: float | None = None,
+         target_p99: float | None = None, verify: int = DEFAULT_VERIFY, min_utilisation: float = 0.95, seed: int = 1,
          fluid_t_end_s: float = 10e-3) -> dict[str, Any]:
     if cc != "dcqcn":
         raise ConfigError(f"auto-tune screens with the DCQCN fluid model; --cc {cc} is not supported (use dcqcn)",
@@ -115,7 +120,3 @@ def tune(sc: Scenario, *, profile: str = "nvidia", cc: str = "dcqcn", target_que
             "verified": tried, "seconds": round(time.perf_counter() - t0, 3)}
 
 
-#: Fluid-screened parameter sets that :func:`tune` verifies in the packet model (its ``verify``
-#: default; *assumption*: 4 keeps a tune run to seconds). tests/test_cli_defaults.py checks that the
-#: signature and this name agree.
-DEFAULT_VERIFY = 4
