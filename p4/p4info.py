@@ -26,8 +26,8 @@ as SONiC PINS marks ``wcmp_group_table``), ``@pkginfo(name=...)`` on ``main`` (:
 key names as ``@name("<key>")``, and an action's ``@tableonly``/``@defaultonly`` on each reference in a
 table's ``actions`` list (p4c reads the scope from the reference, not the declaration).
 
->>> hex(symbol_id(0x01, "NoAction"))   # the id every p4c P4Info gives core.p4's NoAction
-'0x1512c37'
+>>> symbol_id(0x01, "NoAction")   # the id every p4c P4Info gives core.p4's NoAction
+21257015
 >>> from p4.programs import build_program
 >>> ids = IdMap.of(build_program("leaf"))
 >>> hex(ids.table("FabricIngress.routing_v4") >> 24), ids.match_field("FabricIngress.acl", "ether_type")
