@@ -191,15 +191,10 @@ V1MODEL_STANDARD_METADATA = {
     "ingress_global_timestamp": 48, "egress_global_timestamp": 48, "mcast_grp": 16, "egress_rid": 16,
     "checksum_error": 1, "priority": 3,
 }
-#: PNA: ports are ``PortId_t``, a ``type`` of ``bit<32>`` translated for P4Runtime
-#: (``@p4runtime_translation("p4.org/pna/v1/PortId_t", 32)`` in p4include/pna.p4).
-PNA_PORT_TYPE = ("PortId_t", "p4.org/pna/v1/PortId_t", 32)
-_PNA_PORT_FIELDS = ("ingress_port", "egress_spec", "egress_port")
-
-
 @dataclass(frozen=True)
 class FieldType:
-    """Width of a field as P4Runtime sees it and, for a ``type``-declared one, its P4Info type name."""
+    """Width of a field as P4Runtime sees it and, for a ``type``-declared one, its P4Info type name
+    (none of our fields has one: the IR declares plain ``bit<W>``)."""
 
     bits: int
     type_name: str | None = None
@@ -228,8 +223,8 @@ def field_type(program: Program, path: str) -> FieldType:
                 return FieldType(m.bits)
         raise ValueError(f"program {program.name}: no metadata field {path!r}")
     if len(parts) == 2 and parts[0] == "standard_metadata":
-        if program.arch == "pna" and parts[1] in _PNA_PORT_FIELDS:
-            return FieldType(PNA_PORT_TYPE[2], PNA_PORT_TYPE[0])
+        # PNA programs read the same fields cast to these widths (p4.gen: ``(bit<9>) (PortIdUint_t)
+        # istd.input_port``), so a key on them has the same width and no P4Info type name there too
         if parts[1] in V1MODEL_STANDARD_METADATA:
             return FieldType(V1MODEL_STANDARD_METADATA[parts[1]])
         raise ValueError(f"program {program.name}: no standard metadata field {path!r}")
@@ -428,7 +423,6 @@ def build_p4info(program: Program, ids: IdMap | None = None) -> p4i.P4Info:
     info = p4i.P4Info()
     info.pkg_info.arch = program.arch
     info.pkg_info.name = program.name
-    new_types: dict[str, tuple[str, int]] = {}
     seen_actions: set[str] = set()
     for c in program.controls:
         for name in (*_used_core_actions(c), *(a.name for a in c.actions)):
@@ -446,7 +440,7 @@ def build_p4info(program: Program, ids: IdMap | None = None) -> p4i.P4Info:
             for p in action.params:
                 msg.params.add(id=ids.param(fq, p.name), name=p.name, bitwidth=p.bits)
         for t in c.tables:
-            _add_table(info, ids, program, c, t, new_types)
+            _add_table(info, ids, program, c, t)
         for s in c.selectors:
             fq = c.fq(s.name)
             ap = info.action_profiles.add()
@@ -475,16 +469,11 @@ def build_p4info(program: Program, ids: IdMap | None = None) -> p4i.P4Info:
                   (f'@controller_header("{h.controller}")',), alias=h.controller)
         for i, f in enumerate(h.fields, 1):
             cp.metadata.add(id=i, name=f.name, bitwidth=f.bits, annotations=_copied(f.annotations))
-    info.type_info.SetInParent()
-    for tname, (uri, bits) in sorted(new_types.items()):
-        tt = info.type_info.new_types[tname].translated_type
-        tt.uri = uri
-        tt.sdn_bitwidth = bits
+    info.type_info.SetInParent()  # p4c always writes an (empty) type_info
     return info
 
 
-def _add_table(info: p4i.P4Info, ids: IdMap, program: Program, c: Control, t: Table,
-               new_types: dict[str, tuple[str, int]]) -> None:
+def _add_table(info: p4i.P4Info, ids: IdMap, program: Program, c: Control, t: Table) -> None:
     fq = c.fq(t.name)
     tm = info.tables.add()
     _preamble(tm.preamble, ids, ids.table(fq), fq, _copied(table_annotations(c, t)))
@@ -496,7 +485,6 @@ def _add_table(info: p4i.P4Info, ids: IdMap, program: Program, c: Control, t: Ta
                                  match_type=_MATCH[k.match])
         if ft.type_name:
             mf.type_name.name = ft.type_name
-            new_types[ft.type_name] = (PNA_PORT_TYPE[1], PNA_PORT_TYPE[2])
     for a in t.actions:
         action = _local_action(c, a)
         scope = action_scope(action)
