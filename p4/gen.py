@@ -77,6 +77,14 @@ PNA_MAP = {
     "write standard_metadata.priority": "ostd.class_of_service = (ClassOfService_t) (ClassOfServiceUint_t) <value>;",
     "mark_to_drop(standard_metadata)": "drop_packet();",
 }
+#: P4_16 reserved words (P4_16 spec, appendix "P4 reserved keywords") that the IR must not use as a name;
+#: ``key``, ``actions``, ``state``, ``entries``, ``type``, ``priority`` and ``apply`` are contextual in p4c
+#: and allowed as field names.
+P4_KEYWORDS = frozenset((
+    "abstract", "action", "bit", "bool", "break", "const", "continue", "control", "default", "else", "enum",
+    "error", "exit", "extern", "false", "for", "header", "header_union", "if", "in", "inout", "int", "list",
+    "match_kind", "out", "package", "parser", "return", "select", "string", "struct", "switch", "table",
+    "this", "transition", "true", "tuple", "typedef", "value_set", "varbit", "verify", "void"))
 _PNA_READS = {"standard_metadata.ingress_port": "(bit<9>) (PortIdUint_t) istd.input_port"}
 _COUNTER_V1 = {"packets": "packets", "bytes": "bytes", "packets_and_bytes": "packets_and_bytes"}
 _COUNTER_PNA = {"packets": "PACKETS", "bytes": "BYTES", "packets_and_bytes": "PACKETS_AND_BYTES"}
@@ -509,11 +517,30 @@ def _pna_checksums(w: _Writer) -> tuple[list[str], list[str]]:
     return decls, tail
 
 
+def _check_names(p: Program) -> None:
+    names = [("header type", t.name) for t in p.header_types()]
+    names += [(f"field of {t.name}", f.name) for t in p.header_types() for f in t.fields]
+    names += [("header instance", h.name) for h in p.headers]
+    names += [(f"field of {p.metadata.name}", f.name) for f in p.metadata.fields]
+    names += [("parser state", st.name) for st in p.parser]
+    for c in p.controls:
+        names += [("control", c.name)]
+        names += [("action", a.name) for a in c.actions]
+        names += [(f"parameter of {a.name}", x.name) for a in c.actions for x in a.params]
+        names += [("table", t.name) for t in c.tables]
+        names += [("object", n) for n in (*(x.name for x in c.selectors), *(x.name for x in c.counters),
+                                          *(x.name for x in c.direct_counters), *(x.name for x in c.registers))]
+    for what, name in names:
+        if name in P4_KEYWORDS or not name.isidentifier() or name == "_":
+            raise ValueError(f"program {p.name}: {what} {name!r} is not a P4 identifier")
+
+
 def generate(program: Program) -> str:
     """The P4_16 text of ``program`` (v1model or PNA by ``program.arch``), ending in a newline.
 
     Raises ``ValueError`` when the IR uses something the architecture lacks or names an undeclared
     object (a program bug, not a user error)."""
+    _check_names(program)
     w = _Writer(program)
     lines = _pna(w) if w.pna else _v1model(w)
     return "\n".join(ln.rstrip() for ln in lines).rstrip() + "\n"

@@ -169,6 +169,24 @@ def test_references_are_declared(prog_text):
     assert ptargets <= states
 
 
+def test_checker_sees_a_duplicate_and_a_missing_declaration():
+    """The text reader above is an oracle that can fail: an extra or a lost table shows."""
+    prog = build_program("leaf")
+    text = generate(prog)
+    start = text.index("    table dscp_to_tc {")
+    block = text[start:text.index("    }\n", start) + 6]
+    twice = declarations(text.replace(block, block + "\n" + block))["table"]
+    assert twice.count("FabricIngress.dscp_to_tc") == 2
+    gone = declarations(text.replace(block, ""))["table"]
+    assert sorted(gone) != sorted(ir_declarations(prog)["table"])
+
+
+def test_keyword_names_refused():
+    ctl = Control("FabricIngress", actions=(Action("default"),))
+    with pytest.raises(ValueError, match="action 'default' is not a P4 identifier"):
+        generate(_tiny(ctl))
+
+
 # ============================================================================ (2) well-formed text
 def test_balanced_and_statements_terminated(prog_text):
     _prog, text = prog_text
