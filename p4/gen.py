@@ -31,6 +31,7 @@ from __future__ import annotations
 from collections.abc import Iterable
 
 from p4.ir import (
+    CORE_ACTIONS,
     Action,
     ActionSelector,
     Apply,
@@ -54,6 +55,13 @@ from p4.ir import (
     Stmt,
     Table,
     Var,
+)
+from p4.p4info import (
+    SCOPE_ANNOTATIONS,
+    p4_type_name,
+    pkginfo_annotation,
+    selector_annotations,
+    table_annotations,
 )
 
 GENERATOR = "fabricctl p4.gen"
@@ -225,7 +233,7 @@ def _header_types(w: _Writer) -> list[str]:
             out.append(f"// {t.source}")
         if t.controller:
             out.append(f'@controller_header("{t.controller}")')
-        out.append(f"header {t.name}_t {{")
+        out.append(f"header {p4_type_name(t)} {{")
         for f in t.fields:
             anns = "".join(f"{_ann(a)} " for a in f.annotations)
             out.append(f"{INDENT}{anns}bit<{f.bits}> {f.name};")
@@ -235,7 +243,7 @@ def _header_types(w: _Writer) -> list[str]:
 
 def _structs(w: _Writer) -> list[str]:
     out = ["struct headers_t {"]
-    out += [f"{INDENT}{h.type.name}_t {h.name};" for h in w.p.headers]
+    out += [f"{INDENT}{p4_type_name(h.type)} {h.name};" for h in w.p.headers]
     out += ["}", "", f"struct {w.p.metadata.name} {{"]
     for f in w.p.metadata.fields:
         anns = "".join(f"{_ann(a)} " for a in f.annotations)
@@ -304,11 +312,10 @@ def _register(w: _Writer, r: Register) -> str:
 
 
 def _selector(w: _Writer, s: ActionSelector) -> list[str]:
-    out = [f"// WCMP: at most {s.max_group_size} per group, member weight at most {s.max_member_weight}"
+    # p4c turns these into P4Info ActionProfile max_group_size and sum_of_members.max_member_weight
+    out = [f"// WCMP: at most {s.max_group_size} members per group, member weight at most {s.max_member_weight}"
            f"{' (one-shot action sets)' if s.oneshot else ''}",
-           f"@max_group_size({s.max_group_size})",
-           # p4c turns these two into P4Info ActionProfile.sum_of_members.max_member_weight (p4.p4info)
-           '@selector_size_semantics("sum_of_members")', f"@max_member_weight({s.max_member_weight})"]
+           *selector_annotations(s)]
     if w.pna:
         out.append(f"ActionSelector(PNA_HashAlgorithm_t.TARGET_DEFAULT, 32w{s.size}, 32w{s.output_width}) "
                    f"{s.name};")
@@ -321,7 +328,7 @@ def _selector(w: _Writer, s: ActionSelector) -> list[str]:
 
 def _action(w: _Writer, a: Action, extra: tuple[Stmt, ...] = ()) -> list[str]:
     params = ", ".join(f"bit<{p.bits}> {p.name}" for p in a.params)
-    out = [_ann(x) for x in a.annotations]
+    out = [_ann(x) for x in a.annotations if _ann(x)[1:] not in SCOPE_ANNOTATIONS]
     out += w.block(f"action {a.name}({params})", (*a.body, *extra))
     return out
 
@@ -334,18 +341,15 @@ def _table(w: _Writer, ctl: Control, t: Table) -> list[str]:
     if t.default_action not in t.actions:
         raise ValueError(f"table {ctl.fq(t.name)}: default action {t.default_action!r} is not one of its actions")
     selectors = {s.name: s for s in ctl.selectors}
-    anns = [_ann(x) for x in t.annotations]
-    if t.implementation is not None:
-        if t.implementation not in selectors:
-            raise ValueError(f"table {ctl.fq(t.name)}: implementation {t.implementation!r} is not declared")
-        if selectors[t.implementation].oneshot and "@oneshot" not in anns:
-            anns.append("@oneshot")
+    if t.implementation is not None and t.implementation not in selectors:
+        raise ValueError(f"table {ctl.fq(t.name)}: implementation {t.implementation!r} is not declared")
+    anns = list(table_annotations(ctl, t))
     body: list[str] = []
     if t.keys:
         body.append("key = {")
         body += [f"{INDENT}{w.expr(k.expr, top=False)} : {k.match} @name(\"{k.name}\");" for k in t.keys]
         body.append("}")
-    body += ["actions = {", *[f"{INDENT}{a};" for a in t.actions], "}"]
+    body += ["actions = {", *[f"{INDENT}{_action_ref(ctl, a)};" for a in t.actions], "}"]
     args = ", ".join(str(v) for v in t.default_args)
     body.append(f"{'const ' if t.const_default else ''}default_action = {t.default_action}({args});")
     body.append(f"size = {t.size};")
@@ -356,6 +360,13 @@ def _table(w: _Writer, ctl: Control, t: Table) -> list[str]:
             raise ValueError(f"table {ctl.fq(t.name)}: direct counter {t.direct_counter!r} is not declared")
         body.append(f"{'pna_direct_counter' if w.pna else 'counters'} = {t.direct_counter};")
     return [*anns, f"table {t.name} {{", *_ind(body), "}"]
+
+
+def _action_ref(ctl: Control, name: str) -> str:
+    """An entry of a table's ``actions`` list; p4c reads ``@tableonly``/``@defaultonly`` from here."""
+    action = None if name in CORE_ACTIONS else ctl.action(name)
+    scope = [_ann(a) for a in (action.annotations if action else ()) if _ann(a)[1:] in SCOPE_ANNOTATIONS]
+    return " ".join((*scope, name))
 
 
 def _pna_counted(ctl: Control) -> dict[str, tuple[Stmt, ...]]:
@@ -474,7 +485,7 @@ def _v1model(w: _Writer) -> list[str]:
     out += [f"control FabricComputeChecksum(inout headers_t hdr, inout {meta} meta) {{", f"{INDENT}apply {{",
             *_ind(sums, 2), f"{INDENT}}}", "}", ""]
     out += _deparser(w, "control FabricDeparser(packet_out packet, in headers_t hdr)", "packet")
-    out += [f'@pkginfo(name="{p.name}")',  # P4Info pkg_info.name (p4.p4info)
+    out += [pkginfo_annotation(p),  # P4Info pkg_info.name
             f"V1Switch(FabricParser(), FabricVerifyChecksum(), {p.ingress.name}(), {egress}(), "
             "FabricComputeChecksum(), FabricDeparser()) main;"]
     return out
@@ -497,7 +508,7 @@ def _pna(w: _Writer) -> list[str]:
                     decls=decls, tail=tail)
     out += _deparser(w, f"control FabricDeparser(packet_out pkt, in headers_t hdr, in {meta} meta, "
                         "in pna_main_output_metadata_t ostd)", "pkt")
-    out += [f'@pkginfo(name="{p.name}")',  # P4Info pkg_info.name (p4.p4info)
+    out += [pkginfo_annotation(p),  # P4Info pkg_info.name
             f"PNA_NIC(FabricParser(), FabricPreControl(), {p.ingress.name}(), FabricDeparser()) main;"]
     return out
 

@@ -181,6 +181,16 @@ def test_checker_sees_a_duplicate_and_a_missing_declaration():
     assert sorted(gone) != sorted(ir_declarations(prog)["table"])
 
 
+def test_scope_annotations_on_action_references():
+    """p4c reads @defaultonly/@tableonly from the table's actions list, not from the declaration."""
+    t = Table("t", (Key(Ref("meta.dscp"), "exact", "dscp"),), ("a", "b"), "b")
+    ctl = Control("FabricIngress", actions=(Action("a", annotations=("tableonly",)),
+                                            Action("b", annotations=("@defaultonly",))), tables=(t,))
+    text = generate(_tiny(ctl))
+    assert re.search(r"actions = \{\s*@tableonly a;\s*@defaultonly b;\s*\}", text)
+    assert re.search(r"^    action a\(\) \{", text, re.M) and "@tableonly\n    action" not in text
+
+
 def test_keyword_names_refused():
     ctl = Control("FabricIngress", actions=(Action("default"),))
     with pytest.raises(ValueError, match="action 'default' is not a P4 identifier"):
@@ -300,6 +310,8 @@ def test_p4test_compiles_and_p4info_names_match(case, tmp_path):
     from finsy.proto import p4i
     from google.protobuf import text_format
 
+    from p4.p4info import build_p4info
+
     role, opts = case
     prog = build_program(role, opts)
     src = tmp_path / f"{role}.p4"
@@ -322,3 +334,10 @@ def test_p4test_compiles_and_p4info_names_match(case, tmp_path):
     for t in p4info.tables:
         _c, it = prog.find_table(t.preamble.name)
         assert [m.name for m in t.match_fields] == [k.name for k in it.keys if k.match != "selector"]
+    # and the ids p4c derived are the ones p4.p4info derives from the same names
+    ours = build_p4info(prog)
+    for kind in ("tables", "actions", "action_profiles", "counters", "direct_counters", "registers",
+                 "controller_packet_metadata"):
+        def ids(info, kind=kind):
+            return {x.preamble.name: x.preamble.id for x in getattr(info, kind)}
+        assert ids(p4info) == ids(ours), kind
