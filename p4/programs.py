@@ -79,10 +79,12 @@ SWITCH_ROLES = ("leaf", "spine", "superspine", "dci")
 NIC_ROLE = "nic"
 ROLES = (*SWITCH_ROLES, NIC_ROLE)
 
-#: v1model port numbers are 9 bits; the CPU port is a target's choice (BMv2 and the p4lang tutorials use
-#: 255 with ``--cpu-port 255``; an *assumption* a deployment may change).
+#: v1model port numbers are 9 bits; the CPU port is a target's choice (an *assumption* a deployment may
+#: change): 510, the highest port below BMv2's drop port 511 (run BMv2 with ``--cpu-port 510``), so that
+#: switches of up to 510 ports fit (the 8,192-GPU rail fabric's spines have 256; p4.runtime refuses a
+#: port numbered at or above it).
 PORT_BITS = 9
-CPU_PORT = 255
+CPU_PORT = 510
 #: Ports counted per switch (index = port number).
 MAX_PORTS = 512
 #: Ids of next hops and WCMP groups (0 = none).
