@@ -56,9 +56,9 @@ def _plans() -> tuple[Any, Plan, Plan]:
 
 
 def _programs(plan: Plan, roles: list[str]) -> tuple[dict[str, Any], dict[str, int]]:
-    from fabric.cli.p4 import program_options
     from p4.p4info import build_p4info
     from p4.programs import build_program
+    from p4.runtime import program_options
 
     try:
         from p4.gen import generate

@@ -83,6 +83,7 @@ if TYPE_CHECKING:
     from fabric.plan.sections import EcnParams, WcmpSection
     from fabric.topology import Fabric
     from p4.ir import ActionSelector, Program
+    from p4.programs import ProgramOptions
 
 #: Priority of port-admission entries when the table has a ternary key (P4Runtime needs one > 0).
 ADMIT_PRIORITY = 1
@@ -213,6 +214,18 @@ def group_ids(member_sets: Iterable[tuple[tuple[int, int], ...]]) -> dict[tuple[
         taken.add(h)
         out[ms] = h
     return out
+
+
+def program_options(plan: Plan, *, hash_qp: bool = False) -> ProgramOptions:
+    """Program options carrying the plan's switch limits (``wcmp.limits`` -> the WCMP selector's
+    ``max_group_size``/``max_member_weight``, its size and the group table's size)."""
+    from p4.programs import ProgramOptions, with_limits
+
+    if plan.wcmp is None:
+        raise ConfigError("the plan has no 'wcmp' section: run 'fabricctl plan wcmp' first", where="sections.wcmp")
+    lim = plan.wcmp.limits
+    return with_limits(ProgramOptions(hash_qp=hash_qp), max_members=lim.max_members,
+                       max_group_weight=lim.max_group_weight, table_size=lim.table_size, max_groups=lim.max_groups)
 
 
 # ============================================================================ the fabric side

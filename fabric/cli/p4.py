@@ -17,18 +17,6 @@ FABRIC_HELP = "Topology: our YAML, a containerlab file, a GML file, 'example' or
 DEFAULT_DIFF_FABRIC = "example"
 
 
-def program_options(plan: Any, *, hash_qp: bool = False) -> Any:
-    """Program options carrying the plan's switch limits (``wcmp.limits``)."""
-    from p4.programs import ProgramOptions, with_limits
-
-    opts = ProgramOptions(hash_qp=hash_qp)
-    if plan.wcmp is None:
-        raise ConfigError("the plan has no 'wcmp' section: run 'fabricctl plan wcmp' first", where="sections.wcmp")
-    lim = plan.wcmp.limits
-    return with_limits(opts, max_members=lim.max_members, max_group_weight=lim.max_group_weight,
-                       table_size=lim.table_size, max_groups=lim.max_groups)
-
-
 def _load(fabric: str, plan_path: Path) -> tuple[Any, Any]:
     from fabric.io import load_fabric
     from fabric.plan import Plan
@@ -75,7 +63,14 @@ def register(app: typer.Typer, groups: dict[str, typer.Typer]) -> None:
         from p4.gen import generate
         from p4.p4info import write_p4info
         from p4.programs import build_program
-        from p4.runtime import Encoder, FabricView, switch_entries, to_write_requests, write_entries
+        from p4.runtime import (
+            Encoder,
+            FabricView,
+            program_options,
+            switch_entries,
+            to_write_requests,
+            write_entries,
+        )
 
         t0 = time.perf_counter()
         fab, plan = _load(fabric, plan_path)
@@ -131,7 +126,7 @@ def register(app: typer.Typer, groups: dict[str, typer.Typer]) -> None:
 
         from p4.diff import diff_updates
         from p4.programs import build_program
-        from p4.runtime import FabricView, switch_entries
+        from p4.runtime import FabricView, program_options, switch_entries
 
         fab, old = _load(fabric, old_plan)
         _fab, new = _load(fabric, new_plan)
