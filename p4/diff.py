@@ -13,9 +13,10 @@ Order (create before reference, delete in reverse)::
     -> groups (insert, modify) -> routes (insert, modify)
     -> route deletes -> group deletes -> admission / DSCP / ACL deletes -> next-hop deletes
 
-Which switches need a diff at all is what :func:`changed_switches` reads from
-:func:`fabric.plan.diff.diff`: a switch whose groups did not change and none of whose links changed
-state has the same entries under both plans.
+Which switches need a diff at all is what :func:`changed_switches` reads from the two plans (the
+groups :func:`fabric.plan.diff.diff` reports per switch, and the links whose state changed): a switch
+whose groups did not change and none of whose links changed state has the same entries under both
+plans (the tests check this claim against a full regeneration).
 """
 
 from __future__ import annotations
@@ -72,27 +73,35 @@ def _order(c: Change) -> tuple[Any, ...]:
     return (c[0] != "INSERT", repr(c[1]))
 
 
-def diff_updates(old_entries: SwitchEntries, new_entries: SwitchEntries, program: Program, *,
+def diff_updates(old_entries: SwitchEntries | Canonical, new_entries: SwitchEntries | Canonical, program: Program, *,
                  encoder: Encoder | None = None) -> list[p4r.Update]:
     """The minimal INSERT/MODIFY/DELETE ``p4.v1.Update``\\ s from ``old_entries`` to ``new_entries``
-    (same switch, same program), in dependency order."""
+    (same switch, same program), in dependency order. Either may be given in canonical form already
+    (a controller keeps the canonical form of what a switch acknowledged)."""
     enc = encoder if encoder is not None else Encoder(program)
-    changes = diff_canonical(canonical(program, old_entries), canonical(program, new_entries))
+
+    def canon(e: SwitchEntries | Canonical) -> Canonical:
+        return e if isinstance(e, Canonical) else canonical(program, e)
+
+    changes = diff_canonical(canon(old_entries), canon(new_entries))
     return [enc.update(kind, k, v) for kind, k, v in changes]
 
 
 def changed_switches(fabric: Fabric, old: Plan, new: Plan) -> set[str] | None:
-    """Switches whose entries may differ between the plans, from the Plan diff: those with groups
-    added, removed or re-weighted, and both ends of every link whose up/down state differs. ``None``
-    when every switch may have changed (the ``cc`` section changed, or a plan lacks ``wcmp``)."""
-    from fabric.plan.diff import diff
+    """Switches whose entries may differ between the plans: those with WCMP groups added, removed or
+    changed (members or weights; the same test as :func:`fabric.plan.diff.diff`'s ``per_switch``,
+    without building its report), and both ends of every link whose up/down state differs. ``None``
+    when every switch may have changed (the ``cc`` sections differ, or a plan lacks ``wcmp``)."""
+    if old.wcmp is None or new.wcmp is None or old.cc != new.cc:
+        return None
+    before = {(g.switch, g.dst): g for g in old.wcmp.groups}
+    out = set()
+    for g in new.wcmp.groups:
+        h = before.pop((g.switch, g.dst), None)
+        if h is None or (h.next_hops != g.next_hops and h.weights() != g.weights()):
+            out.add(g.switch)
+    out.update(s for s, _dst in before)
 
-    d = diff(old, new)["sections"]
-    if "cc" in d and d["cc"]["status"] != "same":
-        return None
-    if old.wcmp is None or new.wcmp is None:
-        return None
-    out = set(d.get("wcmp", {}).get("per_switch", {}))
     def down(specs: list[str]) -> set[tuple[str, str, int]]:
         return {(lk.a, lk.b, lk.key) for lk in map(fabric.find_link, specs)}
 

@@ -656,14 +656,14 @@ class Encoder:
         return self.update("INSERT" if value is not None else "DELETE", key, value).entity
 
 
-def to_write_requests(program: Program, entries: SwitchEntries, *, device_id: int = 1,
+def to_write_requests(program: Program, entries: SwitchEntries | Canonical, *, device_id: int = 1,
                       election_id: tuple[int, int] = (0, 1), encoder: Encoder | None = None) -> list[p4r.WriteRequest]:
     """The ``WriteRequest``\\ s that install ``entries`` on a freshly loaded pipeline, one per non-empty
     dependency level: (a) next hops, port admission, DSCP -> TC, ACL, ECN registers; (b) WCMP groups;
-    (c) routes. ``election_id`` is ``(high, low)``."""
+    (c) routes. ``election_id`` is ``(high, low)``. ``entries`` may be given in canonical form already."""
     enc = encoder if encoder is not None else Encoder(program)
     p4r = enc.p4r
-    can = canonical(program, entries)
+    can = entries if isinstance(entries, Canonical) else canonical(program, entries)
     out = []
     for stage in (("nexthop", "base"), ("group",), ("route",)):
         items = [kv for lv in stage for kv in can.levels[lv].items()]
