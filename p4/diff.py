@@ -92,8 +92,11 @@ def changed_switches(fabric: Fabric, old: Plan, new: Plan) -> set[str] | None:
     changed (members or weights; the same test as :func:`fabric.plan.diff.diff`'s ``per_switch``,
     without building its report), and both ends of every link whose up/down state differs. ``None``
     when every switch may have changed (the ``cc`` sections differ, or a plan lacks ``wcmp``)."""
-    if old.wcmp is None or new.wcmp is None or old.cc != new.cc:
+    if old.wcmp is None or new.wcmp is None:
         return None
+    if (old.cc is None) != (new.cc is None) or (old.cc is not None and new.cc is not None
+                                                and old.cc.to_dict() != new.cc.to_dict()):
+        return None   # compared without provenance (two runs of the cc planner differ only in it)
     before = {(g.switch, g.dst): g for g in old.wcmp.groups}
     out = set()
     for g in new.wcmp.groups:

@@ -461,3 +461,12 @@ def test_cli_diff_json(cli, plans):
     assert kinds == sorted(kinds, key=lambda k: k == "DELETE")  # deletes last
     same = cli(["p4", "diff", d / "a.json", d / "a.json", "--switch", "beijing-su1-rail0", "--json"])
     assert json.loads(same.stdout)["updates"] == []
+
+
+def test_changed_switches_is_everything_when_cc_data_changes(plans):
+    import dataclasses
+
+    fab, a, b = plans["fabric"], plans["a"], plans["b"]
+    assert changed_switches(fab, a, a) == set()
+    other = dataclasses.replace(b, cc=dataclasses.replace(b.cc, lossless_priorities=[3]))
+    assert changed_switches(fab, a, other) is None
