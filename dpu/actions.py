@@ -16,8 +16,17 @@ id          action                           params
 6           ``vxlan_decap``                  - (strip outer Ethernet/IP/UDP/VXLAN)
 7           ``meter``                        meter index: RFC 2698 two-rate three-colour marker,
                                              colour-blind; red is dropped, yellow may set a DSCP
-8           ``wcmp``                         group index: member chosen by flow hash and weight
+8           ``wcmp``                         group index: member chosen by flow hash and weight; a
+                                             member is an egress port or a next hop
+9           ``set_nexthop``                  next-hop index: egress port, source and destination MAC
+                                             written, TTL / hop limit decremented (a packet with
+                                             TTL <= 1 is dropped), IPv4 checksum recomputed
 ==========  ===============================  ==========================================================
+
+Egress ECN marking has two forms on the one queue model of :func:`ecn_kernel`: ``ecn_mark`` (a byte
+threshold chosen per packet by a table) and the per-port RED-like marking of a P4 program's egress
+(``egress_ecn``: depth in packets of the port MTU; no mark up to ``kmin``, probability
+``(depth - kmin) * slope / 2^16`` above it, always from ``kmax``).
 
 Every entry counts packets and bytes; a table's miss counts too.
 """
@@ -31,8 +40,14 @@ from dpu.hashmix import GOLDEN_GAMMA, fmix64
 from dpu.parse import COL, INNER, NCOL
 
 ACTIONS = {"noop": 0, "forward": 1, "drop": 2, "set_dscp": 3, "ecn_mark": 4, "vxlan_encap": 5,
-           "vxlan_decap": 6, "meter": 7, "wcmp": 8}
-A_NOOP, A_FORWARD, A_DROP, A_SET_DSCP, A_ECN, A_ENCAP, A_DECAP, A_METER, A_WCMP = range(9)
+           "vxlan_decap": 6, "meter": 7, "wcmp": 8, "set_nexthop": 9}
+A_NOOP, A_FORWARD, A_DROP, A_SET_DSCP, A_ECN, A_ENCAP, A_DECAP, A_METER, A_WCMP, A_SET_NEXTHOP = range(10)
+#: Width of the uniform draw of RED-like ECN marking (``slope`` is scaled by 2^RED_DRAW_BITS), as in the
+#: P4 program's egress (p4.programs.ECN_RANDOM_BITS).
+RED_DRAW_BITS = 16
+#: A queue depth within this fraction of a packet of a whole number of packets counts as that number
+#: (float drain arithmetic).
+DEPTH_EPS_PKTS = 1e-6
 GREEN, YELLOW, RED = 0, 1, 2
 #: VXLAN encapsulation adds outer Ethernet 14 + IPv4 20 + UDP 8 + VXLAN 8 bytes (RFC 7348).
 VXLAN_OVERHEAD_BYTES = 50
@@ -61,10 +76,12 @@ def apply_kernel(entry, act, params, miss_act, miss_params, lengths, ts, flow_ha
                  egress, drop, dscp, ecn_thr, encap, decap, color,
                  cnt_pkts, cnt_bytes, miss_cnt,
                  meter_cfg, meter_state, yellow_dscp,
-                 grp_off, grp_len, mem_port, mem_cum):  # pragma: no cover - numba
+                 grp_off, grp_len, mem_port, mem_cum, nexthop, nh_port, mem_nh):  # pragma: no cover - numba
     """Apply one table's results. ``entry[i]`` = matched entry or -1 (miss) or -2 (skip: dropped).
 
     meter_cfg[m] = (cir bytes/ns, cbs bytes, pir bytes/ns, pbs bytes); meter_state[m] = (tc, tp, last_ns).
+    ``nexthop[i]``: the packet's next hop (-1: none; ``forward`` clears it); ``nh_port[h]``: next hop h's
+    egress port; ``mem_nh[k]``: WCMP member k's next hop (-1: a plain port member).
     """
     for i in range(entry.shape[0]):
         e = entry[i]
@@ -82,6 +99,10 @@ def apply_kernel(entry, act, params, miss_act, miss_params, lengths, ts, flow_ha
             miss_cnt[1] += lengths[i]
         if a == A_FORWARD:
             egress[i] = p[0]
+            nexthop[i] = -1
+        elif a == A_SET_NEXTHOP:
+            nexthop[i] = p[0]
+            egress[i] = nh_port[p[0]]
         elif a == A_DROP:
             drop[i] = True
         elif a == A_SET_DSCP:
@@ -126,13 +147,19 @@ def apply_kernel(entry, act, params, miss_act, miss_params, lengths, ts, flow_ha
             while mem_cum[o + k] <= h:
                 k += 1
             egress[i] = mem_port[o + k]
+            nexthop[i] = mem_nh[o + k]
 
 
 @njit(cache=True)
 def ecn_kernel(table, ts, lengths, egress, drop, ecn_thr, decap, rate_bytes_per_ns, q_bytes, q_last,
-               marked):  # pragma: no cover - numba
+               marked, red_kmin, red_kmax, red_slope, mtu_bytes, draws):  # pragma: no cover - numba
     """Egress queues drain at the port rate; an ECT packet arriving to a queue above its threshold
-    gets CE. ``marked[i]`` = 1 when packet i was marked (ECN rewritten to 3 by the deparser)."""
+    gets CE. ``marked[i]`` = 1 when packet i was marked (ECN rewritten to 3 by the deparser).
+
+    RED-like marking per egress port (``red_kmax[port] == 0``: off): the depth is the bytes queued ahead
+    of the packet in packets of ``mtu_bytes``, a partly sent packet counting as one (BMv2's
+    ``enq_qdepth`` counts packets); depth >= kmax marks, depth > kmin marks when
+    ``draws[i] < (depth - kmin) * slope`` (``draws`` uniform in [0, 2^16))."""
     for i in range(ts.shape[0]):
         if drop[i] or egress[i] < 0:
             continue
@@ -140,11 +167,17 @@ def ecn_kernel(table, ts, lengths, egress, drop, ecn_thr, decap, rate_bytes_per_
         t = np.float64(ts[i])
         q = max(0.0, q_bytes[port] - (t - q_last[port]) * rate_bytes_per_ns)
         q_last[port] = max(t, q_last[port])
-        if ecn_thr[i] >= 0 and q > ecn_thr[i]:
-            base = INNER if (decap[i] and table[i, INNER + _C_PRESENT] != 0) else 0
-            e = table[i, base + _C_ECN]
-            if e == 1 or e == 2:
+        base = INNER if (decap[i] and table[i, INNER + _C_PRESENT] != 0) else 0
+        e = table[i, base + _C_ECN]
+        if e == 1 or e == 2:
+            if ecn_thr[i] >= 0 and q > ecn_thr[i]:
                 marked[i] = 1
+            elif red_kmax[port] != 0:
+                depth = np.int64(np.ceil(q / mtu_bytes - DEPTH_EPS_PKTS))
+                if depth >= red_kmax[port]:
+                    marked[i] = 1
+                elif depth > red_kmin[port] and draws[i] < (depth - red_kmin[port]) * red_slope[port]:
+                    marked[i] = 1
         q_bytes[port] = q + lengths[i]
 
 
@@ -164,9 +197,13 @@ def _ipv4_checksum(buf, p, hl):  # pragma: no cover - numba
 
 @njit(cache=True)
 def deparse_kernel(data, offsets, lengths, table, keep, dscp, marked, encap, decap, flow_hash, templates,
-                   out, out_off, out_len):  # pragma: no cover - numba
+                   out, out_off, out_len, nexthop, nh_mac):  # pragma: no cover - numba
     """Write each kept packet, rewritten, to ``out`` at ``out_off[i]`` (sizes precomputed by
-    :func:`out_lengths`). templates[k] = (src_mac, dst_mac, src_ip, dst_ip, vni, ttl)."""
+    :func:`out_lengths`). templates[k] = (src_mac, dst_mac, src_ip, dst_ip, vni, ttl).
+
+    A packet with a next hop (``nexthop[i] >= 0``) leaves with ``nh_mac[h] = (src_mac, dst_mac)`` in its
+    (outermost) Ethernet header and its TTL / hop limit one lower; the IPv4 checksum is recomputed
+    whenever the IPv4 header changed."""
     for i in range(offsets.shape[0]):
         if not keep[i]:
             continue
@@ -186,8 +223,10 @@ def deparse_kernel(data, offsets, lengths, table, keep, dscp, marked, encap, dec
         inner_len = L - start
         for j in range(inner_len):
             out[o + hdr + j] = data[s + start + j]
-        # DSCP / ECN rewrite on the (possibly decapsulated) packet
-        if (dscp[i] >= 0 or marked[i]) and table[i, b + _C_IPVER] != 0 and table[i, b + _C_ERR] == 0:
+        nh = nexthop[i]
+        # DSCP / ECN / TTL rewrite on the (possibly decapsulated) packet
+        if ((dscp[i] >= 0 or marked[i] or nh >= 0) and table[i, b + _C_IPVER] != 0
+                and table[i, b + _C_ERR] == 0):
             p = o + hdr + table[i, b + _C_L3OFF] - start
             if table[i, b + _C_IPVER] == 4:
                 tos = out[p + 1]
@@ -196,6 +235,8 @@ def deparse_kernel(data, offsets, lengths, table, keep, dscp, marked, encap, dec
                 if marked[i]:
                     tos = tos | 3
                 out[p + 1] = tos
+                if nh >= 0 and out[p + 8] > 0:
+                    out[p + 8] = out[p + 8] - 1
                 _ipv4_checksum(out, p, (out[p] & 15) * 4)
             else:
                 tc = ((out[p] & 15) << 4) | (out[p + 1] >> 4)
@@ -205,8 +246,16 @@ def deparse_kernel(data, offsets, lengths, table, keep, dscp, marked, encap, dec
                     tc = tc | 3
                 out[p] = (out[p] & 0xF0) | (tc >> 4)
                 out[p + 1] = ((tc & 15) << 4) | (out[p + 1] & 15)
+                if nh >= 0 and out[p + 7] > 0:
+                    out[p + 7] = out[p + 7] - 1
         if k >= 0:
             _write_vxlan(out, o, templates[k], inner_len, flow_hash[i])
+        if nh >= 0:
+            src_mac = nh_mac[nh, 0]
+            dst_mac = nh_mac[nh, 1]
+            for j in range(6):
+                out[o + j] = (dst_mac >> (40 - 8 * j)) & 0xFF
+                out[o + 6 + j] = (src_mac >> (40 - 8 * j)) & 0xFF
         out_len[i] = hdr + inner_len
 
 
