@@ -6,6 +6,7 @@ rewrite, route misses, port admission, the ACL, and the example fabric's plan en
 
 from __future__ import annotations
 
+import ipaddress
 import logging
 import random
 
@@ -55,23 +56,30 @@ def eth(**kw):
 
 
 def batch(pkts, ts=None) -> PacketBatch:
-    return PacketBatch.from_bytes([bytes(p) for p in pkts], ts)
+    return PacketBatch.from_bytes([p if isinstance(p, bytes) else bytes(p) for p in pkts], ts)
 
 
-def flows(n, dst, seed, v6=False):
-    """n RoCEv2 (half with a BTH) or plain UDP flows with random source ports."""
+def flows(n, dst, seed, v6=False) -> list[bytes]:
+    """n flows to ``dst`` with random UDP source ports: a third RoCEv2 with a BTH (random destination
+    QP), a third UDP 4791 without one, a third plain UDP. Each kind is crafted once by scapy (UDP
+    checksum 0 for IPv4: "none", RFC 768) and its source port (and QP) written per flow, which keeps
+    10,000 flows quick to make."""
     rng = random.Random(seed)
+    l3 = IPv6(src="fd00:9::1", dst=dst) if v6 else IP(src="10.9.0.1", dst=dst)
+    kinds = [eth() / l3 / UDP(sport=0, dport=4791, chksum=0) / BTH() / Raw(b"r" * 16),
+             eth() / l3 / UDP(sport=0, dport=4791, chksum=0) / Raw(b"u" * 16),
+             eth() / l3 / UDP(sport=0, dport=0, chksum=0) / Raw(b"x" * 16)]
+    l4 = 14 + (40 if v6 else 20)
+    tpl = [bytearray(bytes(k)) for k in kinds]
     out = []
     for k in range(n):
-        sport = rng.randrange(1024, 65536)
-        l3 = IPv6(src="fd00:9::1", dst=dst) if v6 else IP(src=f"10.9.{k % 200}.{k % 250 + 1}", dst=dst)
+        b = bytearray(tpl[k % 3])
+        b[l4:l4 + 2] = rng.randrange(1024, 65536).to_bytes(2, "big")
         if k % 3 == 0:
-            pkt = eth() / l3 / UDP(sport=sport, dport=rng.randrange(1024, 65536)) / Raw(b"x" * 16)
-        elif k % 3 == 1:
-            pkt = eth() / l3 / UDP(sport=sport, dport=4791) / BTH(dqpn=rng.randrange(1 << 24)) / Raw(b"r" * 16)
-        else:
-            pkt = eth() / l3 / UDP(sport=sport, dport=4791) / Raw(b"u" * 16)
-        out.append(pkt)
+            b[l4 + 8 + 5:l4 + 8 + 8] = rng.randrange(1 << 24).to_bytes(3, "big")
+        elif k % 3 == 2:
+            b[l4 + 2:l4 + 4] = rng.randrange(1024, 65536).to_bytes(2, "big")
+        out.append(bytes(b))
     return out
 
 
@@ -86,7 +94,7 @@ def ipv4_checksum_ok(pkt) -> bool:
 @pytest.mark.parametrize(("weights", "v6"), [((3, 1), False), ((5, 2), False), ((3, 1), True)])
 def test_wcmp_split_follows_planned_weights(weights, v6):
     pl = to_pipeline(build_program("leaf"), leaf_entries(weights), mtu_bytes=MTU)
-    n = 10_000 if not v6 else 4_000
+    n = 10_000
     pkts = flows(n, "fd00:1::7" if v6 else "10.1.2.3", seed=7, v6=v6)
     r = pl.run(batch(pkts), ingress_port=3)
     assert r.keep.all()
@@ -96,11 +104,10 @@ def test_wcmp_split_follows_planned_weights(weights, v6):
         assert abs(share[p] - want[p]) <= 0.03, (share, want)
     # scapy's view of what left: each egress port's packets carry that next hop's MACs, the flow intact
     for i in range(0, n, 7):
-        out = Ether(r.out.packet(i))
+        out, sent = Ether(r.out.packet(i)), Ether(pkts[i])
         nh = int(r.egress[i])
         assert (out.src, out.dst) == (mac(LEAF_MAC), mac(NH_MAC[nh]))
-        l3 = out[IPv6] if v6 else out[IP]
-        assert l3[UDP].sport == pkts[i][UDP].sport
+        assert out[UDP].sport == sent[UDP].sport and (BTH in out) == (BTH in sent)
     # a flow is pinned: the same packets again take the same ports
     again = pl.run(batch(pkts[:500]), ingress_port=3)
     assert (again.egress == r.egress[:500]).all()
@@ -109,8 +116,9 @@ def test_wcmp_split_follows_planned_weights(weights, v6):
 def test_selector_keys_decide_the_hash():
     """With hash_qp (E-ECMP) the BTH destination QP spreads flows that share their 5-tuple; without it
     they all take one member, as the program's selector keys say."""
-    qps = [eth() / IP(src="10.9.0.1", dst="10.1.0.9") / UDP(sport=5000, dport=4791) / BTH(dqpn=q)
-           for q in range(2000)]
+    one = bytes(eth() / IP(src="10.9.0.1", dst="10.1.0.9") / UDP(sport=5000, dport=4791, chksum=0) / BTH(dqpn=0))
+    qps = [one[:47] + q.to_bytes(3, "big") + one[50:] for q in range(2000)]   # BTH dest QP: bytes 5-7
+    assert Ether(qps[77])[BTH].dqpn == 77
     plain = to_pipeline(build_program("leaf"), leaf_entries((1, 1))).run(batch(qps), ingress_port=1)
     assert len(set(plain.egress.tolist())) == 1
     qp = to_pipeline(build_program("leaf", ProgramOptions(hash_qp=True)), leaf_entries((1, 1)))
@@ -124,9 +132,10 @@ def held_queue(depth, probes, ecn_cycle=(1, 2, 0)):
     ``depth`` packets (one left during the slot, the probe adds one back). Probes cycle through ECN
     codepoints (ECT(1), ECT(0), not-ECT)."""
     pad = MTU - 14 - 20 - 8
-    fill = [eth() / IP(dst="10.0.0.5", tos=0) / UDP(sport=1, dport=2) / Raw(b"f" * pad)] * (depth + 1)
-    probe = [eth() / IP(dst="10.0.0.5", tos=ecn_cycle[k % len(ecn_cycle)]) / UDP(sport=3, dport=4791)
-             / Raw(b"p" * pad) for k in range(probes)]
+    fill = [bytes(eth() / IP(dst="10.0.0.5", tos=0) / UDP(sport=1, dport=2) / Raw(b"f" * pad))] * (depth + 1)
+    kinds = [bytes(eth() / IP(dst="10.0.0.5", tos=e) / UDP(sport=3, dport=4791) / Raw(b"p" * pad))
+             for e in ecn_cycle]
+    probe = [kinds[k % len(kinds)] for k in range(probes)]
     ts = [0] * len(fill) + [round((k + 1) * SLOT_NS) for k in range(probes)]
     return fill + probe, ts, len(fill)
 
@@ -137,7 +146,7 @@ def ecn_run(depth, probes=600, seed=1):
     r = pl.run(batch(pkts, ts), ingress_port=1)
     assert r.keep.all() and (r.egress == 3).all()
     outs = [Ether(r.out.packet(i)) for i in range(nfill, len(pkts))]
-    sent = [pkts[i][IP].tos & 3 for i in range(nfill, len(pkts))]
+    sent = [Ether(pkts[i])[IP].tos & 3 for i in range(nfill, len(pkts))]
     got = [o[IP].tos & 3 for o in outs]
     assert all(ipv4_checksum_ok(o) for o in outs[:60])
     return sent, got
@@ -290,3 +299,58 @@ def test_entries_the_program_cannot_run_are_refused():
                          (WcmpGroup(1, ((1, 0), (2, 1))),))
     with pytest.raises(ConfigError, match=r"wcmp_groups.g1\[0\].weight: weight must be >= 1"):
         to_pipeline(prog, zero)
+
+
+# ------------------------------------------------------------- the example fabric's plan, end to end
+@pytest.fixture(scope="module")
+def example():
+    """The plan ``fabricctl plan wcmp example`` makes (ring all-reduce on the example fabric), in-process."""
+    from fabric.builders import example_two_site
+    from fabric.plan import Plan
+    from fabric.traffic import DEFAULT_RATE_GBPS, ring_allreduce
+    from fabric.wcmp import WcmpPlanner
+
+    fab = example_two_site()
+    res = WcmpPlanner(fab, ring_allreduce(fab, fab.nodes("gpu"), DEFAULT_RATE_GBPS, 0)).solve()
+    plan = Plan.new(fab)
+    plan.add(res.section(), fabric=fab)
+    return fab, plan
+
+
+@pytest.mark.parametrize("role", ["leaf", "spine"])
+def test_example_plan_packets_follow_the_plans_groups(example, role):
+    """switch_entries (p4.runtime) for one leaf and one spine -> to_pipeline -> 10,000 flows to a remote
+    GPU behind each multi-member group: the split over egress ports matches the *plan's* weights for
+    that destination (read from the Plan, not from the entries), and MACs are the next hops'."""
+    from fabric.traffic import endpoint_ip
+    from p4.runtime import FabricView, program_options, switch_entries
+
+    fab, plan = example
+    view = FabricView(fab, plan)
+    switch = sorted(fab.nodes(role))[0]
+    program = build_program(role, program_options(plan))
+    entries = switch_entries(fab, plan, switch, program=program, view=view)
+    pl = to_pipeline(program, entries)
+    groups = [g for g in plan.wcmp.groups if g.switch == switch and sum(h.weight > 0 for h in g.next_hops) > 1]
+    assert groups, f"{switch} has no multi-member WCMP group in the example plan"
+    nh_by_port = {h.port: h for h in entries.nexthops}
+    checked = 0
+    for g in groups[:2]:
+        gpus = [e for e in view.endpoints_of(g.dst) if fab.role(e) == "gpu"]
+        assert gpus
+        dst = str(ipaddress.IPv4Address(endpoint_ip(gpus[0])))
+        r = pl.run(batch(flows(10_000, dst, seed=11)), ingress_port=entries.admit_ports[0])
+        assert r.keep.all()
+        total = sum(h.weight for h in g.next_hops)
+        want = {entries.ports[h.port]: h.weight / total for h in g.next_hops if h.weight > 0}
+        got = {p: float((r.egress == p).mean()) for p in set(r.egress.tolist())}
+        assert set(got) <= set(want), (got, want)
+        for p, w in want.items():
+            assert abs(got.get(p, 0.0) - w) <= 0.03, (switch, g.dst, got, want)
+        for i in range(0, 10_000, 97):
+            out = Ether(r.out.packet(i))
+            nh = nh_by_port[int(r.egress[i])]
+            assert (out.src, out.dst) == (mac(nh.src_mac), mac(nh.dst_mac))
+            assert out[IP].ttl == 64 - 1 and ipv4_checksum_ok(out)   # scapy's default TTL, one hop down
+        checked += 1
+    assert checked
