@@ -224,9 +224,9 @@ def deparse_kernel(data, offsets, lengths, table, keep, dscp, marked, encap, dec
         for j in range(inner_len):
             out[o + hdr + j] = data[s + start + j]
         nh = nexthop[i]
-        # DSCP / ECN / TTL rewrite on the (possibly decapsulated) packet
-        if ((dscp[i] >= 0 or marked[i] or nh >= 0) and table[i, b + _C_IPVER] != 0
-                and table[i, b + _C_ERR] == 0):
+        # DSCP / ECN / TTL rewrite on the (possibly decapsulated) packet. The parser sets ip_version only
+        # once the whole IP header is in the buffer, so a later (L4) parse error does not stop it.
+        if (dscp[i] >= 0 or marked[i] or nh >= 0) and table[i, b + _C_IPVER] != 0:
             p = o + hdr + table[i, b + _C_L3OFF] - start
             if table[i, b + _C_IPVER] == 4:
                 tos = out[p + 1]

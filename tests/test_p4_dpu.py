@@ -354,3 +354,56 @@ def test_example_plan_packets_follow_the_plans_groups(example, role):
             assert out[IP].ttl == 64 - 1 and ipv4_checksum_ok(out)   # scapy's default TTL, one hop down
         checked += 1
     assert checked
+
+
+@pytest.mark.parametrize(("doc", "match"), [
+    ({"nexthops": {"a": {"port": 9, "src_mac": 1, "dst_mac": 2}}}, r"nexthops.a.port: port 9 outside 0..3"),
+    ({"nexthops": {"a": {"port": 1, "src_mac": 1}}}, r"nexthops.a: a next hop is \{port, src_mac, dst_mac\}"),
+    ({"nexthops": {"a": {"port": 1, "src_mac": 1 << 48, "dst_mac": 2}}}, r"nexthops.a.src_mac: a MAC is 48 bits"),
+    ({"wcmp_groups": {"g": [{"nexthop": "zz", "weight": 1}]}}, r"wcmp_groups.g\[0\].nexthop: unknown next hop 'zz'"),
+    ({"wcmp_groups": {"g": [{"nexthop": "a", "port": 1}]}}, r"wcmp_groups.g\[0\]: member is"),
+    ({"egress_ecn": [{"port": 1, "kmin": 9, "kmax": 3, "slope": 1}]}, r"egress_ecn\[0\]: needs 0 <= kmin <= kmax"),
+    ({"egress_ecn": [{"port": 1, "kmin": 1, "kmax": 3}]}, r"egress_ecn\[0\]: an egress_ecn row is"),
+    ({"hash_fields": ["nope"]}, r"hash_fields: hash_fields is a non-empty list of parse columns"),
+    ({"tables": [{"kind": "exact", "key": ["ingress_port"], "entries": [
+        {"key": [1], "action": "set_nexthop", "params": {"nexthop": "b"}}]}]}, r"unknown next hop 'b'"),
+])
+def test_pipeline_file_errors_for_the_new_keys(tmp_path, doc, match):
+    """The DPU pipeline file's new keys (nexthops, next-hop members, egress_ecn, hash_fields) are checked
+    like the others: one ConfigError naming the file and the path."""
+    import json
+
+    from dpu.pipeline import load_pipeline
+
+    base = {"ports": 4, "tables": [{"name": "r", "kind": "lpm", "family": 4, "key": "ip_dst", "entries": []}]}
+    f = tmp_path / "p.json"
+    f.write_text(json.dumps({**base, **doc}))
+    with pytest.raises(ConfigError, match=match) as exc:
+        load_pipeline(f)
+    assert str(f) in str(exc.value)
+
+
+def test_pipeline_file_with_nexthops_runs_like_the_program():
+    """A hand-written pipeline file using the new keys: an exact table on ingress_port, a WCMP group of
+    next hops, set_nexthop: the same rewrite as through p4.dpu."""
+    from dpu.pipeline import Pipeline
+
+    pl = Pipeline({"ports": 4, "nexthops": {"a": {"port": 1, "src_mac": "02:aa:00:00:00:01",
+                                                  "dst_mac": "02:bb:00:00:00:01"},
+                                            "b": {"port": 2, "src_mac": "02:aa:00:00:00:01",
+                                                  "dst_mac": "02:bb:00:00:00:02"}},
+                   "wcmp_groups": {"up": [{"nexthop": "a", "weight": 1}, {"nexthop": "b", "weight": 1}]},
+                   "tables": [{"name": "in", "kind": "exact", "key": ["ingress_port"],
+                               "entries": [{"key": [3], "action": "noop"}], "default": {"action": "drop"}},
+                              {"name": "r", "kind": "lpm", "family": 4, "key": "ip_dst",
+                               "entries": [{"prefix": "10.1.0.0/16", "action": "wcmp", "params": {"group": "up"}},
+                                           {"prefix": "10.2.0.0/16", "action": "set_nexthop",
+                                            "params": {"nexthop": "b"}}]}]})
+    pkts = [eth() / IP(dst="10.1.0.1", ttl=5) / UDP(sport=s, dport=4791) for s in range(200)]
+    pkts.append(eth() / IP(dst="10.2.0.1", ttl=5) / UDP())
+    r = pl.run(batch(pkts), ingress_port=3)
+    assert r.keep.all() and set(r.egress[:200].tolist()) == {1, 2} and r.egress[200] == 2
+    for i in (0, 1, 200):
+        out = Ether(r.out.packet(i))
+        assert out.dst == f"02:bb:00:00:00:0{int(r.egress[i])}" and out[IP].ttl == 4 and ipv4_checksum_ok(out)
+    assert not pl.run(batch(pkts), ingress_port=0).keep.any()
