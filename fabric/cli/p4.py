@@ -10,7 +10,6 @@ from typing import Any
 import typer
 
 from fabric.cli.common import JSON_HELP, console, emit_json
-from fabric.errors import ConfigError
 
 FABRIC_HELP = "Topology: our YAML, a containerlab file, a GML file, 'example' or 'zoo:<Name>'."
 #: Fabric ``p4 diff`` reads the plans against when ``--fabric`` is not given (the built-in example).
@@ -20,30 +19,12 @@ DEFAULT_DIFF_FABRIC = "example"
 def _load(fabric: str, plan_path: Path) -> tuple[Any, Any]:
     from fabric.io import load_fabric
     from fabric.plan import Plan
+    from p4.render import check_plan
 
     fab = load_fabric(fabric)
     plan = Plan.load(plan_path)
-    try:
-        plan.check_fabric(fab)
-    except ConfigError as exc:
-        raise ConfigError(exc.reason, file=str(plan_path)) from None
-    if plan.wcmp is None:
-        raise ConfigError("the plan has no 'wcmp' section: run 'fabricctl plan wcmp' first", file=str(plan_path))
+    check_plan(fab, plan, file=str(plan_path))
     return fab, plan
-
-
-def _roles(fab: Any, role: str | None) -> list[str]:
-    from p4.programs import ROLES
-
-    present = [r for r in ROLES if fab.nodes(r)]
-    if role is None:
-        return [r for r in present if r != "nic"]
-    if role not in ROLES:
-        raise ConfigError(f"no program for role {role!r} (roles: {', '.join(ROLES)})", where="--role")
-    if role not in present:
-        raise ConfigError(f"fabric {fab.name!r} has no {role} (it has: {', '.join(present) or 'no switches'})",
-                          where="--role")
-    return [role]
 
 
 def register(app: typer.Typer, groups: dict[str, typer.Typer]) -> None:
@@ -59,45 +40,14 @@ def register(app: typer.Typer, groups: dict[str, typer.Typer]) -> None:
         json_out: bool = typer.Option(False, "--json", help=JSON_HELP),
     ) -> None:
         """P4_16 programs and P4Info per switch role, and each switch's P4Runtime WriteRequests."""
-        from fabric.io.atomic import write_text_atomic
-        from p4.gen import generate
-        from p4.p4info import write_p4info
-        from p4.programs import build_program
-        from p4.runtime import (
-            Encoder,
-            FabricView,
-            program_options,
-            switch_entries,
-            to_write_requests,
-            write_entries,
-        )
+        from p4.render import render, roles_for
 
         t0 = time.perf_counter()
         fab, plan = _load(fabric, plan_path)
-        roles = _roles(fab, role)
-        opts = program_options(plan, hash_qp=hash_qp)
-        view = FabricView(fab, plan)
-        programs: list[dict[str, Any]] = []
-        switches: list[dict[str, Any]] = []
-        pdir = out / "programs"
-        pdir.mkdir(parents=True, exist_ok=True)
-        for r in roles:
-            prog = build_program(r, opts)
-            p4_path = pdir / f"{r}.p4"
-            write_text_atomic(p4_path, generate(prog))
-            txt, _bin = write_p4info(prog, pdir / r)
-            programs.append({"role": r, "p4": str(p4_path), "p4info": str(txt), "tables": len(prog.tables()),
-                             "actions": len(prog.actions()), "selectors": len(prog.selectors())})
-            if r == "nic":
-                continue
-            enc = Encoder(prog)
-            for s in fab.nodes(r):
-                e = switch_entries(fab, plan, s, program=prog, view=view)
-                reqs = to_write_requests(prog, e, encoder=enc)
-                path = write_entries(out, s, reqs)
-                switches.append({"name": s, "role": r, "updates": sum(len(q.updates) for q in reqs),
-                                 "wcmp_groups": len(e.groups), "routes": len(e.routes), "file": str(path)})
-        doc = {"programs": programs, "switches": switches, "seconds": round(time.perf_counter() - t0, 4)}
+        doc: dict[str, Any] = render(fab, plan, out, roles=roles_for(fab, role), hash_qp=hash_qp)
+        programs, switches = doc["programs"], doc["switches"]
+        doc["seconds"] = round(time.perf_counter() - t0, 4)
+
         if json_out:
             emit_json(doc)
             return
