@@ -470,3 +470,51 @@ def test_changed_switches_is_everything_when_cc_data_changes(plans):
     assert changed_switches(fab, a, a) == set()
     other = dataclasses.replace(b, cc=dataclasses.replace(b.cc, lossless_priorities=[3]))
     assert changed_switches(fab, a, other) is None
+
+
+# ---------------------------------------------------------------------- protobuf JSON without protobufs
+@pytest.mark.parametrize("which", ["a", "b"])
+def test_json_encoder_gives_what_message_to_dict_gives(plans, which):
+    """MessageToDict (and json.dumps(..., indent=1)) of to_write_requests is the oracle, for every switch
+    of the example fabric's plan and of the plan after a link failure; ParseDict gives the messages back."""
+    from google.protobuf.json_format import MessageToDict, ParseDict
+
+    from p4.runtime import Encoder, JsonEncoder, entries_text, program_options, requests_json
+
+    fab, plan = plans["fabric"], plans[which]
+    progs = {r: build_program(r, program_options(plan)) for r in ("leaf", "spine", "dci")}
+    encs = {r: (Encoder(p), JsonEncoder(p)) for r, p in progs.items()}
+    view = FabricView(fab, plan)
+    kinds = set()
+    for s in _switches(fab):
+        r = fab.role(s)
+        enc, jenc = encs[r]
+        can = canonical(progs[r], switch_entries(fab, plan, s, program=progs[r], view=view))
+        reqs = to_write_requests(progs[r], can, encoder=enc)
+        oracle = requests_json(reqs)
+        fast = jenc.requests(can)
+        assert fast == oracle, s
+        assert [ParseDict(d, p4r.WriteRequest()) for d in fast] == reqs, s
+        assert entries_text(progs[r], can, encoder=jenc) == json.dumps(oracle, indent=1), s
+        # the single updates of a diff: every kind, with and without a value
+        for k, v in can.flat().items():
+            kinds.add((k[0], len(k[2]) if k[0] == "t" else 0, v[0]))
+            for kind, val in (("INSERT", v), ("MODIFY", v), ("DELETE", v), ("DELETE", None)):
+                u = jenc.update(kind, k, val)
+                assert u == MessageToDict(enc.update(kind, k, val)), (s, kind, k)
+                assert jenc.update_text(kind, k, val) == json.dumps(u, indent=1).replace("\n", "\n   ")
+    # the plan exercises registers, exact/lpm/ternary matches, actions and one-shot action sets
+    assert {"r", "t"} <= {k[0] for k in kinds} and {"a", "s", "v"} <= {k[2] for k in kinds}
+
+
+def test_entries_files_from_text_equal_those_from_messages(plans, tmp_path):
+    from p4.runtime import entries_text, write_entries
+
+    fab, plan = plans["fabric"], plans["a"]
+    out = plans["dir"] / "out" / "entries"
+    for s in _switches(fab):
+        prog = _program(fab, s, plan)
+        e = switch_entries(fab, plan, s, program=prog)
+        path = write_entries(tmp_path, s, entries_text(prog, e))
+        assert path.read_bytes() == (out / f"{s}.json").read_bytes()
+        assert read_entries(path) == to_write_requests(prog, e)
