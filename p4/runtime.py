@@ -763,7 +763,7 @@ class JsonEncoder:
         self._params: dict[str, list[int]] = {}
         self._action_params = {c.fq(a.name): [p.name for p in a.params] for c, a in program.actions()}
         self._ta: dict[Value, dict[str, Any]] = {}
-        self._set_text: dict[Value, str] = {}
+        self._value_text: dict[Value, str] = {}
         self._templates: dict[tuple[Any, ...], str] = {}
 
     # -- ids
@@ -876,22 +876,24 @@ class JsonEncoder:
 
     # -- text
     def _action_text(self, value: Value) -> str:
-        if value[0] == "s":
-            text = self._set_text.get(value)
-            if text is None:
-                text = json.dumps(self._table_action(value), indent=_INDENT).replace(
-                    "\n", "\n" + " " * (_ACTION_DEPTH * _INDENT))
-                if len(self._set_text) >= 1 << 16:
-                    self._set_text.clear()
-                self._set_text[value] = text
+        text = self._value_text.get(value)
+        if text is not None:
             return text
-        fq, params = value[1], value[2]
-        shape = ("a", fq, len(params))
-        t = self._templates.get(shape)
-        if t is None:
-            ph = [f"@@{i}@@" for i in range(len(params))]
-            t = self._templates[shape] = _template({"action": self._action(fq, ph)}, _ACTION_DEPTH)
-        return t.format(*[f'"{_b64(p)}"' for p in params])
+        if value[0] == "s":
+            text = json.dumps(self._table_action(value), indent=_INDENT).replace(
+                "\n", "\n" + " " * (_ACTION_DEPTH * _INDENT))
+        else:
+            fq, params = value[1], value[2]
+            shape = ("a", fq, len(params))
+            t = self._templates.get(shape)
+            if t is None:
+                ph = [f"@@{i}@@" for i in range(len(params))]
+                t = self._templates[shape] = _template({"action": self._action(fq, ph)}, _ACTION_DEPTH)
+            text = t.format(*[f'"{_b64(p)}"' for p in params])
+        if len(self._value_text) >= 1 << 16:
+            self._value_text.clear()
+        self._value_text[value] = text
+        return text
 
     def update_text(self, kind: str, key: Key, value: Value | None) -> str:
         """``json.dumps(self.update(kind, key, value), indent=1)``, nested as an update in an entries
