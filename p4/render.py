@@ -50,11 +50,12 @@ def render(fabric: Fabric, plan: Plan, out: str | os.PathLike[str], *, roles: li
     from p4.p4info import write_p4info
     from p4.programs import build_program
     from p4.runtime import (
-        Encoder,
         FabricView,
+        JsonEncoder,
+        canonical,
+        entries_text,
         program_options,
         switch_entries,
-        to_write_requests,
         write_entries,
     )
 
@@ -74,11 +75,11 @@ def render(fabric: Fabric, plan: Plan, out: str | os.PathLike[str], *, roles: li
                          "actions": len(prog.actions()), "selectors": len(prog.selectors())})
         if r == NIC_ROLE:
             continue
-        enc = Encoder(prog)
+        enc = JsonEncoder(prog)  # protobuf JSON straight from canonical entries (== MessageToDict, tested)
         for s in fabric.nodes(r):
             e = switch_entries(fabric, plan, s, program=prog, view=view)
-            reqs = to_write_requests(prog, e, encoder=enc)
-            path = write_entries(Path(out), s, reqs)
-            switches.append({"name": s, "role": r, "updates": sum(len(q.updates) for q in reqs),
+            can = canonical(prog, e)
+            path = write_entries(Path(out), s, entries_text(prog, can, encoder=enc))
+            switches.append({"name": s, "role": r, "updates": len(can),
                              "wcmp_groups": len(e.groups), "routes": len(e.routes), "file": str(path)})
     return {"programs": programs, "switches": switches}
