@@ -1,0 +1,108 @@
+"""One device an agent serves: its forwarding pipeline config (P4Info, device config, cookie), the one
+saved for a later COMMIT, and the :class:`~p4.agent.store.Store` of the committed pipeline. Pure, like the
+store: the server holds a lock around each call.
+
+SetForwardingPipelineConfig actions (spec 15): VERIFY checks the config and changes nothing;
+VERIFY_AND_SAVE checks it and keeps it for COMMIT, the running pipeline and its entries untouched;
+VERIFY_AND_COMMIT checks it and makes it the pipeline, with empty tables and registers; COMMIT makes the
+saved config the pipeline (FAILED_PRECONDITION when none was saved); RECONCILE_AND_COMMIT is
+UNIMPLEMENTED. A config without a P4Info, or whose P4Info :meth:`p4.agent.schema.Schema.of` refuses, is
+INVALID_ARGUMENT. Before any commit, Write and Read are FAILED_PRECONDITION
+(:data:`NO_PIPELINE`), and so is GetForwardingPipelineConfig (finsy and P4Runtime servers agree on
+that message).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+from finsy.proto import p4r
+
+from p4.agent.schema import Code, P4Error, Schema, invalid
+from p4.agent.store import Store
+
+NO_PIPELINE = "No forwarding pipeline config set"
+_A = p4r.SetForwardingPipelineConfigRequest
+_R = p4r.GetForwardingPipelineConfigRequest
+
+
+@dataclass
+class Pipeline:
+    config: Any          # p4.v1.ForwardingPipelineConfig
+    schema: Schema
+
+
+class Device:
+    """A device's pipeline and state (module docstring)."""
+
+    def __init__(self, device_id: int) -> None:
+        self.device_id = device_id
+        self.pipeline: Pipeline | None = None
+        self.saved: Pipeline | None = None
+        self.store: Store | None = None
+
+    @staticmethod
+    def verify(config: Any) -> Pipeline:
+        """The checked pipeline of a ``ForwardingPipelineConfig`` (a copy is kept)."""
+        if not config.HasField("p4info"):
+            raise invalid("ForwardingPipelineConfig has no P4Info")
+        schema = Schema.of(config.p4info)
+        kept = p4r.ForwardingPipelineConfig()
+        kept.CopyFrom(config)
+        return Pipeline(kept, schema)
+
+    def set_pipeline(self, action: int, config: Any) -> None:
+        if action == _A.VERIFY:
+            self.verify(config)
+        elif action == _A.VERIFY_AND_SAVE:
+            self.saved = self.verify(config)
+        elif action == _A.VERIFY_AND_COMMIT:
+            self._commit(self.verify(config))
+        elif action == _A.COMMIT:
+            if self.saved is None:
+                raise P4Error(Code.FAILED_PRECONDITION, "COMMIT without a saved forwarding pipeline config "
+                              "(send VERIFY_AND_SAVE first)")
+            self._commit(self.saved)
+        elif action == _A.RECONCILE_AND_COMMIT:
+            raise P4Error(Code.UNIMPLEMENTED, "RECONCILE_AND_COMMIT is not supported by this agent")
+        else:
+            raise invalid("SetForwardingPipelineConfig action is UNSPECIFIED")
+
+    def _commit(self, p: Pipeline) -> None:
+        self.pipeline, self.saved = p, None
+        self.store = Store(p.schema)
+
+    def get_pipeline(self, response_type: int) -> Any:
+        """The ``ForwardingPipelineConfig`` a GetForwardingPipelineConfig of ``response_type`` returns."""
+        if self.pipeline is None:
+            raise P4Error(Code.FAILED_PRECONDITION, NO_PIPELINE)
+        src = self.pipeline.config
+        out = p4r.ForwardingPipelineConfig()
+        if src.HasField("cookie"):
+            out.cookie.CopyFrom(src.cookie)
+        if response_type in (_R.ALL, _R.P4INFO_AND_COOKIE):
+            out.p4info.CopyFrom(src.p4info)
+        if response_type in (_R.ALL, _R.DEVICE_CONFIG_AND_COOKIE):
+            out.p4_device_config = src.p4_device_config
+        if response_type not in (_R.ALL, _R.P4INFO_AND_COOKIE, _R.DEVICE_CONFIG_AND_COOKIE, _R.COOKIE_ONLY):
+            raise invalid(f"unknown response_type {response_type}")
+        return out
+
+    def _store(self) -> Store:
+        if self.store is None:
+            raise P4Error(Code.FAILED_PRECONDITION, NO_PIPELINE)
+        return self.store
+
+    def write(self, updates: Sequence[Any], atomicity: int = p4r.WriteRequest.CONTINUE_ON_ERROR) -> list[P4Error | None]:
+        """Apply ``updates`` (CONTINUE_ON_ERROR; the other atomicities are UNIMPLEMENTED)."""
+        store = self._store()
+        if atomicity != p4r.WriteRequest.CONTINUE_ON_ERROR:
+            name = p4r.WriteRequest.Atomicity.Name(atomicity)
+            raise P4Error(Code.UNIMPLEMENTED, f"atomicity {name} is not supported by this agent "
+                          "(use CONTINUE_ON_ERROR)")
+        return store.write(updates)
+
+    def read(self, entities: Iterable[Any]) -> list[bytes]:
+        return self._store().read_all(entities)

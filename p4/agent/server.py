@@ -1,0 +1,288 @@
+"""The agent's gRPC layer: a P4Runtime v1 service (finsy's protos) over :class:`~p4.agent.device.Device`
+and :class:`~p4.agent.arbitration.Arbiter`, which hold every rule; this module only translates requests,
+answers and errors, and keeps the state directory.
+
+- A failed Write answers UNKNOWN with one ``p4.v1.Error`` per update, in order (OK ones with
+  ``canonical_code`` 0), packed in a ``google.rpc.Status`` in the ``grpc-status-details-bin`` trailer.
+- Read answers stream ``ReadResponse``\\ s under :data:`p4.agent.store.READ_CHUNK_BYTES`, serialized
+  straight from the stored entities (no protobuf is built per entry).
+- Write and SetForwardingPipelineConfig need the primary's election id for the request's role
+  (PERMISSION_DENIED otherwise); Read, Get and Capabilities need none. An unknown device is NOT_FOUND.
+- StreamChannel: each stream's arbitration goes to the arbiter and its answers to the streams they name;
+  a refused bid ends the stream with the arbiter's status. PacketOut is not served yet (a StreamError
+  UNIMPLEMENTED comes back).
+- State directory: ``arbitration.json`` holds the highest election id per device and role, rewritten
+  atomically (:func:`fabric.io.atomic.write_json_atomic`) whenever one rises, read back at start, so a
+  restarted agent (even after kill -9) never accepts a lower primary.
+"""
+
+from __future__ import annotations
+
+import json
+import queue
+import threading
+from collections.abc import Iterable, Iterator
+from concurrent import futures
+from pathlib import Path
+from typing import Any
+
+import grpc
+from finsy.proto import p4r, rpc_status
+
+from fabric.io.atomic import write_json_atomic
+from p4.agent.arbitration import Arbiter, Notice
+from p4.agent.device import Device
+from p4.agent.schema import Code, P4Error
+from p4.agent.store import frame_entities
+
+#: The P4Runtime version the protos implement (finsy 0.30 vendors v1.5).
+P4RUNTIME_API_VERSION = "1.5.0"
+SERVICE = "p4.v1.P4Runtime"
+NOT_PRIMARY = "Not the primary client for this device and role"
+#: 16 MiB: the largest request accepted (writes of many entries); answers stay under 4 MiB.
+MAX_MESSAGE_BYTES = 16 << 20
+STATE_FILE = "arbitration.json"
+_GRPC_CODES = {c.value[0]: c for c in grpc.StatusCode}
+
+
+def _u128(msg: Any) -> int:
+    return (msg.high << 64) | msg.low
+
+
+class _Status(grpc.Status):
+    def __init__(self, code: grpc.StatusCode, details: str, trailing_metadata: tuple[Any, ...]) -> None:
+        self.code, self.details, self.trailing_metadata = code, details, trailing_metadata
+
+
+def write_error_status(errors: list[P4Error | None]) -> _Status:
+    """The UNKNOWN status of a Write with per-update ``errors`` (None: that update succeeded)."""
+    st = rpc_status.Status(code=Code.UNKNOWN, message=f"Write failure: {sum(e is not None for e in errors)} of "
+                           f"{len(errors)} updates failed")
+    for e in errors:
+        err = p4r.Error(canonical_code=Code.OK) if e is None else p4r.Error(canonical_code=e.code, message=e.message)
+        st.details.add().Pack(err)
+    return _Status(grpc.StatusCode.UNKNOWN, st.message, (("grpc-status-details-bin", st.SerializeToString()),))
+
+
+def read_highest(state_dir: Path | None) -> dict[tuple[int, str], int]:
+    if state_dir is None or not (state_dir / STATE_FILE).exists():
+        return {}
+    doc = json.loads((state_dir / STATE_FILE).read_text())
+    return {(int(d["device_id"]), d["role"]): int(d["election_id"]) for d in doc["highest"]}
+
+
+class _Conn:
+    """One StreamChannel: the queue its answers go through (None ends it, a P4Error aborts it)."""
+
+    def __init__(self) -> None:
+        self.out: queue.Queue[Any] = queue.Queue()
+
+
+class P4RuntimeService:
+    """The service methods (grpc calls them on its worker threads)."""
+
+    def __init__(self, device_ids: Iterable[int], state_dir: str | Path | None = None) -> None:
+        self.state_dir = Path(state_dir) if state_dir is not None else None
+        if self.state_dir is not None:
+            self.state_dir.mkdir(parents=True, exist_ok=True)
+        self.devices = {d: Device(d) for d in device_ids}
+        self.locks = {d: threading.Lock() for d in self.devices}
+        self.arb_lock = threading.Lock()
+        self.arbiter = Arbiter(self.devices, read_highest(self.state_dir), on_highest=self._persist)
+        self.conns: dict[_Conn, None] = {}
+
+    # ------------------------------------------------------------------ helpers
+    def _persist(self, _device: int, _role: str, _eid: int) -> None:
+        if self.state_dir is None:
+            return
+        doc = {"highest": [{"device_id": d, "role": r, "election_id": str(e)}
+                           for (d, r), e in sorted(self.arbiter.highest().items())]}
+        write_json_atomic(self.state_dir / STATE_FILE, doc)
+
+    @staticmethod
+    def _abort(context: Any, e: P4Error) -> None:
+        context.abort(_GRPC_CODES[int(e.code)], e.message)
+
+    def _device(self, device_id: int) -> Device:
+        d = self.devices.get(device_id)
+        if d is None:
+            raise P4Error(Code.NOT_FOUND, f"Unknown device id {device_id}")
+        return d
+
+    def _check_primary(self, device_id: int, role: str, request: Any) -> None:
+        eid = _u128(request.election_id) if request.HasField("election_id") else None
+        with self.arb_lock:
+            ok = self.arbiter.is_primary(device_id, role, eid)
+        if not ok:
+            raise P4Error(Code.PERMISSION_DENIED, NOT_PRIMARY)
+
+    def _dispatch(self, notices: list[Notice]) -> None:
+        for n in notices:
+            msg = p4r.StreamMessageResponse()
+            a = msg.arbitration
+            a.device_id = n.device_id
+            if n.role:
+                a.role.name = n.role
+            if n.election_id is not None:
+                a.election_id.high, a.election_id.low = n.election_id >> 64, n.election_id & ((1 << 64) - 1)
+            a.status.code = int(n.code)
+            a.status.message = n.message
+            n.conn.out.put(msg)   # type: ignore[attr-defined]
+
+    # ------------------------------------------------------------------ unary
+    def Capabilities(self, request: Any, context: Any) -> Any:
+        return p4r.CapabilitiesResponse(p4runtime_api_version=P4RUNTIME_API_VERSION)
+
+    def SetForwardingPipelineConfig(self, request: Any, context: Any) -> Any:
+        try:
+            dev = self._device(request.device_id)
+            self._check_primary(request.device_id, request.role, request)
+            with self.locks[dev.device_id]:
+                dev.set_pipeline(request.action, request.config)
+        except P4Error as e:
+            self._abort(context, e)
+        return p4r.SetForwardingPipelineConfigResponse()
+
+    def GetForwardingPipelineConfig(self, request: Any, context: Any) -> Any:
+        try:
+            dev = self._device(request.device_id)
+            with self.locks[dev.device_id]:
+                cfg = dev.get_pipeline(request.response_type)
+        except P4Error as e:
+            self._abort(context, e)
+        return p4r.GetForwardingPipelineConfigResponse(config=cfg)
+
+    def Write(self, request: Any, context: Any) -> Any:
+        try:
+            dev = self._device(request.device_id)
+            self._check_primary(request.device_id, request.role, request)
+            with self.locks[dev.device_id]:
+                errors = dev.write(request.updates, request.atomicity)
+        except P4Error as e:
+            self._abort(context, e)
+        if any(e is not None for e in errors):
+            context.abort_with_status(write_error_status(errors))
+        return p4r.WriteResponse()
+
+    def Read(self, request: Any, context: Any) -> Iterator[bytes]:
+        try:
+            dev = self._device(request.device_id)
+            with self.locks[dev.device_id]:
+                blobs = dev.read(request.entities)
+        except P4Error as e:
+            self._abort(context, e)
+        yield from frame_entities(blobs)
+
+    # ------------------------------------------------------------------ stream
+    def StreamChannel(self, request_iterator: Iterator[Any], context: Any) -> Iterator[Any]:
+        conn = _Conn()
+        self.conns[conn] = None
+
+        def reader() -> None:
+            try:
+                for req in request_iterator:
+                    which = req.WhichOneof("update")
+                    if which == "arbitration":
+                        a = req.arbitration
+                        eid = _u128(a.election_id) if a.HasField("election_id") else None
+                        role = a.role.name if a.HasField("role") else ""
+                        try:
+                            with self.arb_lock:
+                                notices = self.arbiter.bid(conn, a.device_id, role, eid)
+                        except P4Error as e:
+                            conn.out.put(e)
+                            return
+                        self._dispatch(notices)
+                    else:
+                        err = p4r.StreamMessageResponse()
+                        err.error.canonical_code = Code.UNIMPLEMENTED
+                        err.error.message = f"stream message {which} is not supported by this agent yet"
+                        conn.out.put(err)
+            except Exception:   # noqa: BLE001 - the client went away: grpc ends the iterator with an error
+                pass
+            finally:
+                with self.arb_lock:
+                    notices = self.arbiter.drop(conn)
+                self._dispatch(notices)
+                conn.out.put(None)
+
+        context.add_callback(lambda: conn.out.put(None))
+        threading.Thread(target=reader, name="p4rt-stream", daemon=True).start()
+        try:
+            while True:
+                item = conn.out.get()
+                if item is None:
+                    return
+                if isinstance(item, P4Error):
+                    self._abort(context, item)
+                yield item
+        finally:
+            self.conns.pop(conn, None)
+
+
+def _handler(service: P4RuntimeService) -> grpc.GenericRpcHandler:
+    ser = lambda m: m.SerializeToString()  # noqa: E731
+    raw = lambda b: b  # noqa: E731
+    u = grpc.unary_unary_rpc_method_handler
+    return grpc.method_handlers_generic_handler(SERVICE, {
+        "Write": u(service.Write, p4r.WriteRequest.FromString, ser),
+        "Read": grpc.unary_stream_rpc_method_handler(service.Read, p4r.ReadRequest.FromString, raw),
+        "SetForwardingPipelineConfig": u(service.SetForwardingPipelineConfig,
+                                         p4r.SetForwardingPipelineConfigRequest.FromString, ser),
+        "GetForwardingPipelineConfig": u(service.GetForwardingPipelineConfig,
+                                         p4r.GetForwardingPipelineConfigRequest.FromString, ser),
+        "StreamChannel": grpc.stream_stream_rpc_method_handler(service.StreamChannel,
+                                                               p4r.StreamMessageRequest.FromString, ser),
+        "Capabilities": u(service.Capabilities, p4r.CapabilitiesRequest.FromString, ser),
+    })
+
+
+class AgentServer:
+    """A P4Runtime server for ``device_ids`` on ``listen`` (``host:0`` picks a free port). Constructing
+    it does nothing; :meth:`start` binds and returns the port, :meth:`stop` ends it.
+
+    >>> srv = AgentServer("127.0.0.1:0", [1, 2])
+    >>> port = srv.start()
+    >>> port > 0
+    True
+    >>> srv.stop()
+    """
+
+    def __init__(self, listen: str = "127.0.0.1:0", device_ids: Iterable[int] = (1,),
+                 state_dir: str | Path | None = None, max_workers: int = 32) -> None:
+        self.listen = listen
+        self.device_ids = tuple(device_ids)
+        self.state_dir = state_dir
+        self.max_workers = max_workers
+        self.service: P4RuntimeService | None = None
+        self._server: grpc.Server | None = None
+        self.port = 0
+
+    def start(self) -> int:
+        self.service = P4RuntimeService(self.device_ids, self.state_dir)
+        opts = [("grpc.max_receive_message_length", MAX_MESSAGE_BYTES), ("grpc.so_reuseport", 0)]
+        self._server = grpc.server(futures.ThreadPoolExecutor(max_workers=self.max_workers,
+                                                              thread_name_prefix="p4rt"), options=opts)
+        self._server.add_generic_rpc_handlers((_handler(self.service),))
+        self.port = self._server.add_insecure_port(self.listen)
+        if self.port == 0:
+            raise OSError(f"cannot listen on {self.listen}")
+        self._server.start()
+        return self.port
+
+    @property
+    def address(self) -> str:
+        host = self.listen.rpartition(":")[0]
+        return f"{host}:{self.port}"
+
+    def stop(self, grace: float | None = 0.5) -> None:
+        if self._server is not None:
+            if self.service is not None:
+                for c in list(self.service.conns):
+                    c.out.put(None)
+            self._server.stop(grace).wait(5)
+            self._server = None
+
+    def wait(self, timeout: float | None = None) -> bool:
+        assert self._server is not None
+        return self._server.wait_for_termination(timeout)
