@@ -23,7 +23,7 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
 
-from p4.runtime import LEVELS, Canonical, Encoder, Key, Value, canonical
+from p4.wire import LEVELS, Canonical, Encoder, Key, Value, canonical
 
 if TYPE_CHECKING:
     from finsy.proto import p4r
