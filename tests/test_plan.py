@@ -144,6 +144,8 @@ def test_the_model_reads_no_clock(full_plan):
     (lambda d: d["sections"]["wdm"]["data"]["lightpaths"][0].update(wavelength=10_000),
      "sections.wdm.data.lightpaths[0].wavelength", "not below channels"),
     (lambda d: d["sections"]["wdm"]["data"].update(colour="blue"), "sections.wdm.data", "unknown key(s) ['colour']"),
+    (lambda d: d["sections"]["wdm"]["data"]["lightpaths"].append(d["sections"]["wdm"]["data"]["lightpaths"][0]),
+     "sections.wdm.data.lightpaths[2]", "wavelength 0 is lit 3 times on beijing--shanghai, which has 2 fibre(s)"),
     (lambda d: d["sections"]["cc"]["data"].pop("port_groups"), "sections.cc.data.port_groups", "missing"),
     (lambda d: d["sections"]["cc"].update(provenance={"who": 1}), "sections.cc.provenance", "bad provenance"),
     (lambda d: d.update(fabric_digest=42), "fabric_digest", "expected 'sha256:<hex>'"),

@@ -469,9 +469,21 @@ class WdmSection(Section):
     provenance: Provenance = _prov()
 
     def check(self, path: str) -> None:
+        fibres: dict[frozenset[str], int] = {}
+        for f in self.fibres:
+            span = frozenset((f.a, f.b))
+            fibres[span] = fibres.get(span, 0) + f.fibres
+        lit: dict[tuple[frozenset[str], int], int] = {}
         for i, lp in enumerate(self.lightpaths):
             if lp.wavelength >= self.channels:
                 fail(f"{path}.lightpaths[{i}].wavelength", f"{lp.wavelength} is not below channels {self.channels}")
+            for a, b in zip(lp.route, lp.route[1:], strict=False):
+                span = frozenset((a, b))
+                n = lit[(span, lp.wavelength)] = lit.get((span, lp.wavelength), 0) + 1
+                if span in fibres and n > fibres[span]:
+                    # wavelength continuity: one wavelength is lit once per fibre of a span
+                    fail(f"{path}.lightpaths[{i}]", f"wavelength {lp.wavelength} is lit {n} times on {a}--{b}, "
+                                                    f"which has {fibres[span]} fibre(s)")
 
 
 # ============================================================================ budgets
