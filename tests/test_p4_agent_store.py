@@ -279,7 +279,7 @@ def test_one_shot_action_set_errors():
         for i, w in enumerate(weights):
             pa = te.action.action_profile_action_set.action_profile_actions.add(weight=w)
             pa.action.action_id = ids.action("FabricIngress.set_nexthop_id")
-            pa.action.params.add(param_id=1, value=bytes([i + 1]))
+            pa.action.params.add(param_id=1, value=(i + 1).to_bytes(2, "big"))
         return u
 
     name = "FabricIngress.wcmp_group_table"
