@@ -31,6 +31,8 @@ def register(app: typer.Typer, groups: dict[str, typer.Typer]) -> None:
         state_dir: Path | None = typer.Option(None, "--state-dir", help="Folder for state kept across restarts "
                                               "(the highest election id per device and role)."),
         port_file: Path | None = typer.Option(None, "--port-file", help="Also write the bound address here (JSON)."),
+        dataplane: bool = typer.Option(True, "--dataplane/--no-dataplane", help="Rebuild each device's DPU pipeline "
+                                       "from its entries after writes (when the device config names a program)."),
     ) -> None:
         """Serve P4Runtime v1 (Capabilities, pipeline config, Write, Read, StreamChannel arbitration)."""
         from fabric.errors import ConfigError
@@ -45,7 +47,7 @@ def register(app: typer.Typer, groups: dict[str, typer.Typer]) -> None:
         done = threading.Event()
         for sig in (signal.SIGINT, signal.SIGTERM):
             signal.signal(sig, lambda *_: done.set())
-        srv = AgentServer(listen, ids, state_dir)
+        srv = AgentServer(listen, ids, state_dir, dataplane=dataplane)
         srv.start()
         doc = {"listen": srv.address, "port": srv.port, "devices": ids,
                "state_dir": str(state_dir) if state_dir is not None else None}

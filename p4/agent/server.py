@@ -11,6 +11,9 @@ answers and errors, and keeps the state directory.
 - StreamChannel: each stream's arbitration goes to the arbiter and its answers to the streams they name;
   a refused bid ends the stream with the arbiter's status. PacketOut is not served yet (a StreamError
   UNIMPLEMENTED comes back).
+- Dataplane (:mod:`p4.agent.dataplane`): with ``dataplane=True`` each device's DPU pipeline is rebuilt
+  by its own worker thread after every Write that changed something and every commit; the gRPC thread
+  only sets a flag.
 - State directory: ``arbitration.json`` holds the highest election id per device and role, rewritten
   atomically (:func:`fabric.io.atomic.write_json_atomic`) whenever one rises, read back at start, so a
   restarted agent (even after kill -9) never accepts a lower primary.
@@ -81,7 +84,8 @@ class _Conn:
 class P4RuntimeService:
     """The service methods (grpc calls them on its worker threads)."""
 
-    def __init__(self, device_ids: Iterable[int], state_dir: str | Path | None = None) -> None:
+    def __init__(self, device_ids: Iterable[int], state_dir: str | Path | None = None, *,
+                 dataplane: bool = False) -> None:
         self.state_dir = Path(state_dir) if state_dir is not None else None
         if self.state_dir is not None:
             self.state_dir.mkdir(parents=True, exist_ok=True)
@@ -90,6 +94,20 @@ class P4RuntimeService:
         self.arb_lock = threading.Lock()
         self.arbiter = Arbiter(self.devices, read_highest(self.state_dir), on_highest=self._persist)
         self.conns: dict[_Conn, None] = {}
+        self.dataplanes: dict[int, Any] = {}
+        if dataplane:
+            from p4.agent.dataplane import Dataplane
+
+            self.dataplanes = {d: Dataplane(dev, self.locks[d]) for d, dev in self.devices.items()}
+
+    def _changed(self, device_id: int) -> None:
+        dp = self.dataplanes.get(device_id)
+        if dp is not None:
+            dp.changed()
+
+    def close(self) -> None:
+        for dp in self.dataplanes.values():
+            dp.close()
 
     # ------------------------------------------------------------------ helpers
     def _persist(self, _device: int, _role: str, _eid: int) -> None:
@@ -141,6 +159,7 @@ class P4RuntimeService:
                 dev.set_pipeline(request.action, request.config)
         except P4Error as e:
             self._abort(context, e)
+        self._changed(dev.device_id)
         return p4r.SetForwardingPipelineConfigResponse()
 
     def GetForwardingPipelineConfig(self, request: Any, context: Any) -> Any:
@@ -160,6 +179,8 @@ class P4RuntimeService:
                 errors = dev.write(request.updates, request.atomicity)
         except P4Error as e:
             self._abort(context, e)
+        if any(e is None for e in errors):
+            self._changed(dev.device_id)
         if any(e is not None for e in errors):
             context.abort_with_status(write_error_status(errors))
         return p4r.WriteResponse()
@@ -249,17 +270,18 @@ class AgentServer:
     """
 
     def __init__(self, listen: str = "127.0.0.1:0", device_ids: Iterable[int] = (1,),
-                 state_dir: str | Path | None = None, max_workers: int = 32) -> None:
+                 state_dir: str | Path | None = None, max_workers: int = 32, *, dataplane: bool = False) -> None:
         self.listen = listen
         self.device_ids = tuple(device_ids)
         self.state_dir = state_dir
         self.max_workers = max_workers
+        self.dataplane = dataplane
         self.service: P4RuntimeService | None = None
         self._server: grpc.Server | None = None
         self.port = 0
 
     def start(self) -> int:
-        self.service = P4RuntimeService(self.device_ids, self.state_dir)
+        self.service = P4RuntimeService(self.device_ids, self.state_dir, dataplane=self.dataplane)
         opts = [("grpc.max_receive_message_length", MAX_MESSAGE_BYTES), ("grpc.so_reuseport", 0)]
         self._server = grpc.server(futures.ThreadPoolExecutor(max_workers=self.max_workers,
                                                               thread_name_prefix="p4rt"), options=opts)
@@ -282,6 +304,8 @@ class AgentServer:
                     c.out.put(None)
             self._server.stop(grace).wait(5)
             self._server = None
+        if self.service is not None:
+            self.service.close()
 
     def wait(self, timeout: float | None = None) -> bool:
         assert self._server is not None
