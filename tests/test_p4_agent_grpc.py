@@ -421,3 +421,20 @@ def test_read_is_chunked_under_4_mib(agent):
                                              timeout=30)]
     assert len(sizes) >= 2 and max(sizes) < 4 << 20
     assert sum(sizes) > 4 << 20
+
+
+def test_packet_out_is_a_stream_error_for_now(agent):
+    _srv, _stub, new = agent
+    s = primary(new)
+    m = p4r.StreamMessageRequest()
+    m.packet.payload = b"\x00" * 60
+    s._req.put(m)
+    got = s.recv()
+    assert (got.error.canonical_code, got.error.message) == (
+        Code.UNIMPLEMENTED, "stream message packet is not supported by this agent yet")
+
+
+def test_cli_refuses_a_bad_listen_address(cli):
+    r = cli(["agent", "serve", "--listen", "localhost"])
+    assert r.exit_code == 2
+    assert "--listen wants HOST:PORT, got 'localhost'" in r.output

@@ -10,7 +10,8 @@ unknown to a switch and left empty; routes, next hops, groups, ECN ports in the 
 :func:`p4.runtime.switch_entries` gives them), so the DPU sees what it would see for the plan itself.
 
 :class:`Dataplane` owns one worker thread: :meth:`Dataplane.changed` only sets a flag; the worker takes a
-snapshot of the entries under the device lock, builds the pipeline outside it, and publishes it with the
+snapshot of the entries under the device lock (references to the stored bytes), decodes them and
+builds the pipeline outside it, and publishes it with the
 store generation it reflects (:attr:`Dataplane.generation`). A rebuild error is kept in
 :attr:`Dataplane.error`, never raised into a Write.
 """
@@ -25,6 +26,7 @@ from typing import Any
 
 from finsy.proto import p4r
 
+from p4.agent.store import Snapshot
 from p4.entries import AclEntry, EcnThresholds, Nexthop, Route, SwitchEntries, WcmpGroup
 from p4.ir import Program
 
@@ -63,8 +65,12 @@ def _prefix(v6: bool, addr: int, plen: int) -> str:
 
 
 def entries_of(program: Program, store: Any, switch: str = "agent") -> SwitchEntries:
-    """The store's entries as :class:`SwitchEntries` of ``program`` (module docstring)."""
+    """The entries of a :class:`~p4.agent.store.Store` or of its snapshot as :class:`SwitchEntries` of
+    ``program`` (module docstring)."""
     from p4.p4info import IdMap
+
+    if not isinstance(store, Snapshot):
+        store = store.snapshot()
 
     names = IdMap.of(program).names()
     local = {i: n.rpartition(".")[2] for i, n in names.items()}
@@ -75,10 +81,10 @@ def entries_of(program: Program, store: Any, switch: str = "agent") -> SwitchEnt
     routes: list[tuple[tuple[bool, int, int], Route]] = []
     groups: list[WcmpGroup] = []
     acl: list[AclEntry] = []
-    for tid, entries in store.entries.items():
+    for tid, blobs in store.entries.items():
         table = local.get(tid)
-        for e in entries.values():
-            te = p4r.Entity.FromString(e[0]).table_entry
+        for blob in blobs:
+            te = p4r.Entity.FromString(blob).table_entry
             match = {field_names[(tid, m.field_id)]: m for m in te.match}
             act = te.action.action
             params = [_int(p.value) for p in sorted(act.params, key=lambda p: p.param_id)]
@@ -127,6 +133,7 @@ class Dataplane:
         self.error: str | None = None
         self._wake = threading.Event()
         self._stop = False
+        self._program: tuple[bytes, Program | None] = (b"", None)
         self._thread = threading.Thread(target=self._run, name=f"dpu-{device.device_id}", daemon=True)
         self._thread.start()
 
@@ -151,17 +158,17 @@ class Dataplane:
                 store, pipe = dev.store, dev.pipeline
                 if store is None or pipe is None:
                     continue
-                program = program_of(pipe.config.p4_device_config)
+                cfg = pipe.config.p4_device_config
+                if self._program[0] != cfg or not cfg:
+                    self._program = (cfg, program_of(cfg))
+                program = self._program[1]
                 if program is None:
                     self.pipeline = self.entries = None
                     continue
-                gen = store.generation
-                try:
-                    entries = entries_of(program, store, switch=f"device{dev.device_id}")
-                except Exception as exc:  # noqa: BLE001 - entries the DPU mapping cannot read
-                    self.error = f"{type(exc).__name__}: {exc}"
-                    continue
+                snap = store.snapshot()      # under the lock: references only; decoding happens outside
+            gen = snap.generation
             try:
+                entries = entries_of(program, snap, switch=f"device{dev.device_id}")
                 self.pipeline = to_pipeline(program, entries)
                 self.entries, self.generation, self.error = entries, gen, None
             except Exception as exc:  # noqa: BLE001 - kept for status, never raised into a Write

@@ -104,6 +104,14 @@ def frame_entities(entities: Iterable[bytes], limit: int = READ_CHUNK_BYTES) -> 
         yield b"".join(chunk)
 
 
+class Snapshot:
+    """What :meth:`Store.snapshot` returns: per table the serialized entities, per register its cells."""
+
+    def __init__(self, schema: Schema, entries: dict[int, list[bytes]], registers: dict[int, dict[int, bytes]],
+                 generation: int) -> None:
+        self.schema, self.entries, self.registers, self.generation = schema, entries, registers, generation
+
+
 class Store:
     """One device's forwarding state under ``schema`` (module docstring for the rules)."""
 
@@ -386,6 +394,12 @@ class Store:
         if e is not None:
             e[1] += nbytes
             e[2] += packets
+
+    def snapshot(self) -> Snapshot:
+        """The entries and registers as they are now, for reading outside the lock (cheap: references
+        to the stored bytes, which are never mutated)."""
+        return Snapshot(self.schema, {t: [e[0] for e in d.values()] for t, d in self.entries.items()},
+                        {r: dict(c) for r, c in self.registers.items()}, self.generation)
 
     # ------------------------------------------------------------------ reads
     def read(self, entity: Any) -> Iterator[bytes]:
