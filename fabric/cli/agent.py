@@ -16,18 +16,16 @@ from pathlib import Path
 
 import typer
 
+from p4.agent import DEFAULT_DEVICE_IDS, DEFAULT_LISTEN
+
 
 def register(app: typer.Typer, groups: dict[str, typer.Typer]) -> None:
-    agent = groups.get("agent")
-    if agent is None:
-        agent = typer.Typer(no_args_is_help=True, pretty_exceptions_enable=False,
-                            help="P4Runtime switch agent (dataplane: the DPU running the P4 program).")
-        app.add_typer(agent, name="agent")
+    agent = groups["agent"]
 
     @agent.command("serve")
     def serve_cmd(
-        listen: str = typer.Option("127.0.0.1:9559", "--listen", help="HOST:PORT to serve on (port 0: any free port)."),
-        device_id: list[int] = typer.Option([1], "--device-id", help="A device id to serve (repeat for several)."),
+        listen: str = typer.Option(DEFAULT_LISTEN, "--listen", help="HOST:PORT to serve on (port 0: any free port)."),
+        device_id: list[int] = typer.Option(list(DEFAULT_DEVICE_IDS), "--device-id", help="A device id to serve (repeat for several)."),
         state_dir: Path | None = typer.Option(None, "--state-dir", help="Folder for state kept across restarts "
                                               "(the highest election id per device and role)."),
         port_file: Path | None = typer.Option(None, "--port-file", help="Also write the bound address here (JSON)."),

@@ -25,6 +25,7 @@ NOUNS: dict[str, str] = {
     "dpu": "DPU datapath model: parse and process packets, check timing against 400G / 30 us.",
     "p4": "Generate P4_16 programs, P4Info and P4Runtime entries from a plan.",
     "lab": "Labs in Linux network namespaces: build, probe, check, tear down.",
+    "agent": "P4Runtime switch agent (dataplane: the DPU running the P4 program).",
     "sim": "Simulators (congestion control).",
 }
 

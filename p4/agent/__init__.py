@@ -11,3 +11,8 @@ through :func:`p4.dpu.to_pipeline`: ``p4`` already depends on ``dpu``, and ``dpu
 - :mod:`p4.agent.arbitration`: the pure arbitration core (primary per device and role);
 - :mod:`p4.agent.server`: the gRPC layer, which only translates, and the state directory.
 """
+
+#: Where ``fabricctl agent serve`` listens by default: loopback, TCP 9559 (the IANA port of P4Runtime).
+DEFAULT_LISTEN = "127.0.0.1:9559"
+#: Devices served by default (P4Runtime device ids; finsy and p4runtime-shell default to 1).
+DEFAULT_DEVICE_IDS = (1,)
