@@ -423,7 +423,7 @@ def test_read_is_chunked_under_4_mib(agent):
     assert sum(sizes) > 4 << 20
 
 
-def test_packet_out_is_a_stream_error_for_now(agent):
+def test_packet_out_without_a_dataplane_is_a_stream_error(agent):
     _srv, _stub, new = agent
     s = primary(new)
     m = p4r.StreamMessageRequest()
@@ -431,7 +431,8 @@ def test_packet_out_is_a_stream_error_for_now(agent):
     s._req.put(m)
     got = s.recv()
     assert (got.error.canonical_code, got.error.message) == (
-        Code.UNIMPLEMENTED, "stream message packet is not supported by this agent yet")
+        Code.UNIMPLEMENTED, "PacketOut needs the agent's dataplane (agent serve --dataplane)")
+    assert got.error.packet_out.packet_out.payload == m.packet.payload
 
 
 def test_cli_refuses_a_bad_listen_address(cli):

@@ -14,23 +14,44 @@ snapshot of the entries under the device lock (references to the stored bytes), 
 builds the pipeline outside it, and publishes it with the
 store generation it reflects (:attr:`Dataplane.generation`). A rebuild error is kept in
 :attr:`Dataplane.error`, never raised into a Write.
+
+Packets (:mod:`p4.agent.packetio`) go through a second worker thread, so packet work never runs on a
+gRPC thread and never holds the device lock: :meth:`Dataplane.process` (a :class:`~dpu.packets.PacketBatch`
+and its ingress port(s)) and :meth:`Dataplane.process_pcap` return a :class:`concurrent.futures.Future` of
+a :class:`~p4.agent.packetio.Processed`, run on the pipeline published last (:meth:`Dataplane.wait_current`
+waits until it reflects the store); with ``emit=True`` the forwarded frames also go to :attr:`Dataplane.tx`,
+the queue of ``(port, frame)`` the dataplane sends out of its ports (a lab drains it onto interfaces, a
+test reads it). :meth:`Dataplane.packet_out` puts a controller's frame on :attr:`Dataplane.tx` as the
+program's ``packet_out`` branch does (straight to the named port, no tables). Frames the pipeline punts
+to the CPU port go to :attr:`Dataplane.on_punt` (the server sends them as PacketIn) with their ingress port.
+A full :attr:`Dataplane.tx` drops the frame and counts it in :attr:`Dataplane.tx_dropped`.
 """
 
 from __future__ import annotations
 
 import json
+import os
+import queue
 import socket
 import threading
+import time
+from collections.abc import Callable
+from concurrent.futures import Future
 from dataclasses import asdict
 from typing import Any
 
+import numpy as np
 from finsy.proto import p4r
 
+from dpu.packets import PacketBatch, read_pcap
+from p4.agent.packetio import ControllerMeta, Processed, run_pipeline
 from p4.agent.store import Snapshot
 from p4.entries import AclEntry, EcnThresholds, Nexthop, Route, SwitchEntries, WcmpGroup
 from p4.ir import Program
 
 KEY = "fabricctl_program"
+#: Frames :attr:`Dataplane.tx` holds before it drops (a reader that stopped must not grow memory).
+TX_QUEUE_FRAMES = 65_536
 
 
 def program_config(role: str, options: Any = None) -> bytes:
@@ -134,8 +155,15 @@ class Dataplane:
         self._wake = threading.Event()
         self._stop = False
         self._program: tuple[bytes, Program | None] = (b"", None)
+        self.controller: ControllerMeta | None = None
+        self.tx: queue.Queue[tuple[int, bytes]] = queue.Queue(TX_QUEUE_FRAMES)
+        self.tx_dropped = 0
+        self.on_punt: Callable[[int, bytes], None] | None = None
+        self._jobs: queue.Queue[Any] = queue.Queue()
         self._thread = threading.Thread(target=self._run, name=f"dpu-{device.device_id}", daemon=True)
         self._thread.start()
+        self._pkt_thread = threading.Thread(target=self._packets, name=f"dpu-pkt-{device.device_id}", daemon=True)
+        self._pkt_thread.start()
 
     def changed(self) -> None:
         self._wake.set()
@@ -143,7 +171,73 @@ class Dataplane:
     def close(self) -> None:
         self._stop = True
         self._wake.set()
+        self._jobs.put(None)
         self._thread.join(5)
+        self._pkt_thread.join(5)
+
+    # ------------------------------------------------------------------ packets
+    def process(self, batch: PacketBatch, ingress_port: int | np.ndarray = 0, *,
+                emit: bool = False) -> Future[Processed]:
+        """Run ``batch`` (arrived on ``ingress_port``, one or one per packet) on the packet worker."""
+        fut: Future[Processed] = Future()
+        self._jobs.put(("run", batch, ingress_port, emit, fut))
+        return fut
+
+    def process_pcap(self, path: str | os.PathLike[str], ingress_port: int | np.ndarray = 0, *,
+                     emit: bool = False) -> Future[Processed]:
+        """:meth:`process` of the packets of a pcap / pcapng file."""
+        return self.process(read_pcap(path), ingress_port, emit=emit)
+
+    def packet_out(self, port: int, frame: bytes) -> None:
+        """Send ``frame`` out of ``port`` (a controller's PacketOut), in order with forwarded frames."""
+        self._jobs.put(("out", port, frame))
+
+    def wait_current(self, timeout: float) -> bool:
+        """Wait until the published pipeline reflects the store's entries (True) or ``timeout`` passes."""
+        deadline = time.monotonic() + timeout
+        while True:
+            with self.lock:
+                store = self.device.store
+                want = store.generation if store is not None else None
+            if want is None or (self.generation == want and self.pipeline is not None) or self.error is not None:
+                return want is not None and self.error is None
+            if time.monotonic() >= deadline:
+                return False
+            time.sleep(0.005)
+
+    def _send(self, port: int, frame: bytes) -> None:
+        try:
+            self.tx.put_nowait((port, frame))
+        except queue.Full:
+            self.tx_dropped += 1
+
+    def _packets(self) -> None:
+        while True:
+            job = self._jobs.get()
+            if job is None:
+                return
+            if job[0] == "out":
+                self._send(job[1], job[2])
+                continue
+            _kind, batch, ports, emit, fut = job
+            if not fut.set_running_or_notify_cancel():
+                continue
+            try:
+                res = run_pipeline(self.pipeline, batch, ports, self.generation)
+            except Exception as exc:  # noqa: BLE001 - the caller's future carries it
+                fut.set_exception(exc)
+                continue
+            if emit:
+                for p, f in res.frames():
+                    self._send(p, f)
+            cb = self.on_punt
+            if cb is not None:
+                for p, f in res.punted:
+                    try:
+                        cb(p, f)
+                    except Exception:  # noqa: BLE001 - a failing sink must not stop the dataplane
+                        pass
+            fut.set_result(res)
 
     def _run(self) -> None:
         from p4.dpu import to_pipeline
@@ -161,6 +255,7 @@ class Dataplane:
                 cfg = pipe.config.p4_device_config
                 if self._program[0] != cfg or not cfg:
                     self._program = (cfg, program_of(cfg))
+                self.controller = ControllerMeta.of(pipe.config.p4info)
                 program = self._program[1]
                 if program is None:
                     self.pipeline = self.entries = None

@@ -9,11 +9,16 @@ answers and errors, and keeps the state directory.
 - Write and SetForwardingPipelineConfig need the primary's election id for the request's role
   (PERMISSION_DENIED otherwise); Read, Get and Capabilities need none. An unknown device is NOT_FOUND.
 - StreamChannel: each stream's arbitration goes to the arbiter and its answers to the streams they name;
-  a refused bid ends the stream with the arbiter's status. PacketOut is not served yet (a StreamError
-  UNIMPLEMENTED comes back).
+  a refused bid ends the stream with the arbiter's status. A PacketOut (spec 16.1) from the primary of
+  the stream's (device, role) goes to :meth:`p4.agent.dataplane.Dataplane.packet_out` on the port its
+  ``egress_port`` metadata names; a PacketOut from a backup is a StreamError PERMISSION_DENIED, one
+  without a dataplane UNIMPLEMENTED, one with bad metadata INVALID_ARGUMENT (the packet echoed back in
+  ``error.packet_out``). A frame the pipeline punts to the CPU port comes back as a PacketIn with
+  ``ingress_port`` on the stream of the device's primary for the default role.
 - Dataplane (:mod:`p4.agent.dataplane`): with ``dataplane=True`` each device's DPU pipeline is rebuilt
   by its own worker thread after every Write that changed something and every commit; the gRPC thread
-  only sets a flag.
+  only sets a flag. The DPU kernels are compiled (:func:`p4.agent.packetio.warm`) before the server
+  answers; packets run on each dataplane's packet thread, never on a gRPC thread.
 - State directory: ``arbitration.json`` holds the highest election id per device and role, rewritten
   atomically (:func:`fabric.io.atomic.write_json_atomic`) whenever one rises, read back at start, so a
   restarted agent (even after kill -9) never accepts a lower primary.
@@ -34,7 +39,7 @@ from finsy.proto import p4r, rpc_status
 
 from fabric.io.atomic import write_json_atomic
 from p4.agent.arbitration import Arbiter, Notice
-from p4.agent.device import Device
+from p4.agent.device import NO_PIPELINE, Device
 from p4.agent.schema import Code, P4Error
 from p4.agent.store import frame_entities
 
@@ -97,8 +102,12 @@ class P4RuntimeService:
         self.dataplanes: dict[int, Any] = {}
         if dataplane:
             from p4.agent.dataplane import Dataplane
+            from p4.agent.packetio import warm
 
+            warm()
             self.dataplanes = {d: Dataplane(dev, self.locks[d]) for d, dev in self.devices.items()}
+            for d, dp in self.dataplanes.items():
+                dp.on_punt = lambda port, frame, d=d: self._packet_in(d, port, frame)
 
     def _changed(self, device_id: int) -> None:
         dp = self.dataplanes.get(device_id)
@@ -108,6 +117,37 @@ class P4RuntimeService:
     def close(self) -> None:
         for dp in self.dataplanes.values():
             dp.close()
+
+    # ------------------------------------------------------------------ packets
+    def _packet_in(self, device_id: int, port: int, frame: bytes) -> None:
+        """A punted frame -> PacketIn to the device's primary (default role); dropped when none."""
+        meta = self.dataplanes[device_id].controller
+        with self.arb_lock:
+            conn = self.arbiter.primary_conn(device_id, "")
+        if conn is not None and meta is not None:
+            conn.out.put(meta.packet_in(port, frame))
+
+    def _packet_out(self, conn: _Conn, packet: Any) -> Any:
+        """Hand a PacketOut to the dataplane; the StreamMessageResponse error to send back, or None."""
+        with self.arb_lock:
+            pair = self.arbiter.role_of(conn)
+            primary = pair is not None and self.arbiter.primary_conn(*pair) is conn
+        try:
+            if pair is None or not primary:
+                raise P4Error(Code.PERMISSION_DENIED, "PacketOut from a client that is not the primary")
+            dp = self.dataplanes.get(pair[0])
+            if dp is None:
+                raise P4Error(Code.UNIMPLEMENTED, "PacketOut needs the agent's dataplane (agent serve --dataplane)")
+            if dp.controller is None:
+                raise P4Error(Code.FAILED_PRECONDITION, NO_PIPELINE)
+            port, payload = dp.controller.packet_out(packet)
+        except P4Error as e:
+            err = p4r.StreamMessageResponse()
+            err.error.canonical_code, err.error.message = int(e.code), e.message
+            err.error.packet_out.packet_out.CopyFrom(packet)
+            return err
+        dp.packet_out(port, payload)
+        return None
 
     # ------------------------------------------------------------------ helpers
     def _persist(self, _device: int, _role: str, _eid: int) -> None:
@@ -214,6 +254,10 @@ class P4RuntimeService:
                             conn.out.put(e)
                             return
                         self._dispatch(notices)
+                    elif which == "packet":
+                        err = self._packet_out(conn, req.packet)
+                        if err is not None:
+                            conn.out.put(err)
                     else:
                         err = p4r.StreamMessageResponse()
                         err.error.canonical_code = Code.UNIMPLEMENTED
