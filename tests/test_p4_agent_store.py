@@ -138,7 +138,7 @@ def test_more_table_errors():
     assert err(s, u) == (Code.INVALID_ARGUMENT, "table t: the entry has no action")
     u = entry()
     u.entity.table_entry.action.action_profile_member_id = 3
-    assert err(s, u)[0] == Code.UNIMPLEMENTED
+    assert err(s, u) == (Code.INVALID_ARGUMENT, "table t has no action profile: it takes no action profile member")
     u = entry()
     u.entity.table_entry.action.action_profile_action_set.action_profile_actions.add(weight=1)
     assert err(s, u) == (Code.INVALID_ARGUMENT, "table t has no action profile: it takes no action profile action set")
@@ -287,10 +287,12 @@ def test_one_shot_action_set_errors():
     assert err(s, group([sel.sum_of_members.max_member_weight + 1])) == (
         Code.INVALID_ARGUMENT, f"table {name}: action set member weight 257 exceeds the max_member_weight 256 of "
         "action profile FabricIngress.wcmp_group_selector")
-    assert err(s, group([1] * (sel.max_group_size + 1)))[0] == Code.RESOURCE_EXHAUSTED
+    assert err(s, group([1] * (sel.max_group_size + 1))) == (   # spec 9.2.4: INVALID_ARGUMENT for a one-shot
+        Code.INVALID_ARGUMENT, "action set of 257 actions (257 members) exceeds the max_group_size 256 of action "
+        "profile FabricIngress.wcmp_group_selector")
     assert err(s, group([], direct=True)) == (
         Code.INVALID_ARGUMENT, f"table {name} is implemented by an action profile: its entries take an action "
-        "profile action set, not a direct action")
+        "profile action set, member or group, not a direct action")
     u = group([])
     u.entity.table_entry.action.action_profile_action_set.SetInParent()
     assert err(s, u) == (Code.INVALID_ARGUMENT, f"table {name}: an action profile action set needs at least one action")

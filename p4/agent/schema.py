@@ -3,7 +3,8 @@
 :func:`Schema.of` refuses a P4Info whose objects are inconsistent (a :class:`P4Error` with
 ``INVALID_ARGUMENT``, naming the object): duplicate or wrongly prefixed ids, a match field or parameter
 without a width, a table naming an action, action profile or direct resource the P4Info lacks, a direct
-counter whose table does not name it back, a register of no bitstring type. What it keeps is what a Write
+counter whose table does not name it back, a register of no bitstring type, an action profile whose
+``max_group_size`` exceeds its ``size`` (spec 6.8). What it keeps is what a Write
 needs per update, precomputed: per table its match fields (kind, width, bytes), its actions and scopes,
 its size, priority rule, action profile and direct counter; per action the widths of its parameters.
 
@@ -108,6 +109,9 @@ class ProfileInfo:
     size: int
     max_group_size: int
     max_member_weight: int
+    #: selector_size_semantics: True for sum_of_members, False for sum_of_weights (the spec's default)
+    sum_of_members: bool = False
+    weights_disallowed: bool = False
 
 
 @dataclass
@@ -163,7 +167,11 @@ class Schema:
             claim(ap.preamble, p4i.P4Ids.ACTION_PROFILE, "action profile")
             s.profiles[ap.preamble.id] = ProfileInfo(
                 ap.preamble.id, ap.preamble.name, tuple(ap.table_ids), ap.with_selector, ap.size,
-                ap.max_group_size, ap.sum_of_members.max_member_weight if ap.HasField("sum_of_members") else 0)
+                ap.max_group_size, ap.sum_of_members.max_member_weight if ap.HasField("sum_of_members") else 0,
+                ap.HasField("sum_of_members"), ap.weights_disallowed)
+            if ap.size and ap.max_group_size > ap.size:
+                raise invalid(f"P4Info action profile {ap.preamble.name!r}: max_group_size {ap.max_group_size} "
+                              f"is larger than its size {ap.size}")
         for dc in info.direct_counters:
             claim(dc.preamble, p4i.P4Ids.DIRECT_COUNTER, "direct counter")
             s.direct_counters[dc.preamble.id] = dc.direct_table_id

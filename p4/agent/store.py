@@ -15,15 +15,25 @@ Rules (P4Runtime spec v1, sections 9 and 12; each error is a :class:`~p4.agent.s
   or optional fields needs a priority > 0; any other table takes none.
 - **Updates**: INSERT of an existing entry is ALREADY_EXISTS; MODIFY or DELETE of a missing one
   NOT_FOUND; INSERT into a table holding ``size`` entries (from the P4Info) RESOURCE_EXHAUSTED; a
-  one-shot set of more members than the selector's ``max_group_size`` RESOURCE_EXHAUSTED, a member
-  weight < 1 or over ``max_member_weight`` INVALID_ARGUMENT. Registers and direct counters can only be
+  one-shot set larger than the selector's ``max_group_size`` (members for sum_of_members, total weight
+  for sum_of_weights), a member weight < 1 or over ``max_member_weight`` INVALID_ARGUMENT (spec 9.2.4).
+- **Action profiles** (spec 9.2.2-9.2.4): members (an action of the profile's tables) and groups (members
+  of one selector, each with a weight and a watch port) by id, a separate id space each. INSERT of an
+  existing id ALREADY_EXISTS, MODIFY/DELETE of a missing one NOT_FOUND, a group naming a missing member
+  NOT_FOUND, a member given twice INVALID_ARGUMENT; DELETE of a member still in a group, or of a member
+  or group still named by a table entry, FAILED_PRECONDITION; a group's ``max_size`` over
+  ``max_group_size`` or changed by a MODIFY INVALID_ARGUMENT; a group larger than its ``max_size`` (or
+  ``max_group_size`` when 0) RESOURCE_EXHAUSTED, weights as for one-shots; a full profile (``size``
+  members) RESOURCE_EXHAUSTED. A table entry may name a member or (with a selector) a group, NOT_FOUND
+  when missing; one selector's entries are all one-shots or all members/groups (INVALID_ARGUMENT
+  otherwise). :meth:`Snapshot.action_set` resolves a member or group to the action set a dataplane runs. Registers and direct counters can only be
   modified (INSERT/DELETE are INVALID_ARGUMENT); a register index past its size is OUT_OF_RANGE; a
   MODIFY without an index sets every index. The default entry can only be modified
-  (PERMISSION_DENIED for a const default action). Indirect action profile members and groups, meters
-  and indirect counters are UNIMPLEMENTED.
+  (PERMISSION_DENIED for a const default action). Meters and indirect counters are UNIMPLEMENTED.
 - **Reads**: ``table_id`` 0 reads every table (no match allowed then), an empty match every entry of a
   table (a non-zero ``priority`` filters), a full match one entry; the same wildcards for direct
-  counters (by their table entry) and registers (``register_id`` 0, index unset). Reads yield serialized
+  counters (by their table entry), registers (``register_id`` 0, index unset), members and groups
+  (``action_profile_id`` 0: every profile; id 0: every one of the profile). Reads yield serialized
   ``p4.v1.Entity`` bytes (:func:`frame_entities` packs them into ``ReadResponse`` messages).
 
 >>> from finsy.proto import p4r
@@ -52,12 +62,14 @@ from typing import Any
 
 from finsy.proto import p4i, p4r
 
-from p4.agent.schema import Code, P4Error, Schema, TableInfo, invalid
+from p4.agent.schema import Code, P4Error, ProfileInfo, Schema, TableInfo, invalid
 
 INSERT, MODIFY, DELETE = p4r.Update.INSERT, p4r.Update.MODIFY, p4r.Update.DELETE
 _DEFAULT_ONLY, _TABLE_ONLY = p4i.ActionRef.DEFAULT_ONLY, p4i.ActionRef.TABLE_ONLY
 #: A ReadResponse stays under this many bytes (gRPC's default message limit is 4 MiB).
 READ_CHUNK_BYTES = 3 << 20
+_TABLE_ACTIONS = {"action_profile_action_set": "action profile action set",
+                  "action_profile_member_id": "action profile member", "action_profile_group_id": "action profile group"}
 
 
 def canonical_bytes(value: bytes, bits: int, what: str) -> bytes:
@@ -105,11 +117,38 @@ def frame_entities(entities: Iterable[bytes], limit: int = READ_CHUNK_BYTES) -> 
 
 
 class Snapshot:
-    """What :meth:`Store.snapshot` returns: per table the serialized entities, per register its cells."""
+    """What :meth:`Store.snapshot` returns: per table the serialized entities, per register its cells, per
+    action profile its members and groups (serialized entities, by id)."""
 
     def __init__(self, schema: Schema, entries: dict[int, list[bytes]], registers: dict[int, dict[int, bytes]],
-                 generation: int) -> None:
+                 generation: int, members: dict[int, dict[int, bytes]] | None = None,
+                 groups: dict[int, dict[int, bytes]] | None = None) -> None:
         self.schema, self.entries, self.registers, self.generation = schema, entries, registers, generation
+        self.members = members or {}
+        self.groups = groups or {}
+
+    def action_set(self, te: Any) -> Any:
+        """The action of table entry ``te`` as a dataplane runs it: a direct action or a one-shot set as it
+        is, a member as a one-shot set of that member's action (weight 1), a group as a one-shot set of its
+        members' actions with their weights and watch ports. A ``p4.v1.TableAction``."""
+        ta = te.action
+        which = ta.WhichOneof("type")
+        if which not in ("action_profile_member_id", "action_profile_group_id"):
+            return ta
+        pid = self.schema.tables[te.table_id].profile_id
+        members = self.members.get(pid, {})
+        out = p4r.TableAction()
+        acts = out.action_profile_action_set.action_profile_actions
+        if which == "action_profile_member_id":
+            m = p4r.Entity.FromString(members[ta.action_profile_member_id]).action_profile_member
+            acts.add(weight=1).action.CopyFrom(m.action)
+            return out
+        g = p4r.Entity.FromString(self.groups[pid][ta.action_profile_group_id]).action_profile_group
+        for gm in g.members:
+            m = p4r.Entity.FromString(members[gm.member_id]).action_profile_member
+            pa = acts.add(weight=gm.weight or 1, watch_port=gm.watch_port)
+            pa.action.CopyFrom(m.action)
+        return out
 
 
 class Store:
@@ -122,6 +161,18 @@ class Store:
         self.defaults: dict[int, bytes] = {}
         #: register id -> index -> canonical bytes (absent: 0)
         self.registers: dict[int, dict[int, bytes]] = {r: {} for r in schema.registers}
+        #: action profile id -> member id -> (serialized Entity, action id)
+        self.members: dict[int, dict[int, tuple[bytes, int]]] = {p: {} for p in schema.profiles}
+        #: action profile id -> group id -> (serialized Entity, max_size, member ids)
+        self.groups: dict[int, dict[int, tuple[bytes, int, tuple[int, ...]]]] = {
+            p: {} for p, info in schema.profiles.items() if info.with_selector}
+        # references: (profile, member) -> groups holding it / table entries naming it; (profile, group) ->
+        # table entries naming it; profile -> table entries with one-shot sets / with members or groups
+        self._member_groups: dict[tuple[int, int], int] = {}
+        self._member_tables: dict[tuple[int, int], int] = {}
+        self._group_tables: dict[tuple[int, int], int] = {}
+        self._oneshot_refs: dict[int, int] = {}
+        self._indirect_refs: dict[int, int] = {}
         #: bumped by every successful update (what a dataplane rebuild watches)
         self.generation = 0
 
@@ -151,6 +202,10 @@ class Store:
             self._write_register(u.type, ent.register_entry)
         elif which == "direct_counter_entry":
             self._write_direct_counter(u.type, ent.direct_counter_entry)
+        elif which == "action_profile_member":
+            self._write_member(u.type, ent)
+        elif which == "action_profile_group":
+            self._write_group(u.type, ent)
         elif which is None:
             raise invalid("update has no entity")
         else:
@@ -245,35 +300,74 @@ class Store:
             parts.sort()
         return (tuple(parts), prio)
 
-    def _check_action(self, t: TableInfo, ta: Any, *, default: bool = False) -> None:
+    def _check_action(self, t: TableInfo, ta: Any, *, default: bool = False) -> tuple[str, int]:
+        """Check a table action (its values made canonical in place); what it refers to: ``("", 0)`` for a
+        direct action, ``("o", 0)`` for a one-shot set, ``("m", member_id)`` or ``("g", group_id)``."""
         which = ta.WhichOneof("type")
         if which == "action":
             if t.profile_id and not default:
                 raise invalid(f"table {t.name} is implemented by an action profile: its entries take an "
-                              "action profile action set, not a direct action")
+                              "action profile action set, member or group, not a direct action")
             self._check_one(t, ta.action, default=default)
-        elif which == "action_profile_action_set":
-            prof = self.schema.profiles.get(t.profile_id)
-            if prof is None:
-                raise invalid(f"table {t.name} has no action profile: it takes no action profile action set")
+            return ("", 0)
+        prof = self.schema.profiles.get(t.profile_id)
+        if which is None:
+            raise invalid(f"table {t.name}: the entry has no action")
+        what = _TABLE_ACTIONS.get(which, which)
+        if prof is None:
+            raise invalid(f"table {t.name} has no action profile: it takes no {what}")
+        if default:
+            raise invalid(f"table {t.name}: the default entry takes a direct action, not an {what}")
+        if which == "action_profile_action_set":
+            if self._indirect_refs.get(prof.id):
+                raise invalid(f"table {t.name}: action profile {prof.name} is programmed with members and "
+                              "groups; one-shot action sets and members/groups cannot be mixed")
             acts = ta.action_profile_action_set.action_profile_actions
             if not acts:
                 raise invalid(f"table {t.name}: an action profile action set needs at least one action")
-            if prof.max_group_size and len(acts) > prof.max_group_size:
-                raise P4Error(Code.RESOURCE_EXHAUSTED, f"action set of {len(acts)} members exceeds the "
-                              f"max_group_size {prof.max_group_size} of action profile {prof.name}")
+            self._check_weights(prof, [pa.weight for pa in acts], f"table {t.name}: action set member",
+                                f"action set of {len(acts)} actions")
             for pa in acts:
-                if pa.weight < 1:
-                    raise invalid(f"table {t.name}: action set member weight {pa.weight} is not >= 1")
-                if prof.max_member_weight and pa.weight > prof.max_member_weight:
-                    raise invalid(f"table {t.name}: action set member weight {pa.weight} exceeds the "
-                                  f"max_member_weight {prof.max_member_weight} of action profile {prof.name}")
                 self._check_one(t, pa.action)
-        elif which is None:
-            raise invalid(f"table {t.name}: the entry has no action")
-        else:
-            raise P4Error(Code.UNIMPLEMENTED, f"table {t.name}: {which} (indirect action profile members "
-                          "and groups) is not supported by this agent; use a one-shot action set")
+            return ("o", 0)
+        if self._oneshot_refs.get(prof.id):
+            raise invalid(f"table {t.name}: action profile {prof.name} is programmed with one-shot action "
+                          "sets; one-shot action sets and members/groups cannot be mixed")
+        if which == "action_profile_member_id":
+            mid = ta.action_profile_member_id
+            if mid not in self.members[prof.id]:
+                raise P4Error(Code.NOT_FOUND, f"action profile member {mid} not found in action profile "
+                              f"{prof.name}")
+            return ("m", mid)
+        gid = ta.action_profile_group_id
+        if not prof.with_selector:
+            raise invalid(f"table {t.name}: action profile {prof.name} has no selector: it takes no groups")
+        if gid not in self.groups[prof.id]:
+            raise P4Error(Code.NOT_FOUND, f"action profile group {gid} not found in action profile {prof.name}")
+        return ("g", gid)
+
+    @staticmethod
+    def _check_weights(prof: ProfileInfo, weights: list[int], what: str, size_what: str = "",
+                       oneshot: bool = True) -> tuple[int, str]:
+        """Weights of a one-shot set or a group (spec 9.2.3 and 9.2.4): 0 and only 0 when the profile
+        disallows weights, else each >= 1 and at most ``max_member_weight`` (sum_of_members). Returns the
+        size (the number of members, or the sum of the weights for sum_of_weights) and its unit; a one-shot
+        set larger than ``max_group_size`` is INVALID_ARGUMENT (spec 9.2.4)."""
+        for w in weights:
+            if prof.weights_disallowed:
+                if w != 0:
+                    raise invalid(f"{what} weight {w}: action profile {prof.name} disallows weights (only 0)")
+            elif w < 1:
+                raise invalid(f"{what} weight {w} is not >= 1")
+            elif prof.max_member_weight and w > prof.max_member_weight:
+                raise invalid(f"{what} weight {w} exceeds the max_member_weight {prof.max_member_weight} of "
+                              f"action profile {prof.name}")
+        by_members = prof.sum_of_members or prof.weights_disallowed
+        size, unit = (len(weights), "members") if by_members else (sum(weights), "total weight")
+        if oneshot and prof.max_group_size and size > prof.max_group_size:
+            raise invalid(f"{size_what} ({size} {unit}) exceeds the max_group_size {prof.max_group_size} of "
+                          f"action profile {prof.name}")
+        return size, unit
 
     def _check_one(self, t: TableInfo, a: Any, *, default: bool = False) -> None:
         aid = a.action_id
@@ -316,7 +410,7 @@ class Store:
         key = self.key(t, te)
         entries = self.entries[t.id]
         if typ == INSERT or typ == MODIFY:
-            self._check_action(t, te.action)
+            ref = self._check_action(t, te.action)
             counters = (te.counter_data.byte_count, te.counter_data.packet_count) \
                 if te.HasField("counter_data") else None
             if counters is not None:
@@ -331,14 +425,158 @@ class Store:
                 old = entries.get(key)
                 if old is None:
                     raise P4Error(Code.NOT_FOUND, f"table entry not found in table {t.name}")
+                if t.profile_id:
+                    self._unref(t.profile_id, old[0])
                 old[0] = ent.SerializeToString()
                 if counters is not None:
                     old[1], old[2] = counters
+            if t.profile_id:
+                self._ref(t.profile_id, ref, 1)
         elif typ == DELETE:
-            if entries.pop(key, None) is None:
+            old = entries.pop(key, None)
+            if old is None:
                 raise P4Error(Code.NOT_FOUND, f"table entry not found in table {t.name}")
+            if t.profile_id:
+                self._unref(t.profile_id, old[0])
         else:
             raise invalid("update type is UNSPECIFIED")
+
+    def _ref(self, pid: int, ref: tuple[str, int], n: int) -> None:
+        kind, i = ref
+        if kind == "o":
+            self._oneshot_refs[pid] = self._oneshot_refs.get(pid, 0) + n
+            return
+        self._indirect_refs[pid] = self._indirect_refs.get(pid, 0) + n
+        refs = self._member_tables if kind == "m" else self._group_tables
+        k = (pid, i)
+        c = refs.get(k, 0) + n
+        if c:
+            refs[k] = c
+        else:
+            refs.pop(k, None)
+
+    def _unref(self, pid: int, blob: bytes) -> None:
+        ta = p4r.Entity.FromString(blob).table_entry.action
+        which = ta.WhichOneof("type")
+        if which == "action_profile_action_set":
+            self._ref(pid, ("o", 0), -1)
+        elif which == "action_profile_member_id":
+            self._ref(pid, ("m", ta.action_profile_member_id), -1)
+        elif which == "action_profile_group_id":
+            self._ref(pid, ("g", ta.action_profile_group_id), -1)
+
+    # ------------------------------------------------------------------ action profiles
+    def _profile(self, pid: int) -> ProfileInfo:
+        prof = self.schema.profiles.get(pid)
+        if prof is None:
+            raise invalid(f"unknown action profile id {pid:#x}")
+        return prof
+
+    def _write_member(self, typ: int, ent: Any) -> None:
+        m = ent.action_profile_member
+        prof = self._profile(m.action_profile_id)
+        mid = m.member_id
+        if mid == 0:
+            raise invalid(f"action profile {prof.name}: member id 0 is not valid")
+        members = self.members[prof.id]
+        if typ == DELETE:
+            if mid not in members:
+                raise P4Error(Code.NOT_FOUND, f"action profile member {mid} not found in action profile {prof.name}")
+            n = self._member_groups.get((prof.id, mid), 0)
+            if n:
+                raise P4Error(Code.FAILED_PRECONDITION, f"action profile member {mid} of {prof.name} is still "
+                              f"in {n} group(s); remove it from them first")
+            n = self._member_tables.get((prof.id, mid), 0)
+            if n:
+                raise P4Error(Code.FAILED_PRECONDITION, f"action profile member {mid} of {prof.name} is still "
+                              f"referenced by {n} table entr{'y' if n == 1 else 'ies'}")
+            del members[mid]
+            return
+        if typ not in (INSERT, MODIFY):
+            raise invalid("update type is UNSPECIFIED")
+        if typ == INSERT and mid in members:
+            raise P4Error(Code.ALREADY_EXISTS, f"action profile member {mid} already exists in action profile "
+                          f"{prof.name}")
+        if typ == MODIFY and mid not in members:
+            raise P4Error(Code.NOT_FOUND, f"action profile member {mid} not found in action profile {prof.name}")
+        if not m.HasField("action"):
+            raise invalid(f"action profile member {mid} of {prof.name}: the action must be given")
+        if not prof.table_ids or prof.table_ids[0] not in self.schema.tables:
+            raise invalid(f"action profile {prof.name} implements no table: it takes no members")
+        self._check_one(self.schema.tables[prof.table_ids[0]], m.action)
+        if typ == INSERT and prof.size and len(members) >= prof.size:
+            raise P4Error(Code.RESOURCE_EXHAUSTED, f"action profile {prof.name} is full ({prof.size} members)")
+        members[mid] = (ent.SerializeToString(), m.action.action_id)
+
+    def _write_group(self, typ: int, ent: Any) -> None:
+        g = ent.action_profile_group
+        prof = self._profile(g.action_profile_id)
+        gid = g.group_id
+        if not prof.with_selector:
+            raise invalid(f"action profile {prof.name} has no selector: it takes no groups")
+        if gid == 0:
+            raise invalid(f"action profile {prof.name}: group id 0 is not valid")
+        groups = self.groups[prof.id]
+        old = groups.get(gid)
+        if typ == DELETE:
+            if old is None:
+                raise P4Error(Code.NOT_FOUND, f"action profile group {gid} not found in action profile {prof.name}")
+            n = self._group_tables.get((prof.id, gid), 0)
+            if n:
+                raise P4Error(Code.FAILED_PRECONDITION, f"action profile group {gid} of {prof.name} is still "
+                              f"referenced by {n} table entr{'y' if n == 1 else 'ies'}")
+            self._group_members(prof.id, old[2], -1)
+            del groups[gid]
+            return
+        if typ not in (INSERT, MODIFY):
+            raise invalid("update type is UNSPECIFIED")
+        if typ == INSERT and old is not None:
+            raise P4Error(Code.ALREADY_EXISTS, f"action profile group {gid} already exists in action profile "
+                          f"{prof.name}")
+        if typ == MODIFY:
+            if old is None:
+                raise P4Error(Code.NOT_FOUND, f"action profile group {gid} not found in action profile {prof.name}")
+            if g.max_size != old[1]:
+                raise invalid(f"action profile group {gid} of {prof.name}: max_size {g.max_size} differs from "
+                              f"the {old[1]} it was inserted with (it cannot be modified)")
+        what = f"action profile group {gid} of {prof.name}"
+        if g.max_size < 0:
+            raise invalid(f"{what}: max_size {g.max_size} is negative")
+        if prof.max_group_size and g.max_size > prof.max_group_size:
+            raise invalid(f"{what}: max_size {g.max_size} exceeds the max_group_size {prof.max_group_size}")
+        members = self.members[prof.id]
+        ids: list[int] = []
+        action_ids: set[int] = set()
+        for gm in g.members:
+            mid = gm.member_id
+            if mid in ids:
+                raise invalid(f"{what}: member {mid} is given twice (use its weight instead)")
+            m = members.get(mid)
+            if m is None:
+                raise P4Error(Code.NOT_FOUND, f"{what}: action profile member {mid} not found")
+            ids.append(mid)
+            action_ids.add(m[1])
+        if len(action_ids) > 1:
+            raise invalid(f"{what}: its members must be bound to the same action")
+        size, unit = self._check_weights(prof, [gm.weight for gm in g.members], f"{what}: member", oneshot=False)
+        cap = g.max_size or prof.max_group_size
+        if cap and size > cap:
+            limit = f"max_size {g.max_size}" if g.max_size else f"max_group_size {prof.max_group_size}"
+            raise P4Error(Code.RESOURCE_EXHAUSTED, f"{what}: {size} {unit} exceed the {limit}")
+        if old is not None:
+            self._group_members(prof.id, old[2], -1)
+        self._group_members(prof.id, ids, 1)
+        groups[gid] = (ent.SerializeToString(), g.max_size, tuple(ids))
+
+    def _group_members(self, pid: int, ids: Iterable[int], n: int) -> None:
+        refs = self._member_groups
+        for mid in ids:
+            k = (pid, mid)
+            c = refs.get(k, 0) + n
+            if c:
+                refs[k] = c
+            else:
+                refs.pop(k, None)
 
     def _write_default(self, typ: int, t: TableInfo, te: Any, ent: Any) -> None:
         if typ != MODIFY:
@@ -399,7 +637,9 @@ class Store:
         """The entries and registers as they are now, for reading outside the lock (cheap: references
         to the stored bytes, which are never mutated)."""
         return Snapshot(self.schema, {t: [e[0] for e in d.values()] for t, d in self.entries.items()},
-                        {r: dict(c) for r, c in self.registers.items()}, self.generation)
+                        {r: dict(c) for r, c in self.registers.items()}, self.generation,
+                        {p: {i: v[0] for i, v in d.items()} for p, d in self.members.items()},
+                        {p: {i: v[0] for i, v in d.items()} for p, d in self.groups.items()})
 
     # ------------------------------------------------------------------ reads
     def read(self, entity: Any) -> Iterator[bytes]:
@@ -412,6 +652,12 @@ class Store:
             return self._read_registers(entity.register_entry)
         if which == "direct_counter_entry":
             return self._read_direct_counters(entity.direct_counter_entry)
+        if which == "action_profile_member":
+            m = entity.action_profile_member
+            return self._read_profile(self.members, m.action_profile_id, m.member_id, "member")
+        if which == "action_profile_group":
+            g = entity.action_profile_group
+            return self._read_profile(self.groups, g.action_profile_id, g.group_id, "group")
         if which is None:
             raise invalid("read entity names nothing")
         raise P4Error(Code.UNIMPLEMENTED, f"reading {which} is not supported by this agent")
@@ -492,6 +738,21 @@ class Store:
                 d.table_entry.CopyFrom(p4r.Entity.FromString(e[0]).table_entry)
                 d.data.byte_count, d.data.packet_count = e[1], e[2]
                 yield out.SerializeToString()
+
+    def _read_profile(self, table: dict[int, Any], pid: int, i: int, kind: str) -> Iterator[bytes]:
+        """Members or groups: ``action_profile_id`` 0 reads those of every profile, an ``id`` 0 every one
+        of the profile (spec 9.2.2, 9.2.3)."""
+        if pid:
+            prof = self._profile(pid)
+            if kind == "group" and not prof.with_selector:
+                raise invalid(f"action profile {prof.name} has no selector: it has no groups")
+            pids = [pid]
+        else:
+            pids = list(table)
+        sel = [table[p] for p in pids]
+        if i:
+            return iter([d[i][0] for d in sel if i in d])
+        return iter([v[0] for d in sel for v in list(d.values())])
 
     def _read_registers(self, re_: Any) -> Iterator[bytes]:
         if re_.register_id == 0:
