@@ -76,7 +76,9 @@ class Client:
         self.resp: queue.Queue[Any] = queue.Queue()
         self.stream = self.stub.StreamChannel(iter(self.req.get, None), timeout=120)
         threading.Thread(target=self._read, daemon=True).start()
-        self.req.put(p4r.StreamMessageRequest(arbitration={"device_id": device_id, "election_id": {"low": election}}))
+        bid = p4r.StreamMessageRequest()
+        bid.arbitration.device_id, bid.arbitration.election_id.low = device_id, election
+        self.req.put(bid)
 
     def _read(self) -> None:
         try:
@@ -94,8 +96,9 @@ class Client:
                 return m
 
     def load(self, role: str, opts: Any, requests: list[Any]) -> None:
-        sp = p4r.SetForwardingPipelineConfigRequest(device_id=self.device_id, election_id={"low": self.election},
+        sp = p4r.SetForwardingPipelineConfigRequest(device_id=self.device_id,
                                                     action=p4r.SetForwardingPipelineConfigRequest.VERIFY_AND_COMMIT)
+        sp.election_id.low = self.election
         sp.config.p4info.CopyFrom(build_p4info(build_program(role, opts)))
         sp.config.p4_device_config = program_config(role, opts)
         self.stub.SetForwardingPipelineConfig(sp, timeout=TIMEOUT)

@@ -7,7 +7,9 @@ a device config that is not one runs no dataplane (the agent still serves P4Runt
 :func:`entries_of` reads the store back into :class:`p4.entries.SwitchEntries`, the inverse of
 :func:`p4.runtime.canonical` for the tables the program has (port names become ``p<N>``; neighbours are
 unknown to a switch and left empty; routes, next hops, groups, ECN ports in the order
-:func:`p4.runtime.switch_entries` gives them), so the DPU sees what it would see for the plan itself.
+:func:`p4.runtime.switch_entries` gives them; an indirect entry naming an action profile member or
+group is read through :meth:`p4.agent.store.Snapshot.action_set`, as the one-shot set it stands for),
+so the DPU sees what it would see for the plan itself.
 
 :class:`Dataplane` owns one worker thread: :meth:`Dataplane.changed` only sets a flag; the worker takes a
 snapshot of the entries under the device lock (references to the stored bytes), decodes them and
@@ -107,7 +109,8 @@ def entries_of(program: Program, store: Any, switch: str = "agent") -> SwitchEnt
         for blob in blobs:
             te = p4r.Entity.FromString(blob).table_entry
             match = {field_names[(tid, m.field_id)]: m for m in te.match}
-            act = te.action.action
+            ta = store.action_set(te)     # members and groups of an indirect table resolved to a one-shot set
+            act = ta.action
             params = [_int(p.value) for p in sorted(act.params, key=lambda p: p.param_id)]
             aname = local.get(act.action_id, "")
             if table == "nexthop_table":
@@ -124,7 +127,7 @@ def entries_of(program: Program, store: Any, switch: str = "agent") -> SwitchEnt
                 nh, grp = (params[0], 0) if aname == "set_nexthop_id" else (0, params[0])
                 routes.append(((v6, addr, plen), Route(_prefix(v6, addr, plen), nh, grp)))
             elif table == "wcmp_group_table":
-                acts = te.action.action_profile_action_set.action_profile_actions
+                acts = ta.action_profile_action_set.action_profile_actions
                 members = tuple(sorted((_int(a.action.params[0].value), a.weight) for a in acts))
                 groups.append(WcmpGroup(_int(match["wcmp_group_id"].exact.value), members))
             elif table == "acl":
