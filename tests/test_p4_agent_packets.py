@@ -299,3 +299,69 @@ def test_packet_in_and_packet_out_through_the_controller_headers(example):
         finally:
             backup.close()
         assert dp.tx.empty()
+
+
+def indirect(prog: Any, requests: list[Any]) -> list[Any]:
+    """``requests`` with every one-shot WCMP group entry replaced by action profile members, a group of
+    them with the same weights, and the entry naming the group (same order, same request)."""
+    from p4.p4info import IdMap
+
+    info = build_p4info(prog)
+    pid = info.action_profiles[0].preamble.id
+    table = IdMap.of(prog).table("FabricIngress.wcmp_group_table")
+    next_member = 1
+    out = []
+    for r in requests:
+        nr = p4r.WriteRequest()
+        nr.CopyFrom(r)
+        del nr.updates[:]
+        for u in r.updates:
+            te = u.entity.table_entry
+            if te.table_id != table or not te.action.HasField("action_profile_action_set"):
+                nr.updates.append(u)
+                continue
+            gid = int.from_bytes(te.match[0].exact.value, "big")
+            g = p4r.Update(type=u.type)
+            g.entity.action_profile_group.action_profile_id, g.entity.action_profile_group.group_id = pid, gid
+            for a in te.action.action_profile_action_set.action_profile_actions:
+                m = p4r.Update(type=u.type)
+                m.entity.action_profile_member.action_profile_id = pid
+                m.entity.action_profile_member.member_id = next_member
+                m.entity.action_profile_member.action.CopyFrom(a.action)
+                nr.updates.append(m)
+                g.entity.action_profile_group.members.add(member_id=next_member, weight=a.weight)
+                next_member += 1
+            nr.updates.append(g)
+            e = p4r.Update(type=u.type)
+            e.entity.table_entry.CopyFrom(te)
+            e.entity.table_entry.action.ClearField("action_profile_action_set")
+            e.entity.table_entry.action.action_profile_group_id = gid
+            nr.updates.append(e)
+        out.append(nr)
+    return out
+
+
+def test_indirect_groups_forward_as_their_one_shot_sets(example):
+    from p4.dpu import pipeline_doc
+
+    fab, plan = example
+    leaf, lport, gport = attachment(fab, SRC_GPU)
+    opts = program_options(plan)
+    prog = build_program("leaf", opts)
+    e = switch_entries(fab, plan, leaf, program=prog)
+    assert e.groups, "the plan gives the leaf a WCMP group"
+    with agent(1) as (srv, (c,)):
+        c.load("leaf", opts, indirect(prog, list(to_write_requests(prog, e, election_id=(0, 1)))))
+        assert srv.service is not None
+        dp = srv.service.dataplanes[1]
+        assert dp.wait_current(TIMEOUT), dp.error
+        rr = p4r.ReadRequest(device_id=1)
+        rr.entities.add().action_profile_group.SetInParent()
+        groups = [x for resp in c.stub.Read(rr, timeout=TIMEOUT) for x in resp.entities]
+        assert len(groups) == len(e.groups)                                  # the groups are indirect ones
+        got, want = pipeline_doc(prog, dp.entries), pipeline_doc(prog, e)
+        got.pop("name"), want.pop("name")
+        assert got == want
+        pkts = flows(64, port_mac(SRC_GPU, gport), port_mac(leaf, lport))
+        res = dp.process(PacketBatch.from_bytes(pkts), port_numbers(fab, leaf)[lport]).result(TIMEOUT)
+        assert res.dropped == 0 and len(set(res.egress.tolist())) > 1
