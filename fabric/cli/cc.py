@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 from pathlib import Path
 
 import typer
@@ -9,6 +10,7 @@ from rich.table import Table
 
 from fabric.cc import DEFAULT_PROFILE, DEFAULT_SWITCH_MODEL
 from fabric.cli.common import JSON_HELP, add_section, console, emit_json, err_console
+from fabric.errors import ConfigError
 
 FABRIC_HELP = "Topology: our YAML, a containerlab file, a GML file, 'example' or 'zoo:<Name>'."
 
@@ -28,6 +30,8 @@ def register(app: typer.Typer, groups: dict[str, typer.Typer]) -> None:
         from fabric.io import load_fabric
 
         fab = load_fabric(fabric)
+        if switch_buffer is not None and not (math.isfinite(switch_buffer) and switch_buffer > 0):
+            raise ConfigError(f"must be a positive number of MiB, got {switch_buffer}", where="--switch-buffer")
         buf = None if switch_buffer is None else int(switch_buffer * 1024 * 1024)
         opts = CcOptions(profile=profile, switch_model=switch_model, switch_buffer_bytes=buf)
         sec = cc_section(fab, opts)

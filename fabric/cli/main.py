@@ -4,12 +4,14 @@ Command modules are discovered: every module in :mod:`fabric.cli` other than thi
 ``common`` defines ``register(app, groups)`` and adds its commands to the noun groups in ``groups``
 (``topo``, ``plan``, ``dpu``, ``p4``, ``lab``, ``sim``) or to ``app`` itself. A noun group with no
 commands is not shown. A :class:`~fabric.errors.FabricError` anywhere becomes one line on stderr and
-exit status 2; a check that fails exits 1.
+exit status 2; a check that fails exits 1; any other exception is a bug and becomes one line naming
+where it came from and exit status 3 (``FABRICCTL_DEBUG=1`` lets the traceback through).
 """
 
 from __future__ import annotations
 
 import importlib
+import os
 import pkgutil
 from typing import Any
 
@@ -17,6 +19,43 @@ import typer
 from typer.core import TyperGroup
 
 from fabric.errors import FabricError
+
+#: Exit statuses: 0 ok, 1 a check failed (a budget violated), 2 a user error (bad file, option or value),
+#: 3 an internal error (a bug: anything else that escaped a command), 130 interrupted (Ctrl-C).
+EXIT_CHECK_FAILED, EXIT_USER_ERROR, EXIT_INTERNAL, EXIT_INTERRUPTED = 1, 2, 3, 130
+#: Set to any value to see the traceback of an internal error instead of one line.
+DEBUG_ENV = "FABRICCTL_DEBUG"
+
+
+def _passthrough() -> tuple[type[BaseException], ...]:
+    """Exceptions the CLI framework uses for its own exits (typer >= 0.29 vendors click; older ones
+    use click's)."""
+    out: list[type[BaseException]] = [typer.Exit, typer.Abort]
+    base = getattr(typer, "exceptions", None)
+    if base is not None and hasattr(base, "TyperException"):
+        out.append(base.TyperException)
+    try:
+        import click
+
+        out.append(click.exceptions.ClickException)
+    except ImportError:
+        pass
+    return tuple(out)
+
+
+_PASSTHROUGH = _passthrough()
+
+
+def _origin(exc: BaseException) -> str:
+    """`` in module.function`` of the innermost frame of fabricctl's own code, for the one-line message."""
+    tb = exc.__traceback__
+    where = ""
+    while tb is not None:
+        mod = tb.tb_frame.f_globals.get("__name__", "")
+        if mod.split(".")[0] in ("fabric", "dpu", "optical", "p4", "labs"):
+            where = f" in {mod}.{tb.tb_frame.f_code.co_name}"
+        tb = tb.tb_next
+    return where
 
 #: Noun groups and their help text.
 NOUNS: dict[str, str] = {
@@ -38,14 +77,24 @@ class FabricGroup(TyperGroup):
             return super().invoke(ctx)
         except FabricError as exc:
             typer.echo(f"error: {exc}", err=True)
-            raise typer.Exit(2) from None
+            raise typer.Exit(EXIT_USER_ERROR) from None
         except OSError as exc:
             name = f"{exc.filename}: " if getattr(exc, "filename", None) else ""
             typer.echo(f"error: {name}{exc.strerror or exc}", err=True)
-            raise typer.Exit(2) from None
+            raise typer.Exit(EXIT_USER_ERROR) from None
         except KeyboardInterrupt:
             typer.echo("interrupted", err=True)
-            raise typer.Exit(130) from None
+            raise typer.Exit(EXIT_INTERRUPTED) from None
+        except _PASSTHROUGH:
+            raise  # usage errors, typer.Exit(n), aborts: the command-line framework's own exits
+        except Exception as exc:  # noqa: BLE001 - the one error boundary: nothing escapes as a traceback
+            if os.environ.get(DEBUG_ENV):
+                raise
+            where = _origin(exc)
+            typer.echo(f"error: internal error{where}: {type(exc).__name__}: {str(exc) or '(no message)'}"
+                       f" (this is a bug in fabricctl; {DEBUG_ENV}=1 shows the traceback)".replace("\n", " "),
+                       err=True)
+            raise typer.Exit(EXIT_INTERNAL) from None
 
 
 def build_app() -> typer.Typer:

@@ -44,6 +44,8 @@ def _demand(fab: Any, demand: str | None, job: Path | None, rate_gbps: float | N
     j = traffic.load_job(job, fab) if job is not None else None
     kind = demand or (j.collective if j and j.collective else DEFAULT_COLLECTIVE)
     rate = rate_gbps if rate_gbps is not None else (j.rate_gbps if j and j.rate_gbps else DEFAULT_RATE_GBPS)
+    if seed is not None and seed < 0:
+        raise ConfigError(f"must be >= 0, got {seed}", where="--seed")
     sd = seed if seed is not None else (j.seed if j else 0)
     q = qps if qps is not None else (j.qps_per_pair if j else 1)
     if kind not in traffic.KINDS:

@@ -26,12 +26,13 @@ from fabric.topology import Fabric
 
 def zoo_path(name: str) -> Path:
     """Path of a Topology Zoo file shipped with fabricctl, e.g. ``zoo_path("Chinanet")``."""
-    base = resources.files("fabric") / "data" / "topologyzoo"
-    p = Path(str(base / (name if name.endswith(".gml") else f"{name}.gml")))
-    if not p.exists():
-        have = sorted(x.name[:-4] for x in Path(str(base)).glob("*.gml"))
-        raise ConfigError(f"no built-in Topology Zoo file {name!r} (have: {', '.join(have)})")
-    return p
+    base = Path(str(resources.files("fabric") / "data" / "topologyzoo"))
+    shipped = {x.name[:-4]: x for x in base.glob("*.gml")}
+    stem = name[:-4] if name.endswith(".gml") else name
+    # only the names of the shipped files: "zoo:../../etc/x" must not read any .gml on the system
+    if stem not in shipped:
+        raise ConfigError(f"no built-in Topology Zoo file {name!r} (have: {', '.join(sorted(shipped))})")
+    return shipped[stem]
 
 
 def load_gml(path: str | os.PathLike[str], *, route_factor: float = DEFAULT_ROUTE_FACTOR,
