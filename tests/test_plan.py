@@ -372,3 +372,40 @@ def test_atomic_write_keeps_the_users_umask(tmp_path):
     finally:
         os.umask(old)
     assert (tmp_path / "f.txt").stat().st_mode & 0o777 == 0o640
+
+
+def test_atomic_write_refuses_devices_and_fifos_and_writes_through_symlinks(tmp_path):
+    from fabric.io.atomic import write_text_atomic
+
+    fifo = tmp_path / "pipe"
+    os.mkfifo(fifo)
+    with pytest.raises(ConfigError, match="not a regular file .*refusing to replace it"):
+        write_text_atomic(fifo, "x")
+    assert fifo.exists() and not fifo.is_file()
+    with pytest.raises(ConfigError, match="/dev/null: not a regular file"):
+        write_text_atomic("/dev/null", "x")
+    assert not Path("/dev/null").is_file()
+    real = tmp_path / "real.json"
+    real.write_text("old")
+    real.chmod(0o640)
+    link = tmp_path / "link.json"
+    link.symlink_to(real)
+    write_text_atomic(link, "new")
+    assert link.is_symlink() and real.read_text() == "new"
+    assert real.stat().st_mode & 0o777 == 0o640  # a replaced file keeps its mode
+
+
+def test_a_temp_file_left_by_a_killed_writer_is_removed_by_the_next_write(tmp_path):
+    import subprocess
+
+    from fabric.io.atomic import write_text_atomic
+
+    dead = subprocess.Popen(["true"])
+    dead.wait()  # a pid that no longer exists
+    stale = tmp_path / f".out.json.{dead.pid}.abcd.tmp"
+    stale.write_text("half")
+    mine = tmp_path / f".out.json.{os.getpid()}.efgh.tmp"  # a live writer's: kept
+    mine.write_text("busy")
+    write_text_atomic(tmp_path / "out.json", "{}")
+    assert not stale.exists() and mine.exists()
+    assert sorted(p.name for p in tmp_path.iterdir()) == sorted([mine.name, "out.json"])

@@ -2,18 +2,25 @@
 
 A reader never sees a half-written file, and a failed write leaves the old file (or none) in place.
 The new file gets the mode a plain ``open(path, "w")`` would give it (0o666 less the user's umask), not
-the 0o600 of a temporary file.
+the 0o600 of a temporary file; a file that is replaced keeps its mode. A symlink is written through (the
+file it points at is replaced, the link stays); a device, FIFO or socket (``-o /dev/null``) is refused,
+never turned into a regular file. Temporary files are named ``.NAME.PID.XXXX.tmp``: one left behind by
+a writer that was killed (``kill -9``) is removed by the next write to the same file.
 """
 
 from __future__ import annotations
 
 import contextlib
+import glob
 import json
 import os
+import stat
 import tempfile
 from collections.abc import Iterator
 from pathlib import Path
 from typing import IO, Any
+
+from fabric.errors import ConfigError
 
 
 @contextlib.contextmanager
@@ -22,10 +29,20 @@ def atomic_open(path: str | os.PathLike[str], mode: str = "w") -> Iterator[IO[An
     if mode not in ("w", "wb"):
         raise ValueError("atomic_open writes only ('w' or 'wb')")
     target = Path(path)
+    if target.is_symlink():
+        target = target.resolve()
+    mode_bits = 0o666 & ~_umask()
+    with contextlib.suppress(FileNotFoundError):
+        st = target.stat()
+        if not stat.S_ISREG(st.st_mode):
+            kind = "a directory" if stat.S_ISDIR(st.st_mode) else "not a regular file (a device, FIFO or socket)"
+            raise ConfigError(f"{kind}: refusing to replace it with a regular file", file=str(path))
+        mode_bits = stat.S_IMODE(st.st_mode)
     target.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{target.name}.", suffix=".tmp", dir=target.parent)
+    _remove_stale(target)
+    fd, tmp = tempfile.mkstemp(prefix=f".{target.name}.{os.getpid()}.", suffix=".tmp", dir=target.parent)
     try:
-        os.fchmod(fd, 0o666 & ~_umask())
+        os.fchmod(fd, mode_bits)
         with os.fdopen(fd, mode, encoding=None if "b" in mode else "utf-8") as fh:
             yield fh
             fh.flush()
@@ -35,6 +52,21 @@ def atomic_open(path: str | os.PathLike[str], mode: str = "w") -> Iterator[IO[An
         with contextlib.suppress(FileNotFoundError):
             os.unlink(tmp)
         raise
+
+
+def _remove_stale(target: Path) -> None:
+    """Remove temporary siblings of ``target`` whose writing process no longer exists."""
+    for tmp in target.parent.glob(f".{glob.escape(target.name)}.*.tmp"):
+        pid_text = tmp.name[len(target.name) + 2:].split(".", 1)[0]
+        if not pid_text.isdigit() or int(pid_text) == os.getpid():
+            continue
+        try:
+            os.kill(int(pid_text), 0)
+        except ProcessLookupError:
+            with contextlib.suppress(OSError):
+                tmp.unlink()
+        except PermissionError:
+            pass  # alive, someone else's
 
 
 def _umask() -> int:
