@@ -10,16 +10,25 @@ UNIMPLEMENTED. A config without a P4Info, or whose P4Info :meth:`p4.agent.schema
 INVALID_ARGUMENT. Before any commit, Write and Read are FAILED_PRECONDITION
 (:data:`NO_PIPELINE`), and so is GetForwardingPipelineConfig (finsy and P4Runtime servers agree on
 that message).
+
+Persistence (the only I/O here, :func:`save_pipeline` / :func:`load_pipeline`, called by the server with
+``--state-dir``): the committed ForwardingPipelineConfig (P4Info, device config, cookie) is written
+atomically to ``STATE_DIR/pipeline-<device_id>.pb`` after every commit and committed again at start, so
+a restarted agent (even after kill -9) answers GetForwardingPipelineConfig with the same cookie and a
+controller need not push the pipeline again. Entries, registers and counters are not kept: a restarted
+switch starts with empty tables, as hardware does after a reboot; the controller writes them again.
 """
 
 from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
 from finsy.proto import p4r
 
+from fabric.io.atomic import write_bytes_atomic
 from p4.agent.schema import Code, P4Error, Schema, invalid
 from p4.agent.store import Store
 
@@ -74,6 +83,16 @@ class Device:
         self.pipeline, self.saved = p, None
         self.store = Store(p.schema)
 
+    def restore(self, blob: bytes) -> None:
+        """Commit the serialized ``ForwardingPipelineConfig`` ``blob`` (what :func:`save_pipeline` wrote),
+        with empty tables; a :class:`P4Error` if it does not parse or verify."""
+        cfg = p4r.ForwardingPipelineConfig()
+        try:
+            cfg.ParseFromString(blob)
+        except Exception as exc:  # noqa: BLE001 - protobuf's DecodeError
+            raise invalid(f"saved forwarding pipeline config does not parse: {exc}") from exc
+        self._commit(self.verify(cfg))
+
     def get_pipeline(self, response_type: int) -> Any:
         """The ``ForwardingPipelineConfig`` a GetForwardingPipelineConfig of ``response_type`` returns."""
         if self.pipeline is None:
@@ -106,3 +125,26 @@ class Device:
 
     def read(self, entities: Iterable[Any]) -> list[bytes]:
         return self._store().read_all(entities)
+
+
+def pipeline_path(state_dir: str | Path, device_id: int) -> Path:
+    return Path(state_dir) / f"pipeline-{device_id}.pb"
+
+
+def save_pipeline(state_dir: str | Path, device: Device) -> None:
+    """Write ``device``'s committed config atomically (nothing when none is committed)."""
+    if device.pipeline is not None:
+        write_bytes_atomic(pipeline_path(state_dir, device.device_id), device.pipeline.config.SerializeToString())
+
+
+def load_pipeline(state_dir: str | Path, device: Device) -> bool:
+    """Commit ``device``'s saved config if there is one (True then); a ValueError naming the file if it
+    cannot be used (a damaged state directory is not silently ignored)."""
+    path = pipeline_path(state_dir, device.device_id)
+    if not path.exists():
+        return False
+    try:
+        device.restore(path.read_bytes())
+    except P4Error as exc:
+        raise ValueError(f"{path}: {exc.message}") from exc
+    return True

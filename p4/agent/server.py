@@ -21,7 +21,9 @@ answers and errors, and keeps the state directory.
   answers; packets run on each dataplane's packet thread, never on a gRPC thread.
 - State directory: ``arbitration.json`` holds the highest election id per device and role, rewritten
   atomically (:func:`fabric.io.atomic.write_json_atomic`) whenever one rises, read back at start, so a
-  restarted agent (even after kill -9) never accepts a lower primary.
+  restarted agent (even after kill -9) never accepts a lower primary. ``pipeline-<device>.pb`` holds
+  each device's committed pipeline (P4Info, device config, cookie), written atomically on every commit
+  and committed again at start (:func:`p4.agent.device.save_pipeline`); entries are not kept.
 """
 
 from __future__ import annotations
@@ -39,7 +41,7 @@ from finsy.proto import p4r, rpc_status
 
 from fabric.io.atomic import write_json_atomic
 from p4.agent.arbitration import Arbiter, Notice
-from p4.agent.device import NO_PIPELINE, Device
+from p4.agent.device import NO_PIPELINE, Device, load_pipeline, save_pipeline
 from p4.agent.schema import Code, P4Error
 from p4.agent.store import frame_entities
 
@@ -50,6 +52,7 @@ NOT_PRIMARY = "Not the primary client for this device and role"
 #: 16 MiB: the largest request accepted (writes of many entries); answers stay under 4 MiB.
 MAX_MESSAGE_BYTES = 16 << 20
 STATE_FILE = "arbitration.json"
+_COMMITS = (p4r.SetForwardingPipelineConfigRequest.VERIFY_AND_COMMIT, p4r.SetForwardingPipelineConfigRequest.COMMIT)
 _GRPC_CODES = {c.value[0]: c for c in grpc.StatusCode}
 
 
@@ -95,6 +98,9 @@ class P4RuntimeService:
         if self.state_dir is not None:
             self.state_dir.mkdir(parents=True, exist_ok=True)
         self.devices = {d: Device(d) for d in device_ids}
+        if self.state_dir is not None:
+            for dev in self.devices.values():
+                load_pipeline(self.state_dir, dev)      # the committed pipeline survives a restart
         self.locks = {d: threading.Lock() for d in self.devices}
         self.arb_lock = threading.Lock()
         self.arbiter = Arbiter(self.devices, read_highest(self.state_dir), on_highest=self._persist)
@@ -197,6 +203,8 @@ class P4RuntimeService:
             self._check_primary(request.device_id, request.role, request)
             with self.locks[dev.device_id]:
                 dev.set_pipeline(request.action, request.config)
+                if self.state_dir is not None and request.action in _COMMITS:
+                    save_pipeline(self.state_dir, dev)
         except P4Error as e:
             self._abort(context, e)
         self._changed(dev.device_id)
