@@ -114,6 +114,8 @@ class P4RuntimeService:
             self.dataplanes = {d: Dataplane(dev, self.locks[d]) for d, dev in self.devices.items()}
             for d, dp in self.dataplanes.items():
                 dp.on_punt = lambda port, frame, d=d: self._packet_in(d, port, frame)
+            for d in self.dataplanes:
+                self._changed(d)  # a pipeline reloaded from the state dir gets its (empty-table) dataplane now
 
     def _changed(self, device_id: int) -> None:
         dp = self.dataplanes.get(device_id)
