@@ -27,6 +27,13 @@ test reads it). :meth:`Dataplane.packet_out` puts a controller's frame on :attr:
 program's ``packet_out`` branch does (straight to the named port, no tables). Frames the pipeline punts
 to the CPU port go to :attr:`Dataplane.on_punt` (the server sends them as PacketIn) with their ingress port.
 A full :attr:`Dataplane.tx` drops the frame and counts it in :attr:`Dataplane.tx_dropped`.
+
+Fast failover (:mod:`p4.agent.ports`): :attr:`Dataplane.base` is the pipeline built from the entries and
+:attr:`Dataplane.pipeline` the one packets run on, ``failover(base)`` for the ports down in
+:attr:`Dataplane.ports`; :meth:`Dataplane.set_port` derives it again at once (no rebuild, no device lock),
+and every rebuild publishes its pipeline through the same step, both under one lock, so a port change and
+a rebuild cannot undo each other. Packets of a route whose group has no member up are dropped and counted
+in :attr:`Dataplane.failover_dropped`.
 """
 
 from __future__ import annotations
@@ -47,6 +54,7 @@ from finsy.proto import p4r
 
 from dpu.packets import PacketBatch, read_pcap
 from p4.agent.packetio import ControllerMeta, Processed, run_pipeline
+from p4.agent.ports import Live, PortTable, failover, watch_of
 from p4.agent.store import Snapshot
 from p4.entries import AclEntry, EcnThresholds, Nexthop, Route, SwitchEntries, WcmpGroup
 from p4.ir import Program
@@ -90,6 +98,13 @@ def _prefix(v6: bool, addr: int, plen: int) -> str:
 def entries_of(program: Program, store: Any, switch: str = "agent") -> SwitchEntries:
     """The entries of a :class:`~p4.agent.store.Store` or of its snapshot as :class:`SwitchEntries` of
     ``program`` (module docstring)."""
+    return entries_and_watch(program, store, switch)[0]
+
+
+def entries_and_watch(program: Program, store: Any,
+                      switch: str = "agent") -> tuple[SwitchEntries, dict[int, list[int | None]]]:
+    """:func:`entries_of` and, per WCMP group id, each member's watch port in the order of the group's
+    ``members`` (None: the entry names none; :func:`p4.agent.ports.watch_of`)."""
     from p4.p4info import IdMap
 
     if not isinstance(store, Snapshot):
@@ -103,6 +118,7 @@ def entries_of(program: Program, store: Any, switch: str = "agent") -> SwitchEnt
     dscp: dict[int, int] = {}
     routes: list[tuple[tuple[bool, int, int], Route]] = []
     groups: list[WcmpGroup] = []
+    watch: dict[int, list[int | None]] = {}
     acl: list[AclEntry] = []
     for tid, blobs in store.entries.items():
         table = local.get(tid)
@@ -128,8 +144,11 @@ def entries_of(program: Program, store: Any, switch: str = "agent") -> SwitchEnt
                 routes.append(((v6, addr, plen), Route(_prefix(v6, addr, plen), nh, grp)))
             elif table == "wcmp_group_table":
                 acts = ta.action_profile_action_set.action_profile_actions
-                members = tuple(sorted((_int(a.action.params[0].value), a.weight) for a in acts))
-                groups.append(WcmpGroup(_int(match["wcmp_group_id"].exact.value), members))
+                trip = sorted(((_int(a.action.params[0].value), a.weight, watch_of(a)) for a in acts),
+                              key=lambda t: (t[0], t[1], -1 if t[2] is None else t[2]))
+                gid = _int(match["wcmp_group_id"].exact.value)
+                groups.append(WcmpGroup(gid, tuple((n, w) for n, w, _p in trip)))
+                watch[gid] = [p for _n, _w, p in trip]
             elif table == "acl":
                 m = tuple((n, _int(f.ternary.value), _int(f.ternary.mask)) for n, f in match.items())
                 acl.append(AclEntry(te.priority, m, aname, params[0] if aname == "acl_set_nexthop_id" else 0))
@@ -142,7 +161,7 @@ def entries_of(program: Program, store: Any, switch: str = "agent") -> SwitchEnt
         switch=switch, role=program.role, ports={f"p{p}": p for p in ports}, admit_ports=tuple(sorted(admit)),
         dscp_to_tc=dict(sorted(dscp.items())), routes=tuple(r for _k, r in sorted(routes, key=lambda kr: kr[0])),
         nexthops=tuple(sorted(nexthops, key=lambda n: n.id)), groups=tuple(sorted(groups, key=lambda g: g.id)),
-        ecn=ecn, acl=tuple(sorted(acl, key=lambda a: -a.priority)))
+        ecn=ecn, acl=tuple(sorted(acl, key=lambda a: -a.priority))), watch
 
 
 class Dataplane:
@@ -153,6 +172,15 @@ class Dataplane:
         self.lock = lock
         self.pipeline: Any = None
         self.entries: SwitchEntries | None = None
+        #: the pipeline built from the entries, before :func:`p4.agent.ports.failover`
+        self.base: Any = None
+        self.watch: dict[int, list[int | None]] = {}
+        #: the device's port oper status (every port up at start)
+        self.ports = PortTable()
+        #: packets dropped because every member of their route's group is down
+        self.failover_dropped = 0
+        self._live = Live(None)
+        self._pl_lock = threading.Lock()
         self.generation = -1
         self.error: str | None = None
         self._wake = threading.Event()
@@ -170,6 +198,23 @@ class Dataplane:
 
     def changed(self) -> None:
         self._wake.set()
+
+    def set_port(self, port: int, up: bool) -> bool:
+        """Record ``port`` up or down and, when that changed it, publish the pipeline with the members
+        watching a down port left out (:func:`p4.agent.ports.failover`), at once, on the caller's thread
+        (numpy on the group arrays, no rebuild; the device lock is not taken). The next batch the packet
+        worker takes runs on it. True when the status changed."""
+        with self._pl_lock:
+            if not self.ports.set(port, up):
+                return False
+            self._publish(self.base, self.watch)
+        return True
+
+    def _publish(self, base: Any, watch: dict[int, list[int | None]]) -> None:
+        """Under ``_pl_lock``: ``base`` with failover for the ports down now becomes the running pipeline."""
+        live = failover(base, watch, self.ports.down())
+        self.base, self.watch, self._live = base, watch, live
+        self.pipeline = live.pipeline
 
     def close(self) -> None:
         self._stop = True
@@ -225,11 +270,16 @@ class Dataplane:
             _kind, batch, ports, emit, fut = job
             if not fut.set_running_or_notify_cancel():
                 continue
+            live = self._live
+            pipe = live.pipeline
+            before = {ti: int(pipe.tables[ti].cnt_pkts[idx].sum()) for ti, idx in live.dead_entries.items()}
             try:
-                res = run_pipeline(self.pipeline, batch, ports, self.generation)
+                res = run_pipeline(pipe, batch, ports, self.generation)
             except Exception as exc:  # noqa: BLE001 - the caller's future carries it
                 fut.set_exception(exc)
                 continue
+            for ti, n in before.items():
+                self.failover_dropped += int(pipe.tables[ti].cnt_pkts[live.dead_entries[ti]].sum()) - n
             if emit:
                 for p, f in res.frames():
                     self._send(p, f)
@@ -261,13 +311,17 @@ class Dataplane:
                 self.controller = ControllerMeta.of(pipe.config.p4info)
                 program = self._program[1]
                 if program is None:
-                    self.pipeline = self.entries = None
+                    with self._pl_lock:
+                        self._publish(None, {})
+                    self.entries = None
                     continue
                 snap = store.snapshot()      # under the lock: references only; decoding happens outside
             gen = snap.generation
             try:
-                entries = entries_of(program, snap, switch=f"device{dev.device_id}")
-                self.pipeline = to_pipeline(program, entries)
+                entries, watch = entries_and_watch(program, snap, switch=f"device{dev.device_id}")
+                built = to_pipeline(program, entries)
+                with self._pl_lock:
+                    self._publish(built, watch)
                 self.entries, self.generation, self.error = entries, gen, None
             except Exception as exc:  # noqa: BLE001 - kept for status, never raised into a Write
                 self.error = f"{type(exc).__name__}: {exc}"

@@ -19,6 +19,10 @@ answers and errors, and keeps the state directory.
   by its own worker thread after every Write that changed something and every commit; the gRPC thread
   only sets a flag. The DPU kernels are compiled (:func:`p4.agent.packetio.warm`) before the server
   answers; packets run on each dataplane's packet thread, never on a gRPC thread.
+- Port status (:mod:`p4.agent.ports`): every port is up at start; :meth:`P4RuntimeService.set_port_status`
+  (not an RPC: tests and labs call it) changes one, the dataplane fails over at once (WCMP members whose
+  watch port is down are left out, a group with none left drops), and every stream that arbitrated for
+  the device gets a ``StreamMessageResponse.other`` packing ``fabricctl.agent.v1.PortStatus``.
 - State directory: ``arbitration.json`` holds the highest election id per device and role, rewritten
   atomically (:func:`fabric.io.atomic.write_json_atomic`) whenever one rises, read back at start, so a
   restarted agent (even after kill -9) never accepts a lower primary. ``pipeline-<device>.pb`` holds
@@ -42,6 +46,7 @@ from finsy.proto import p4r, rpc_status
 from fabric.io.atomic import write_json_atomic
 from p4.agent.arbitration import Arbiter, Notice
 from p4.agent.device import NO_PIPELINE, Device, load_pipeline, save_pipeline
+from p4.agent.ports import PortTable, port_status_message
 from p4.agent.schema import Code, P4Error
 from p4.agent.store import frame_entities
 
@@ -106,6 +111,7 @@ class P4RuntimeService:
         self.arbiter = Arbiter(self.devices, read_highest(self.state_dir), on_highest=self._persist)
         self.conns: dict[_Conn, None] = {}
         self.dataplanes: dict[int, Any] = {}
+        self.ports: dict[int, PortTable] = {}       # devices without a dataplane (theirs: Dataplane.ports)
         if dataplane:
             from p4.agent.dataplane import Dataplane
             from p4.agent.packetio import warm
@@ -125,6 +131,33 @@ class P4RuntimeService:
     def close(self) -> None:
         for dp in self.dataplanes.values():
             dp.close()
+
+    # ------------------------------------------------------------------ ports
+    def set_port_status(self, device_id: int, port: int, up: bool) -> bool:
+        """Port ``port`` of ``device_id`` went up or down (a test, or a lab's link monitor when a veth
+        goes down): the dataplane stops (or resumes) hashing onto WCMP members watching it at once
+        (:meth:`p4.agent.dataplane.Dataplane.set_port`), then every stream that arbitrated for the device
+        gets a :mod:`p4.agent.ports` PortStatus in ``StreamMessageResponse.other``. True when the status
+        changed (no message otherwise); a :class:`P4Error` NOT_FOUND for an unknown device."""
+        self._device(device_id)
+        dp = self.dataplanes.get(device_id)
+        table = dp.ports if dp is not None else self.ports.setdefault(device_id, PortTable())
+        changed = dp.set_port(port, up) if dp is not None else table.set(port, up)
+        if not changed:
+            return False
+        msg = port_status_message(device_id, port, up)
+        with self.arb_lock:
+            conns = [c for c in list(self.conns) if (self.arbiter.role_of(c) or (None,))[0] == device_id]
+        for c in conns:
+            c.out.put(msg)
+        return True
+
+    def port_status(self, device_id: int, port: int) -> bool:
+        """Whether ``port`` of ``device_id`` is up (every port is up until :meth:`set_port_status`)."""
+        self._device(device_id)
+        dp = self.dataplanes.get(device_id)
+        table = dp.ports if dp is not None else self.ports.get(device_id)
+        return table is None or table.is_up(port)
 
     # ------------------------------------------------------------------ packets
     def _packet_in(self, device_id: int, port: int, frame: bytes) -> None:
@@ -350,6 +383,11 @@ class AgentServer:
     def address(self) -> str:
         host = self.listen.rpartition(":")[0]
         return f"{host}:{self.port}"
+
+    def set_port_status(self, device_id: int, port: int, up: bool) -> bool:
+        """:meth:`P4RuntimeService.set_port_status` of the running server."""
+        assert self.service is not None, "start the server first"
+        return self.service.set_port_status(device_id, port, up)
 
     def stop(self, grace: float | None = 0.5) -> None:
         if self._server is not None:
