@@ -34,9 +34,9 @@ def test_an_internal_error_is_one_line_and_exit_3(cli, monkeypatch):
 
 
 def test_the_debug_variable_shows_the_traceback(monkeypatch):
-    import fabric.cc
     from typer.testing import CliRunner
 
+    import fabric.cc
     from fabric.cli.main import app
 
     monkeypatch.setattr(fabric.cc, "plan_cc", lambda *_a, **_k: 1 / 0)
