@@ -1,7 +1,6 @@
 """containerlab topology files (https://containerlab.dev/manual/topo-def-file/): import and export.
 
-Import reads ``name``, ``topology.nodes`` (each with a ``kind``, or the kind from
-``topology.defaults``/``topology.kinds``) and ``topology.links`` in both forms::
+Import reads ``name``, ``topology.nodes`` and ``topology.links`` in both forms::
 
     links:
       - endpoints: ["leaf1:eth1", "spine1:eth1"]            # brief form
@@ -9,8 +8,30 @@ Import reads ``name``, ``topology.nodes`` (each with a ``kind``, or the kind fro
         endpoints: [{node: leaf1, interface: eth2}, {node: spine2, interface: eth1}]
         vars: {capacity_gbps: 400, length_km: 0.1}
 
-Roles come from the node label ``fabricctl.role`` when present, else from the kind: ``bridge`` and
-network OS kinds (srl, ceos, sonic-vs, ...) are switches (``leaf``), ``linux`` is a ``host``.
+A node's ``kind``, ``labels`` and ``exec`` follow containerlab's inheritance order, node > group >
+kind > defaults: the node's own value, else its group's (``group:`` on the node, else
+``topology.defaults.group``; groups are ``topology.groups``), else the per-kind settings in
+``topology.kinds`` (which cannot set the kind itself), else ``topology.defaults``. Labels are merged
+in that order (the node's win); ``exec`` is taken whole from the first level that has one.
+
+Links to containerlab's special endpoints are *skipped with a warning naming them* (the fabric has no
+node for them): the brief-form names ``host:IF`` (the container host's namespace), ``macvlan:IF``
+(a host interface) and ``mgmt-net:IF`` (the management bridge) when no node of that name is defined,
+and the single-ended long forms ``type: host | mgmt-net | macvlan | vxlan | vxlan-stitch | dummy``
+(``endpoint:``). Nodes of kind ``bridge`` and ``ovs-bridge`` are named nodes in the file, so links to
+them import: such a node becomes a switch (``leaf``) of the fabric. A link between two interfaces of
+the same node (a loopback cable) cannot be represented (a Fabric link joins two distinct nodes, and a
+self-loop carries nothing between them): it is skipped with a warning too. Each warning is issued as
+a :class:`ClabImportWarning` and kept in ``fabric.meta["import_warnings"]``.
+
+Files with Go template directives (containerlab expands ``{{ ... }}`` at deploy time from its
+variables) are rendered with no variable set when they use only ``if .NAME``/``else``/``end`` (every
+condition false: the file as deployed without variables), with a warning; any other directive is
+refused (render the file first).
+
+Roles come from the node label ``fabricctl.role`` when present, else from the kind: ``bridge``,
+``ovs-bridge`` and network OS kinds (srl, ceos, sonic-vs, ...) are switches (``leaf``), ``linux`` and
+``host`` are ``host``.
 Capacities and lengths come from link ``vars`` (``capacity_gbps``, ``length_km``, ``kind``), else the
 default port speed. Our own attributes travel in node labels ``fabricctl.*`` so that an
 export/import round trip keeps them.
@@ -24,6 +45,7 @@ from __future__ import annotations
 
 import os
 import re
+import warnings
 from pathlib import Path
 from typing import Any
 
@@ -32,7 +54,7 @@ import yaml
 from fabric.builders import DEFAULT_PORT_GBPS
 from fabric.errors import ConfigError, TopologyError
 from fabric.io.atomic import write_text_atomic
-from fabric.io.reader import fmt_path, read_document, where_in
+from fabric.io.reader import fmt_path, parse_yaml, read_text, where_in
 from fabric.topology import ROLES, Fabric
 
 #: Image used for every exported node (a small Linux with iproute2; any image with ip/ping works).
@@ -42,16 +64,93 @@ LABEL_PREFIX = "fabricctl."
 _IFNAME = re.compile(r"^[A-Za-z0-9_.\-]{1,15}$")
 _NODE_LABELS = {"role": str, "site": str, "lat": float, "lon": float, "asn": int, "loopback": str,
                 "rail": int, "plane": str, "pod": int, "label": str}
+#: Brief-form endpoint names that containerlab resolves to something outside the lab's nodes.
+SPECIAL_ENDPOINTS = {"host": "the container host's network namespace",
+                     "macvlan": "a macvlan interface on a host interface",
+                     "mgmt-net": "the management network bridge"}
+#: Long-form link types with a single ``endpoint`` (the other end is outside the lab's nodes).
+SINGLE_ENDED_TYPES = {"host": "a host interface", "mgmt-net": "the management network bridge",
+                      "macvlan": "a macvlan interface on a host interface", "vxlan": "a VxLAN tunnel",
+                      "vxlan-stitch": "a VxLAN tunnel stitched to a veth", "dummy": "a dummy interface"}
+_DIRECTIVE = re.compile(r"\{\{(-?)\s*(.*?)\s*(-?)\}\}", re.S)
+_IF_VAR = re.compile(r"^if\s+\.[A-Za-z_][A-Za-z0-9_]*$")
+
+
+class ClabImportWarning(UserWarning):
+    """Part of a containerlab file that the import skips (a special endpoint, a loopback cable)."""
 
 
 def _role_for_kind(kind: str) -> str:
-    return "host" if kind == "linux" else "leaf"
+    return "host" if kind in ("linux", "host") else "leaf"
+
+
+def _mapping(value: Any, what: str, file: str, lines: Any, path: tuple[Any, ...]) -> dict[Any, Any]:
+    value = value if value is not None else {}
+    if not isinstance(value, dict):
+        raise ConfigError(f"{what} must be a mapping", file=file, where=where_in(lines, path))
+    return value
+
+
+def _render_template(text: str, file: str) -> str | None:
+    """``text`` with its Go template conditionals taken as false; None when it has no directive.
+
+    What is removed (directives, branches not taken, whitespace trimmed by ``{{-``/``-}}``) is replaced
+    by its newlines only, so that line numbers in messages stay those of the file.
+    """
+    if "{{" not in text:
+        return None
+    out: list[str] = []
+
+    def drop(piece: str) -> None:
+        out.append("\n" * piece.count("\n"))
+
+    def keep(piece: str, lead: bool, trail: bool) -> None:
+        body = piece
+        if lead:
+            body = body.lstrip()
+            drop(piece[:len(piece) - len(body)])
+        if trail:
+            stripped = body.rstrip()
+            out.append(stripped)
+            drop(body[len(stripped):])
+        else:
+            out.append(body)
+
+    active = [True]  # one entry per open 'if': whether its current branch is output
+    pos = 0
+    trim_next = False
+    for m in _DIRECTIVE.finditer(text):
+        chunk = text[pos:m.start()]
+        if all(active):
+            keep(chunk, trim_next, bool(m.group(1)))
+        else:
+            drop(chunk)
+        drop(m.group(0))
+        word = m.group(2)
+        if _IF_VAR.match(word):
+            active.append(False)
+        elif word == "else" and len(active) > 1:
+            active[-1] = not active[-1]
+        elif word == "end" and len(active) > 1:
+            active.pop()
+        else:
+            line = text.count("\n", 0, m.start()) + 1
+            raise ConfigError(f"Go template directive {m.group(0)!r} (containerlab expands it at deploy time): "
+                              "render the file first, then import the result", file=file, where=f"line {line}")
+        trim_next = bool(m.group(3))
+        pos = m.end()
+    if len(active) > 1:
+        raise ConfigError("Go template 'if' without 'end': render the file first", file=file)
+    keep(text[pos:], trim_next, False)
+    return "".join(out)
 
 
 def load_clab(path: str | os.PathLike[str]) -> Fabric:
     """Import a containerlab topology file into a Fabric."""
     file = str(path)
-    doc = read_document(path, what="containerlab file", formats=("yaml",))
+    text = read_text(path, what="containerlab file")
+    rendered = _render_template(text, file)
+    doc = parse_yaml(text if rendered is None else rendered, file=file)
     data, lines = doc.data, doc.lines
     if not isinstance(data, dict):
         raise ConfigError("a containerlab file must be a mapping with 'name' and 'topology'", file=file)
@@ -65,28 +164,58 @@ def load_clab(path: str | os.PathLike[str]) -> Fabric:
     if not isinstance(nodes, dict):
         raise ConfigError("'topology.nodes' must be a mapping of node name to node", file=file,
                           where=where_in(lines, ("topology", "nodes")))
-    defaults = topo.get("defaults") or {}
-    if not isinstance(defaults, dict):
-        raise ConfigError("'topology.defaults' must be a mapping", file=file,
-                          where=where_in(lines, ("topology", "defaults")))
-    default_kind = defaults.get("kind")
+    defaults = _mapping(topo.get("defaults"), "'topology.defaults'", file, lines, ("topology", "defaults"))
+    kinds = _mapping(topo.get("kinds"), "'topology.kinds'", file, lines, ("topology", "kinds"))
+    groups = _mapping(topo.get("groups"), "'topology.groups'", file, lines, ("topology", "groups"))
+    for section, table in (("kinds", kinds), ("groups", groups)):
+        for key, val in table.items():
+            _mapping(val, f"topology.{section}.{key}", file, lines, ("topology", section, key))
     links = topo.get("links") or []
     if not isinstance(links, list):
         raise ConfigError("'topology.links' must be a list", file=file, where=where_in(lines, ("topology", "links")))
     fab = Fabric(str(data["name"]))
+    skipped: list[str] = []
+
+    def skip(path_: tuple[Any, ...], reason: str) -> None:
+        msg = f"{file}: {where_in(lines, path_)}: skipped {reason}"
+        skipped.append(msg)
+        warnings.warn(msg, ClabImportWarning, stacklevel=3)
+
+    if rendered is not None:
+        msg = (f"{file}: rendered its Go template directives with no variable set (every 'if .NAME' false); "
+               "render the file yourself to import another variant")
+        skipped.append(msg)
+        warnings.warn(msg, ClabImportWarning, stacklevel=2)
+    node_kinds: dict[str, Any] = {}
+    node_exec: dict[str, list[Any]] = {}
     for name, nd in nodes.items():
         path_ = ("topology", "nodes", name)
-        nd = nd or {}
+        nd = nd if nd is not None else {}
         if not isinstance(nd, dict):
             raise ConfigError("a node must be a mapping", file=file, where=where_in(lines, path_))
-        kind = nd.get("kind", default_kind)
+        group_name = nd.get("group", defaults.get("group"))
+        group: dict[Any, Any] = {}
+        if group_name is not None:
+            if group_name not in groups:
+                raise ConfigError(f"group {group_name!r} is not defined in topology.groups", file=file,
+                                  where=where_in(lines, path_ + ("group",) if "group" in nd else ("topology", "defaults", "group")))
+            group = groups[group_name] or {}
+        kind = nd.get("kind") or group.get("kind") or defaults.get("kind")
         if not kind:
-            raise ConfigError("node has no 'kind' (and topology.defaults has none)", file=file,
+            raise ConfigError("node has no 'kind' (nor has its group or topology.defaults)", file=file,
                               where=where_in(lines, path_))
-        labels = nd.get("labels") or {}
-        if not isinstance(labels, dict):
-            raise ConfigError("'labels' must be a mapping", file=file, where=where_in(lines, path_ + ("labels",)))
-        if not isinstance(nd.get("exec") or [], list):
+        kind_cfg = kinds.get(kind) or {}
+        levels = (nd, group, kind_cfg, defaults)  # containerlab's order: node > group > kind > defaults
+        labels: dict[Any, Any] = {}
+        for level in reversed(levels):
+            lab = level.get("labels")
+            if lab is None:
+                continue
+            if not isinstance(lab, dict):
+                raise ConfigError("'labels' must be a mapping", file=file, where=where_in(lines, path_ + ("labels",)))
+            labels.update(lab)
+        exec_: Any = next((lv["exec"] for lv in levels if lv.get("exec") is not None), [])
+        if not isinstance(exec_, list):
             raise ConfigError("'exec' must be a list of commands", file=file, where=where_in(lines, path_ + ("exec",)))
         attrs: dict[str, Any] = {}
         for key, typ in _NODE_LABELS.items():
@@ -105,16 +234,33 @@ def load_clab(path: str | os.PathLike[str]) -> Fabric:
             fab.add_node(str(name), role, **attrs)
         except TopologyError as exc:
             raise TopologyError(exc.reason, file=file, where=where_in(lines, path_)) from None
-    fab.meta["clab_kinds"] = {str(n): (nd or {}).get("kind", default_kind) for n, nd in nodes.items()}
-    fab.meta["clab_exec"] = {str(n): list((nd or {}).get("exec") or []) for n, nd in nodes.items()}
+        node_kinds[str(name)] = kind
+        node_exec[str(name)] = list(exec_)
+    fab.meta["clab_kinds"] = node_kinds
+    fab.meta["clab_exec"] = node_exec
     for i, lk in enumerate(links):
         path_ = ("topology", "links", i)
+        if isinstance(lk, dict) and "endpoints" not in lk and "endpoint" in lk:
+            ltype = str(lk.get("type", ""))
+            ep = lk["endpoint"]
+            if not isinstance(ep, dict) or "node" not in ep or "interface" not in ep:
+                raise ConfigError("endpoint must be {node, interface}", file=file,
+                                  where=where_in(lines, path_ + ("endpoint",)))
+            if str(ep["node"]) not in fab:
+                raise TopologyError(f"unknown node {str(ep['node'])!r}", file=file,
+                                    where=where_in(lines, path_ + ("endpoint",)))
+            what = SINGLE_ENDED_TYPES.get(ltype, f"an endpoint of link type {ltype!r}" if ltype else "an outside endpoint")
+            skip(path_, f"{ltype or 'single-ended'} link from {ep['node']}:{ep['interface']}: its other end is "
+                        f"{what}, not a node of the fabric")
+            continue
         if not isinstance(lk, dict) or "endpoints" not in lk:
-            raise ConfigError("a link needs 'endpoints'", file=file, where=where_in(lines, path_))
+            raise ConfigError("a link needs 'endpoints' (or one 'endpoint' with a type)", file=file,
+                              where=where_in(lines, path_))
         eps = lk["endpoints"]
         if not isinstance(eps, list) or len(eps) != 2:
             raise ConfigError("a link needs exactly two endpoints", file=file, where=where_in(lines, path_ + ("endpoints",)))
         ends = []
+        special = None
         for j, ep in enumerate(eps):
             where = where_in(lines, path_ + ("endpoints", j))
             if isinstance(ep, str):
@@ -126,8 +272,19 @@ def load_clab(path: str | os.PathLike[str]) -> Fabric:
             else:
                 raise ConfigError("endpoint must be 'node:interface' or {node, interface}", file=file, where=where)
             if node not in fab:
-                raise TopologyError(f"unknown node {node!r}", file=file, where=where)
+                if node in SPECIAL_ENDPOINTS:
+                    special = (node, iface)
+                else:
+                    raise TopologyError(f"unknown node {node!r}", file=file, where=where)
             ends.append((node, iface))
+        text = f"{ends[0][0]}:{ends[0][1]} -- {ends[1][0]}:{ends[1][1]}"
+        if special is not None:
+            skip(path_, f"link {text}: {special[0]!r} is {SPECIAL_ENDPOINTS[special[0]]}, not a node of the fabric")
+            continue
+        if ends[0][0] == ends[1][0]:
+            skip(path_, f"link {text}: a loopback cable between two interfaces of the same node "
+                        "(a fabric link joins two distinct nodes)")
+            continue
         vars_ = lk.get("vars") or {}
         if not isinstance(vars_, dict):
             raise ConfigError("'vars' must be a mapping", file=file, where=where_in(lines, path_ + ("vars",)))
@@ -145,6 +302,8 @@ def load_clab(path: str | os.PathLike[str]) -> Fabric:
             raise TopologyError(exc.reason, file=file, where=where_in(lines, path_)) from None
     fab.meta["impairments"] = {i: lk["vars"] for i, lk in enumerate(links)
                                if isinstance(lk, dict) and isinstance(lk.get("vars"), dict)}
+    if skipped:
+        fab.meta["import_warnings"] = skipped
     return fab
 
 
