@@ -6,6 +6,9 @@ great-circle distance x ``route_factor`` (default :data:`fabric.constants.DEFAUL
 reported in ``fabric.meta["no_coordinates"]``, never guessed; their links get no length (0 km and
 ``fabric.meta["unknown_length_links"]``) unless ``require_lengths`` is set, which raises instead.
 Some Zoo files repeat an edge without declaring ``multigraph 1``; that header is added on the fly.
+Some copies of Zoo files carry unquoted words as values (``skip_geocode True`` in a mirror of
+``Janetbackbone.gml``), which GML does not allow and networkx's reader rejects: before parsing,
+``True``/``False`` (any case) become ``1``/``0`` and any other bare word becomes a quoted string.
 """
 
 from __future__ import annotations
@@ -22,6 +25,26 @@ from fabric.constants import DEFAULT_ROUTE_FACTOR, great_circle_km
 from fabric.errors import ConfigError, TopologyError
 from fabric.io.reader import read_text
 from fabric.topology import Fabric
+
+#: A quoted string (kept as is), or a key followed by a bare word as its value (GML wants a number,
+#: a quoted string or '[' there).
+_BARE_VALUE = re.compile(r'"[^"]*"|(?<![\w.+\-])([A-Za-z_][A-Za-z0-9_]*)(\s+)([A-Za-z_][A-Za-z0-9_]*)(?![\w.+\-])')
+_GML_REALS = {"NAN", "INF"}
+
+
+def _quote_bare_values(text: str) -> str:
+    """``text`` with bare-word values made valid GML (booleans to 1/0, other words quoted)."""
+    def fix(m: re.Match[str]) -> str:
+        if m.group(1) is None:
+            return m.group(0)
+        key, space, word = m.groups()
+        if word in _GML_REALS:
+            return m.group(0)
+        low = word.lower()
+        value = "1" if low == "true" else "0" if low == "false" else f'"{word}"'
+        return f"{key}{space}{value}"
+
+    return _BARE_VALUE.sub(fix, text)
 
 
 def zoo_path(name: str) -> Path:
@@ -47,6 +70,7 @@ def load_gml(path: str | os.PathLike[str], *, route_factor: float = DEFAULT_ROUT
     text = read_text(p, what="GML file")
     if not re.search(r"^\s*multigraph\s+1", text, re.M):
         text = re.sub(r"graph\s*\[", "graph [\n  multigraph 1", text, count=1)
+    text = _quote_bare_values(text)
     try:
         g = nx.parse_gml(text, label="id")
     except nx.NetworkXError as exc:
