@@ -5,7 +5,8 @@ wire length and timestamp arrays: the shape numba kernels want (no Python object
 
 Classic pcap (microsecond and nanosecond magic, either byte order) is read and written with numba
 kernels that walk the record headers; reading is zero-copy (the batch's buffer is the file's bytes).
-pcapng (section header, interface description, enhanced and simple packet blocks) is read in Python.
+pcapng (sections, interface descriptions with any timestamp resolution, enhanced, simple and obsolete
+packet blocks; other blocks skipped) is read in Python; packets keep their interface's link type.
 A truncated or corrupt file raises :class:`~fabric.errors.PacketError` naming the byte offset; a
 packet captured shorter than it was on the wire (snaplen) is flagged per packet in
 :attr:`PacketBatch.truncated`.
@@ -25,14 +26,31 @@ from numba import njit
 from fabric.errors import PacketError
 from fabric.io.atomic import atomic_open
 
-#: pcap link type for Ethernet (tcpdump.org LINKTYPE_ETHERNET).
+#: pcap link types (tcpdump.org link-layer header types registry). The parser reads Ethernet, BSD
+#: loopback (NULL, LOOP), Linux cooked capture v1/v2 and raw IP; other link types are reported per
+#: packet (``parse_error`` ``unsupported_linktype``), never parsed as Ethernet.
+LINKTYPE_NULL = 0
 LINKTYPE_ETHERNET = 1
+LINKTYPE_RAW_ALT = 12  # DLT_RAW on most platforms, written unmapped by some tools (Wireshark: raw IP)
+LINKTYPE_RAW = 101
+LINKTYPE_LOOP = 108
+LINKTYPE_LINUX_SLL = 113
+LINKTYPE_IPV4 = 228
+LINKTYPE_IPV6 = 229
+LINKTYPE_LINUX_SLL2 = 276
+PARSED_LINKTYPES = frozenset({LINKTYPE_NULL, LINKTYPE_ETHERNET, LINKTYPE_RAW_ALT, LINKTYPE_RAW, LINKTYPE_LOOP,
+                              LINKTYPE_LINUX_SLL, LINKTYPE_IPV4, LINKTYPE_IPV6, LINKTYPE_LINUX_SLL2})
+INT64_MAX = (1 << 63) - 1
 #: Classic pcap magic numbers (tcpdump.org pcap file format / draft-ietf-opsawg-pcap).
 PCAP_MAGIC_US = 0xA1B2C3D4
 PCAP_MAGIC_NS = 0xA1B23C4D
 #: pcapng block types (draft-ietf-opsawg-pcapng): section header, interface description, enhanced
 #: packet, simple packet.
 PCAPNG_SHB, PCAPNG_IDB, PCAPNG_EPB, PCAPNG_SPB = 0x0A0D0D0A, 0x00000001, 0x00000006, 0x00000003
+#: Obsolete packet block (draft-ietf-opsawg-pcapng appendix A), still read by Wireshark.
+PCAPNG_OPB = 0x00000002
+#: IDB options: if_tsresol (resolution exponent), if_tsoffset (seconds added to every timestamp).
+PCAPNG_IF_TSRESOL, PCAPNG_IF_TSOFFSET = 9, 14
 PCAPNG_BOM = 0x1A2B3C4D
 #: Largest snap length we accept in a record header (tcpdump's MAXIMUM_SNAPLEN is 262144).
 MAX_SNAPLEN = 262_144
@@ -51,7 +69,9 @@ class PacketBatch:
     lengths: ``int64`` captured length of each packet.
     wire_lengths: ``int64`` original length on the wire (>= ``lengths``).
     timestamps_ns: ``int64`` capture time, ns since the epoch (or since the start for generated batches).
-    linktype: pcap link type (1 = Ethernet).
+    linktype: pcap link type (1 = Ethernet) of the file (of its first interface for pcapng).
+    linktypes: ``int64`` link type per packet, or None when every packet has ``linktype`` (pcapng
+        files with interfaces of different link types set it); read it through :attr:`link_types`.
 
     >>> b = PacketBatch.from_bytes([b"ab", b"cde"])
     >>> len(b), b.packet(1), int(b.lengths.sum())
@@ -65,9 +85,25 @@ class PacketBatch:
     timestamps_ns: np.ndarray
     linktype: int = LINKTYPE_ETHERNET
     meta: dict = field(default_factory=dict)
+    linktypes: np.ndarray | None = None
 
     def __len__(self) -> int:
         return int(self.offsets.shape[0])
+
+    @property
+    def link_types(self) -> np.ndarray:
+        """Per packet: its pcap link type (``int64``)."""
+        if self.linktypes is not None:
+            return self.linktypes
+        return np.full(len(self), self.linktype, dtype=np.int64)
+
+    @property
+    def uniform_linktype(self) -> int | None:
+        """The link type every packet has, or None when they differ."""
+        if self.linktypes is None or len(self.linktypes) == 0:
+            return self.linktype
+        first = int(self.linktypes[0])
+        return first if bool((self.linktypes == first).all()) else None
 
     @property
     def truncated(self) -> np.ndarray:
@@ -108,7 +144,8 @@ class PacketBatch:
         """A new batch (sharing ``data``) with the packets selected by an index or boolean mask."""
         idx = index if isinstance(index, slice) else np.asarray(index)
         return PacketBatch(self.data, self.offsets[idx], self.lengths[idx], self.wire_lengths[idx],
-                           self.timestamps_ns[idx], self.linktype)
+                           self.timestamps_ns[idx], self.linktype,
+                           linktypes=None if self.linktypes is None else self.linktypes[idx])
 
     def compact(self) -> PacketBatch:
         """A copy whose buffer holds exactly its packets, back to back."""
@@ -119,7 +156,8 @@ class PacketBatch:
             np.cumsum(self.lengths[:-1], out=offs[1:])
         _gather(self.data, self.offsets, self.lengths, out, offs)
         return PacketBatch(out, offs, self.lengths.copy(), self.wire_lengths.copy(),
-                           self.timestamps_ns.copy(), self.linktype)
+                           self.timestamps_ns.copy(), self.linktype,
+                           linktypes=None if self.linktypes is None else self.linktypes.copy())
 
 
 @njit(cache=True)
@@ -208,19 +246,64 @@ def read_pcap(path: str | os.PathLike[str]) -> PacketBatch:
     return PacketBatch(buf, offsets, lengths, wire, ts, linktype, {"file": str(p), "format": "pcap"})
 
 
+def _tsresol_ticks(v: int) -> tuple[int, int]:
+    """``if_tsresol`` byte as (base, exponent): high bit set, 2^-exp; else 10^-exp (pcapng 4.2)."""
+    return (2, v & 0x7F) if v & 0x80 else (10, v)
+
+
+def _ticks_to_ns(ticks: int, base: int, exp: int, offset_s: int) -> int:
+    """Timestamp ticks of resolution ``base**-exp`` (+ if_tsoffset seconds) in ns, exactly when the
+    resolution is a divisor of 1 ns-multiples (10^-0..10^-9, 2^-0..2^0), else rounded toward -inf.
+    Python ints: no overflow whatever the resolution; the caller saturates to int64."""
+    if base == 10 and exp <= 9:
+        ns = ticks * 10 ** (9 - exp)
+    else:
+        ns = (ticks * 1_000_000_000) // (base ** exp)
+    return ns + offset_s * 1_000_000_000
+
+
+class _Block:
+    """Bounds-checked reads inside one pcapng block: a short block is a PacketError naming the offset."""
+
+    def __init__(self, raw: bytes, name: str, endian: str, pos: int, blen: int, what: str) -> None:
+        self.raw, self.name, self.endian, self.pos, self.end, self.what = raw, name, endian, pos, pos + blen - 4, what
+
+    def need(self, off: int, size: int, what: str) -> None:
+        if off + size > self.end:
+            raise PacketError(f"{self.what} too short for its {what} ({self.end + 4 - self.pos} B block)",
+                              file=self.name, where=f"byte {off}")
+
+    def unpack(self, fmt: str, off: int, what: str) -> tuple:
+        self.need(off, struct.calcsize(fmt), what)
+        return struct.unpack_from(self.endian + fmt, self.raw, off)
+
+
 def _read_pcapng(raw: bytes, name: str) -> PacketBatch:
-    """pcapng reader (Python; block walk). Supports SHB, IDB (if_tsresol), EPB, SPB; skips others."""
+    """pcapng reader (Python; block walk, draft-ietf-opsawg-pcapng).
+
+    Sections (SHB, either byte order; interface ids restart in each), interface descriptions (link
+    type, snap length, ``if_tsresol`` in any power of 2 or 10, ``if_tsoffset``), enhanced, simple and
+    obsolete packet blocks; other block types are skipped. Each packet gets its interface's link type
+    (:attr:`PacketBatch.linktypes` when they differ) and its timestamp in ns (exact where the
+    resolution allows; a time beyond the int64 ns range is saturated and counted in
+    ``meta["timestamps_saturated"]``). SPBs have no timestamp (0).
+    """
     pos = 0
     endian = "<"
-    ifaces: list[tuple[int, int, int]] = []  # (linktype, snaplen, ticks per second)
+    ifaces: list[tuple[int, int, int, int, int]] = []  # (linktype, snaplen, base, exponent, offset s)
+    all_linktypes: list[int] = []
     offs: list[int] = []
     lens: list[int] = []
     wires: list[int] = []
     tss: list[int] = []
+    lts: list[int] = []
+    saturated = 0
     n = len(raw)
+    seen_shb = False
     while pos < n:
         if pos + 12 > n:
-            raise PacketError("truncated pcapng block header", file=name, where=f"byte {pos}")
+            raise PacketError(f"truncated pcapng block header ({n - pos} B left, need 12)", file=name,
+                              where=f"byte {pos}")
         btype = struct.unpack_from(endian + "I", raw, pos)[0]
         if btype == PCAPNG_SHB:
             bom = raw[pos + 8:pos + 12]
@@ -231,57 +314,90 @@ def _read_pcapng(raw: bytes, name: str) -> PacketBatch:
             else:
                 raise PacketError("bad pcapng byte-order magic", file=name, where=f"byte {pos + 8}")
             ifaces = []
+            seen_shb = True
+        elif not seen_shb:
+            raise PacketError("pcapng file does not start with a section header block", file=name,
+                              where=f"byte {pos}")
         blen = struct.unpack_from(endian + "I", raw, pos + 4)[0]
         if blen < 12 or blen % 4 or pos + blen > n:
-            raise PacketError(f"pcapng block length {blen} invalid or past end of file", file=name,
-                              where=f"byte {pos + 4}")
+            raise PacketError(f"pcapng block length {blen} invalid or past end of file ({n - pos} B left)",
+                              file=name, where=f"byte {pos + 4}")
         body = pos + 8
-        if btype == PCAPNG_IDB:
-            lt, _res, snap = struct.unpack_from(endian + "HHI", raw, body)
-            tps = 1_000_000
+        if btype == PCAPNG_SHB:
+            blk = _Block(raw, name, endian, pos, blen, "section header block")
+            major, _minor = blk.unpack("HH", body + 4, "version")
+            blk.need(body + 8, 8, "section length")
+            if major != 1:
+                raise PacketError(f"pcapng major version {major} (only 1 is defined)", file=name,
+                                  where=f"byte {body + 4}")
+        elif btype == PCAPNG_IDB:
+            blk = _Block(raw, name, endian, pos, blen, "interface description block")
+            lt, _res, snap = blk.unpack("HHI", body, "link type and snap length")
+            base, exp, tsoff = 10, 6, 0
             opt = body + 8
-            while opt + 4 <= pos + blen - 4:
-                code, olen = struct.unpack_from(endian + "HH", raw, opt)
+            while opt + 4 <= blk.end:
+                code, olen = blk.unpack("HH", opt, "option header")
                 if code == 0:
                     break
-                if code == 9 and olen >= 1:  # if_tsresol
-                    v = raw[opt + 4]
-                    tps = 2 ** (v & 0x7F) if v & 0x80 else 10 ** v
+                blk.need(opt + 4, olen, f"option {code} ({olen} B)")
+                if code == PCAPNG_IF_TSRESOL and olen >= 1:
+                    base, exp = _tsresol_ticks(raw[opt + 4])
+                elif code == PCAPNG_IF_TSOFFSET and olen >= 8:
+                    tsoff = struct.unpack_from(endian + "q", raw, opt + 4)[0]
                 opt += 4 + ((olen + 3) // 4) * 4
-            ifaces.append((lt, snap, tps))
-        elif btype == PCAPNG_EPB:
-            iface, th, tl, cap, orig = struct.unpack_from(endian + "IIIII", raw, body)
+            ifaces.append((lt, snap, base, exp, tsoff))
+            all_linktypes.append(lt)
+        elif btype in (PCAPNG_EPB, PCAPNG_OPB):
+            what = "enhanced packet block" if btype == PCAPNG_EPB else "packet block"
+            blk = _Block(raw, name, endian, pos, blen, what)
+            if btype == PCAPNG_EPB:
+                iface, th, tl, cap, orig = blk.unpack("IIIII", body, "packet header")
+            else:
+                iface, _drops, th, tl, cap, orig = blk.unpack("HHIIII", body, "packet header")
             if iface >= len(ifaces):
-                raise PacketError(f"packet names interface {iface} that was not described", file=name,
-                                  where=f"byte {body}")
-            if body + 20 + cap > pos + blen - 4:
+                raise PacketError(f"packet names interface {iface} that was not described "
+                                  f"({len(ifaces)} in this section)", file=name, where=f"byte {body}")
+            if cap > MAX_SNAPLEN:
+                raise PacketError(f"captured length {cap} above {MAX_SNAPLEN} (corrupt block)", file=name,
+                                  where=f"byte {body + 12}")
+            if body + 20 + cap > blk.end:
                 raise PacketError("packet data runs past its block", file=name, where=f"byte {body + 12}")
-            ticks = (th << 32) | tl
-            tps = ifaces[iface][2]
+            lt, _snap, base, exp, tsoff = ifaces[iface]
+            ns = _ticks_to_ns((th << 32) | tl, base, exp, tsoff)
+            if not -INT64_MAX - 1 <= ns <= INT64_MAX:
+                saturated += 1
+                ns = INT64_MAX if ns > 0 else -INT64_MAX - 1
             offs.append(body + 20)
             lens.append(cap)
             wires.append(max(orig, cap))
-            tss.append(ticks * 1_000_000_000 // tps)
+            tss.append(ns)
+            lts.append(lt)
         elif btype == PCAPNG_SPB:
+            blk = _Block(raw, name, endian, pos, blen, "simple packet block")
             if not ifaces:
                 raise PacketError("simple packet block before any interface", file=name, where=f"byte {pos}")
-            orig = struct.unpack_from(endian + "I", raw, body)[0]
+            (orig,) = blk.unpack("I", body, "packet length")
             snap = ifaces[0][1] or orig
-            cap = min(orig, snap, blen - 16)
+            cap = min(orig, snap, blk.end - (body + 4), MAX_SNAPLEN)
             offs.append(body + 4)
             lens.append(cap)
-            wires.append(orig)
+            wires.append(max(orig, cap))
             tss.append(0)
+            lts.append(ifaces[0][0])
         trailer = struct.unpack_from(endian + "I", raw, pos + blen - 4)[0]
         if trailer != blen:
             raise PacketError(f"pcapng block trailer length {trailer} != {blen}", file=name,
                               where=f"byte {pos + blen - 4}")
         pos += blen
-    linktype = ifaces[0][0] if ifaces else LINKTYPE_ETHERNET
+    linktype = all_linktypes[0] if all_linktypes else LINKTYPE_ETHERNET
+    lt_arr = np.array(lts, dtype=np.int64)
+    meta: dict = {"file": name, "format": "pcapng"}
+    if saturated:
+        meta["timestamps_saturated"] = saturated
     buf = np.frombuffer(raw, dtype=np.uint8)
     return PacketBatch(buf, np.array(offs, dtype=np.int64), np.array(lens, dtype=np.int64),
-                       np.array(wires, dtype=np.int64), np.array(tss, dtype=np.int64), linktype,
-                       {"file": name, "format": "pcapng"})
+                       np.array(wires, dtype=np.int64), np.array(tss, dtype=np.int64), linktype, meta,
+                       linktypes=lt_arr if len(set(lts)) > 1 else None)
 
 
 @njit(cache=True)
@@ -307,19 +423,26 @@ def _fill_pcap(out, data, offsets, lengths, wire, ts):  # pragma: no cover - num
 
 def require_ethernet(batch: PacketBatch) -> PacketBatch:
     """The datapath parses Ethernet frames only; other link types are a user error, not garbage."""
-    if batch.linktype != LINKTYPE_ETHERNET:
-        raise PacketError(f"link type {batch.linktype} is not Ethernet (1); re-capture on an Ethernet "
+    lt = batch.uniform_linktype
+    if lt != LINKTYPE_ETHERNET:
+        what = (f"link type {lt} is" if lt is not None
+                else "link types " + ", ".join(str(int(v)) for v in np.unique(batch.link_types)) + " are")
+        raise PacketError(f"{what} not Ethernet (1); re-capture on an Ethernet "
                           "interface or convert the file", file=batch.meta.get("file"), where="link type")
     return batch
 
 
 def pcap_bytes(batch: PacketBatch) -> np.ndarray:
     """The batch as a classic little-endian, nanosecond-resolution pcap file image."""
+    linktype = batch.uniform_linktype
+    if linktype is None:
+        raise PacketError("packets of different link types cannot share one pcap file",
+                          file=batch.meta.get("file"), where="link type")
     total = PCAP_GLOBAL_HEADER_BYTES + PCAP_RECORD_HEADER_BYTES * len(batch) + int(batch.lengths.sum())
     out = np.empty(total, dtype=np.uint8)
     snap = max(MAX_SNAPLEN, int(batch.lengths.max()) if len(batch) else 0)
     out[:PCAP_GLOBAL_HEADER_BYTES] = np.frombuffer(
-        struct.pack("<IHHiIII", PCAP_MAGIC_NS, 2, 4, 0, 0, snap, batch.linktype), dtype=np.uint8)
+        struct.pack("<IHHiIII", PCAP_MAGIC_NS, 2, 4, 0, 0, snap, linktype), dtype=np.uint8)
     if len(batch):
         _fill_pcap(out, batch.data, batch.offsets, batch.lengths, batch.wire_lengths, batch.timestamps_ns)
     return out

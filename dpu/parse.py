@@ -31,7 +31,18 @@ from enum import IntEnum
 import numpy as np
 from numba import njit
 
-from dpu.packets import PacketBatch
+from dpu.packets import (
+    LINKTYPE_ETHERNET,
+    LINKTYPE_IPV4,
+    LINKTYPE_IPV6,
+    LINKTYPE_LINUX_SLL,
+    LINKTYPE_LINUX_SLL2,
+    LINKTYPE_LOOP,
+    LINKTYPE_NULL,
+    LINKTYPE_RAW,
+    LINKTYPE_RAW_ALT,
+    PacketBatch,
+)
 
 # ------------------------------------------------------------------------------------------- layouts
 
@@ -132,6 +143,8 @@ class ParseError(IntEnum):
     TRUNCATED_ICMP = 13
     TRUNCATED_BTH = 14
     TRUNCATED_VXLAN = 15
+    TRUNCATED_LINK = 16
+    UNSUPPORTED_LINKTYPE = 17
 
 
 # ``present`` bits.
@@ -179,7 +192,13 @@ KV_VNI = VXLAN["vni"].const
 IPV4_MF = 1  # low bit of the 3-bit flags field: more fragments (RFC 791)
 
 E_OK, E_TR_ETH, E_TR_VLAN, E_VLANS, E_TR_V4, E_IHL, E_TR_V6, E_TR_EXT, E_EXT_CHAIN, E_VER = range(10)
-E_TR_UDP, E_TR_TCP, E_TCP_DOFF, E_TR_ICMP, E_TR_BTH, E_TR_VXLAN = range(10, 16)
+E_TR_UDP, E_TR_TCP, E_TCP_DOFF, E_TR_ICMP, E_TR_BTH, E_TR_VXLAN, E_TR_LINK, E_LINKTYPE = range(10, 18)
+#: Link-layer headers in front of L3 for non-Ethernet link types (tcpdump.org linktypes): Linux cooked
+#: capture v1 (16 B, protocol at byte 14) and v2 (20 B, protocol at byte 0); BSD loopback (4 B address
+#: family, host order for NULL, network order for LOOP).
+SLL_LEN, SLL_PROTO, SLL2_LEN, SLL2_PROTO, NULL_LEN = 16, (112, 16), 20, (0, 16), 4
+#: BSD AF_INET, and the AF_INET6 values of the BSDs / Darwin / Linux seen in NULL/LOOP captures.
+AF_INET, AF_INET6_BSD, AF_INET6_FREEBSD, AF_INET6_DARWIN, AF_INET6_LINUX = 2, 24, 28, 30, 10
 
 # ---------------------------------------------------------------------------------------------- kernel
 
@@ -211,21 +230,79 @@ def parse_frame(buf, p, end, out, i, b, outer):  # pragma: no cover - numba
 
     Returns the offset of the inner frame when ``outer`` and a VXLAN header was parsed, else -1.
     """
+    return parse_link(buf, p, end, out, i, b, outer, LINKTYPE_ETHERNET)
+
+
+@njit(cache=True, inline="always")
+def _link_error(out, i, b, p, err):  # pragma: no cover - numba
+    out[i, b + C_ERR] = err
+    out[i, b + C_PAYLOAD] = p
+    return -1
+
+
+@njit(cache=True, inline="always")
+def parse_link(buf, p, end, out, i, b, outer, lt):  # pragma: no cover - numba
+    """Parse one packet of pcap link type ``lt`` in ``buf[p:end]`` (see :func:`parse_frame`).
+
+    Ethernet, Linux cooked v1/v2, BSD loopback and raw IP reach the same L3 parser (``ethertype`` is
+    the link header's protocol, or the one the link type or IP version implies); any other link type
+    is ``unsupported_linktype`` with no field read.
+    """
     for c in range(NCOL):
         out[i, b + c] = 0
-    if p + ETH_LEN > end:
-        out[i, b + C_ERR] = E_TR_ETH
-        out[i, b + C_PAYLOAD] = p
-        return -1
-    present = F_ETH
-    out[i, b + C_ETH_DST] = _get(buf, p, K_ETH_DST)
-    out[i, b + C_ETH_SRC] = _get(buf, p, K_ETH_SRC)
-    et = _get(buf, p, K_ETH_TYPE)
-    p += ETH_LEN
+    present = 0
+    if lt == LINKTYPE_ETHERNET:
+        if p + ETH_LEN > end:
+            return _link_error(out, i, b, p, E_TR_ETH)
+        present = F_ETH
+        out[i, b + C_ETH_DST] = _get(buf, p, K_ETH_DST)
+        out[i, b + C_ETH_SRC] = _get(buf, p, K_ETH_SRC)
+        et = _get(buf, p, K_ETH_TYPE)
+        p += ETH_LEN
+    elif lt == LINKTYPE_LINUX_SLL:
+        if p + SLL_LEN > end:
+            return _link_error(out, i, b, p, E_TR_LINK)
+        et = _get(buf, p, SLL_PROTO)
+        p += SLL_LEN
+    elif lt == LINKTYPE_LINUX_SLL2:
+        if p + SLL2_LEN > end:
+            return _link_error(out, i, b, p, E_TR_LINK)
+        et = _get(buf, p, SLL2_PROTO)
+        p += SLL2_LEN
+    elif lt == LINKTYPE_NULL or lt == LINKTYPE_LOOP:
+        if p + NULL_LEN > end:
+            return _link_error(out, i, b, p, E_TR_LINK)
+        fam = _get(buf, p, (0, 32))
+        if lt == LINKTYPE_NULL and fam > 0xFFFF:  # host byte order of the capturing machine
+            fam = (((fam & 0xFF) << 24) | ((fam & 0xFF00) << 8) | ((fam >> 8) & 0xFF00) | (fam >> 24))
+        if fam == AF_INET:
+            et = ETH_IPV4
+        elif fam == AF_INET6_BSD or fam == AF_INET6_FREEBSD or fam == AF_INET6_DARWIN or fam == AF_INET6_LINUX:
+            et = ETH_IPV6
+        else:
+            et = 0
+        p += NULL_LEN
+    elif lt == LINKTYPE_RAW or lt == LINKTYPE_RAW_ALT:
+        if p >= end:
+            return _link_error(out, i, b, p, E_TR_LINK)
+        ver = np.int64(buf[np.uint64(p)]) >> 4
+        if ver == 4:
+            et = ETH_IPV4
+        elif ver == 6:
+            et = ETH_IPV6
+        else:
+            out[i, b + C_L3OFF] = p
+            return _link_error(out, i, b, p, E_VER)
+    elif lt == LINKTYPE_IPV4:
+        et = ETH_IPV4
+    elif lt == LINKTYPE_IPV6:
+        et = ETH_IPV6
+    else:
+        return _link_error(out, i, b, p, E_LINKTYPE)
     nv = 0
     err = E_OK
     inner = -1
-    while et == ETH_VLAN or et == ETH_QINQ or et == ETH_VLAN_OLD_QINQ:
+    while lt == LINKTYPE_ETHERNET and (et == ETH_VLAN or et == ETH_QINQ or et == ETH_VLAN_OLD_QINQ):
         if nv == MAX_VLANS:
             err = E_VLANS
             break
@@ -405,17 +482,19 @@ def parse_frame(buf, p, end, out, i, b, outer):  # pragma: no cover - numba
 
 
 @njit(cache=True)
-def parse_kernel(data, offsets, lengths, out):  # pragma: no cover - numba
+def parse_kernel(data, offsets, lengths, linktypes, out):  # pragma: no cover - numba
     """Parse every packet of a batch into ``out`` (shape ``(n, 2 * NCOL)``, int64).
 
+    ``linktypes`` is each packet's pcap link type (the inner packet of VXLAN is always Ethernet).
     Offsets written to ``out`` (``l3_off``, ``l4_off``, ``payload_off``) are relative to the packet start.
     """
     for i in range(offsets.shape[0]):
         s = offsets[i]
         e = s + lengths[i]
         start = s
-        for layer in range(2):  # one call site: parse_frame is inlined (no per-call refcounting)
-            nxt = parse_frame(data, start, e, out, i, layer * INNER, layer == 0)
+        for layer in range(2):  # one call site: parse_link is inlined (no per-call refcounting)
+            lt = linktypes[i] if layer == 0 else LINKTYPE_ETHERNET
+            nxt = parse_link(data, start, e, out, i, layer * INNER, layer == 0, lt)
             _relative(out, i, layer * INNER, s)
             if nxt < 0:
                 break
@@ -471,7 +550,7 @@ def parse(batch: PacketBatch) -> ParseResult:
     """
     out = np.empty((len(batch), 2 * NCOL), dtype=np.int64)
     if len(batch):
-        parse_kernel(batch.data, batch.offsets, batch.lengths, out)
+        parse_kernel(batch.data, batch.offsets, batch.lengths, batch.link_types, out)
     return ParseResult(out)
 
 
