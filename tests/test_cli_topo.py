@@ -119,3 +119,15 @@ def test_unwritable_output_is_a_user_error(cli, tmp_path):
     blocker.write_text("")
     r = cli(["topo", "build", "fat-tree", "-o", blocker / "sub" / "f.yaml"])
     assert r.exit_code == 2 and r.output.startswith("error:")
+
+
+def test_import_names_the_links_it_skipped(cli, tmp_path):
+    from pathlib import Path
+
+    src = Path(__file__).parent / "data" / "realworld" / "tests__01-smoke__macvlan.clab.yml"
+    r = cli(["topo", "import", src, "--from", "clab", "-o", tmp_path / "t.yaml", "--json"])
+    assert r.exit_code == 0, r.output
+    w = json.loads(r.stdout)["warnings"]
+    assert len(w) == 1 and "skipped link l1:eth1 -- macvlan:" in w[0] and "line 16" in w[0]
+    r = cli(["topo", "import", src, "--from", "clab", "-o", tmp_path / "t.yaml"])
+    assert r.exit_code == 0 and "warning: " in r.stderr and "not a node of the fabric" in r.stderr

@@ -134,13 +134,21 @@ def register(app: typer.Typer, groups: dict[str, typer.Typer]) -> None:
 
             fab = load_gml(zoo_path(src[4:]) if src.startswith("zoo:") else src, route_factor=route_factor)
         else:
-            fab = load_fabric(src, fmt=from_.value)
+            import warnings
+
+            with warnings.catch_warnings():  # shown below as "warning:" lines (and in --json)
+                warnings.simplefilter("ignore")
+                fab = load_fabric(src, fmt=from_.value)
         save_yaml(fab, out)
         missing = fab.meta.get("no_coordinates", [])
+        skipped = list(fab.meta.get("import_warnings", []))
         if json_out:
             emit_json({"file": str(out), "nodes": len(fab), "links": fab.graph.number_of_edges(),
-                       "no_coordinates": missing, "unknown_length_links": fab.meta.get("unknown_length_links", [])})
+                       "no_coordinates": missing, "unknown_length_links": fab.meta.get("unknown_length_links", []),
+                       "warnings": skipped})
             return
+        for w in skipped:
+            err_console.print(f"[yellow]warning[/]: {w}")
         console.print(f"wrote {out}: {len(fab):,} nodes, {fab.graph.number_of_edges():,} links")
         if missing:
             err_console.print(f"[yellow]note[/]: {len(missing)} node(s) without coordinates (lengths unknown): "
