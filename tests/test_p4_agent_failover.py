@@ -10,16 +10,15 @@ closed even when a check fails."""
 from __future__ import annotations
 
 import queue
-import threading
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from typing import Any
 
-import grpc
 import numpy as np
 import pytest
-from finsy.proto import p4r, p4r_grpc
+from agent_client import StreamClient
+from finsy.proto import p4r
 
 from dpu.packets import PacketBatch
 from p4.agent.dataplane import program_config
@@ -64,40 +63,8 @@ def flows(n: int, dst: str = "10.1.0.9") -> PacketBatch:
     return PacketBatch.from_bytes(out)
 
 
-class Client:
-    """One client of one device: a StreamChannel read by a thread into a queue, plus a stub."""
+Client = StreamClient
 
-    def __init__(self, address: str, device_id: int, election: int) -> None:
-        self.device_id, self.election = device_id, election
-        self.channel = grpc.insecure_channel(address)
-        self.stub = p4r_grpc.P4RuntimeStub(self.channel)
-        self.req: queue.Queue[Any] = queue.Queue()
-        self.resp: queue.Queue[Any] = queue.Queue()
-        self.stream = self.stub.StreamChannel(iter(self.req.get, None), timeout=120)
-        threading.Thread(target=self._read, daemon=True).start()
-        bid = p4r.StreamMessageRequest()
-        bid.arbitration.device_id, bid.arbitration.election_id.low = device_id, election
-        self.req.put(bid)
-
-    def _read(self) -> None:
-        try:
-            for m in self.stream:
-                self.resp.put((time.perf_counter(), m))
-        except grpc.RpcError:
-            pass
-
-    def recv(self, kind: str, timeout: float = TIMEOUT) -> tuple[float, Any]:
-        """(arrival time, message) of the next stream message of ``kind``, others skipped."""
-        deadline = time.monotonic() + timeout
-        while True:
-            t, m = self.resp.get(timeout=max(0.0, deadline - time.monotonic()))
-            if m.WhichOneof("update") == kind:
-                return t, m
-
-    def close(self) -> None:
-        self.req.put(None)
-        self.stream.cancel()
-        self.channel.close()
 
 
 @contextmanager
@@ -110,10 +77,10 @@ def leaf(watch: dict[int, int] | None = None) -> Iterator[tuple[AgentServer, Any
         srv.start()
         primary = Client(srv.address, 1, 2)
         clients.append(primary)
-        assert primary.recv("arbitration")[1].arbitration.status.code == Code.OK
+        assert primary.recv("arbitration").arbitration.status.code == Code.OK
         backup = Client(srv.address, 1, 1)
         clients.append(backup)
-        assert backup.recv("arbitration")[1].arbitration.status.code == Code.ALREADY_EXISTS
+        assert backup.recv("arbitration").arbitration.status.code == Code.ALREADY_EXISTS
         opts = ProgramOptions()
         prog = build_program("leaf", opts)
         sp = p4r.SetForwardingPipelineConfigRequest(device_id=1,
@@ -172,7 +139,7 @@ def test_port_down_reported_and_wcmp_fails_over_at_once():
         assert took[0] == {B: N_FLOWS}                         # every flow moved to B, none dropped
         assert dp.failover_dropped == 0
         for c in (primary, backup):                            # every stream of the device is told
-            t_msg, m = c.recv("other", REPORT_BOUND_S)
+            t_msg, m = c.recv_timed("other", REPORT_BOUND_S)
             assert m.other.type_url == PORT_STATUS_TYPE_URL
             dev, port, up, ts = parse_port_status(m)
             assert (dev, port, up) == (1, A, False) and ts > 0
@@ -184,14 +151,14 @@ def test_port_down_reported_and_wcmp_fails_over_at_once():
         # the same status again changes nothing and sends nothing
         assert srv.set_port_status(1, A, False) is False
         with pytest.raises(queue.Empty):
-            primary.recv("other", 0.2)
+            primary.recv_timed("other", 0.2)
 
         # A comes back: both used again, and reported
         assert srv.set_port_status(1, A, True) is True
         used, _ = ports_used(dp, batch)
         assert set(used) == {A, B} and min(used.values()) > 0.4 * N_FLOWS
         for c in (primary, backup):
-            assert parse_port_status(c.recv("other", REPORT_BOUND_S)[1])[:3] == (1, A, True)
+            assert parse_port_status(c.recv_timed("other", REPORT_BOUND_S)[1])[:3] == (1, A, True)
         assert srv.service.port_status(1, A) is True
 
 

@@ -10,26 +10,23 @@ Every wait is bounded; servers and channels are closed even when a check fails."
 from __future__ import annotations
 
 import logging
-import queue
-import threading
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from typing import Any
 
-import grpc
 import pytest
-from finsy.proto import p4r, p4r_grpc
+from finsy.proto import p4r
 
 logging.getLogger("scapy.runtime").setLevel(logging.ERROR)
 
+from agent_client import StreamClient  # noqa: E402
 from scapy.layers.inet import IP, UDP  # noqa: E402
 from scapy.layers.l2 import Ether  # noqa: E402
 from scapy.packet import Raw  # noqa: E402
 
 from dpu.packets import PacketBatch, write_pcap  # noqa: E402
 from fabric.traffic import endpoint_ip  # noqa: E402
-from p4.agent.dataplane import program_config  # noqa: E402
 from p4.agent.packetio import ControllerMeta  # noqa: E402
 from p4.agent.server import AgentServer  # noqa: E402
 from p4.p4info import build_p4info  # noqa: E402
@@ -65,56 +62,8 @@ def example(tmp_path_factory):
     return fab, Plan.load(path)
 
 
-class Client:
-    """One primary on one device: a StreamChannel read by a thread into a queue, plus a stub."""
+Client = StreamClient
 
-    def __init__(self, address: str, device_id: int, election: int = 1) -> None:
-        self.device_id, self.election = device_id, election
-        self.channel = grpc.insecure_channel(address)
-        self.stub = p4r_grpc.P4RuntimeStub(self.channel)
-        self.req: queue.Queue[Any] = queue.Queue()
-        self.resp: queue.Queue[Any] = queue.Queue()
-        self.stream = self.stub.StreamChannel(iter(self.req.get, None), timeout=120)
-        threading.Thread(target=self._read, daemon=True).start()
-        bid = p4r.StreamMessageRequest()
-        bid.arbitration.device_id, bid.arbitration.election_id.low = device_id, election
-        self.req.put(bid)
-
-    def _read(self) -> None:
-        try:
-            for m in self.stream:
-                self.resp.put(m)
-        except grpc.RpcError:
-            pass
-
-    def recv(self, kind: str, timeout: float = TIMEOUT) -> Any:
-        """The next stream message of ``kind`` (``arbitration``, ``packet``, ``error``), others skipped."""
-        deadline = time.monotonic() + timeout
-        while True:
-            m = self.resp.get(timeout=max(0.0, deadline - time.monotonic()))
-            if m.WhichOneof("update") == kind:
-                return m
-
-    def load(self, role: str, opts: Any, requests: list[Any]) -> None:
-        sp = p4r.SetForwardingPipelineConfigRequest(device_id=self.device_id,
-                                                    action=p4r.SetForwardingPipelineConfigRequest.VERIFY_AND_COMMIT)
-        sp.election_id.low = self.election
-        sp.config.p4info.CopyFrom(build_p4info(build_program(role, opts)))
-        sp.config.p4_device_config = program_config(role, opts)
-        self.stub.SetForwardingPipelineConfig(sp, timeout=TIMEOUT)
-        for r in requests:
-            self.stub.Write(r, timeout=TIMEOUT)
-
-    def packet_out(self, port: int, frame: bytes, meta_id: int = 1) -> None:
-        m = p4r.StreamMessageRequest()
-        m.packet.payload = frame
-        m.packet.metadata.add(metadata_id=meta_id, value=port.to_bytes(2, "big"))
-        self.req.put(m)
-
-    def close(self) -> None:
-        self.req.put(None)
-        self.stream.cancel()
-        self.channel.close()
 
 
 @contextmanager
