@@ -56,3 +56,21 @@ def test_bad_option_values_are_user_errors(args, message, tmp_path):
     r = run(*args, "--out", str(tmp_path)) if args[1] == "wcmp" else run(*args)
     assert r.returncode == EXIT_USER_ERROR, r.stderr
     assert r.stderr.startswith(message) and r.stderr.count("\n") == 1 and "Traceback" not in r.stderr
+
+
+def test_dpu_parse_reads_captures_that_are_not_ethernet(cli):
+    """A real pcapng with a Linux-cooked interface and huge timestamps used to crash (OverflowError);
+    SLL captures were refused as not Ethernet."""
+    import json
+    from pathlib import Path
+
+    data = Path(__file__).parent / "data" / "pcap"
+    r = cli(["dpu", "parse", data / "Tests__Pcap++Test__PcapExamples__pcapng-example.pcapng", "--json"])
+    assert r.exit_code == 0, r.output
+    assert len(json.loads(r.stdout)) == 159
+    r = cli(["dpu", "parse", data / "Tests__Packet++Test__PacketExamples__SllPacket.pcap", "--json"])
+    assert r.exit_code == 0, r.output
+    rec = json.loads(r.stdout)[0]
+    assert (rec["parse_error"], rec["ip_version"], rec["ip_src"], rec["l4_sport"]) == (0, 6, "2404:6800:8004::68", 80)
+    r = cli(["dpu", "parse", data / "Tests__Packet++Test__PacketExamples__SllPacket.pcap", "--limit", "-1"])
+    assert r.exit_code == EXIT_USER_ERROR and "--limit: must be >= 0, got -1" in r.stderr

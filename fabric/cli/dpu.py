@@ -31,10 +31,13 @@ def register(app: typer.Typer, groups: dict[str, typer.Typer]) -> None:
                   limit: int | None = typer.Option(None, help="Show only the first N packets."),
                   json_out: bool = typer.Option(False, "--json", help=JSON_HELP)) -> None:
         """Parse every packet of a capture with the numba parser; one object per packet."""
-        from dpu.packets import read_pcap, require_ethernet
+        from dpu.packets import read_pcap
         from dpu.parse import parse
+        from fabric.errors import ConfigError
 
-        batch = require_ethernet(read_pcap(pcap))
+        if limit is not None and limit < 0:
+            raise ConfigError(f"must be >= 0, got {limit}", where="--limit")
+        batch = read_pcap(pcap)  # any link type the parser knows (Ethernet, SLL, SLL2, raw IP, loopback)
         if limit is not None:
             batch = batch.take(slice(0, limit))
         res = parse(batch)
