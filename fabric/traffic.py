@@ -448,7 +448,10 @@ def load_demand(path: str | os.PathLike[str], fabric: Fabric) -> Demand:
                     raise ConfigError("must map dst to gbps", file=str(p), where=f"matrix.{s}")
                 for d, r in row.items():
                     rows.append((f"matrix.{s}.{d}", {"src": s, "dst": d, "rate_gbps": r}))
-        for i, row in enumerate(obj.get("flows") or []):
+        listed = obj.get("flows")
+        if listed is not None and not isinstance(listed, list):
+            raise ConfigError(f"must be a list of flows, got {type(listed).__name__}", file=str(p), where="flows")
+        for i, row in enumerate(listed or []):
             if not isinstance(row, dict):
                 raise ConfigError("a flow must be a mapping", file=str(p), where=f"flows[{i}]")
             rows.append((f"flows[{i}]", row))

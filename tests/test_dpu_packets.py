@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import json
 import logging
 import struct
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -109,10 +111,17 @@ def test_empty_pcap_and_take(tmp_path):
     assert [sub.packet(0), sub.packet(1)] == [b.packet(4), b.packet(1)]
 
 
-def test_non_ethernet_capture_is_refused(cli, tmp_path):
+def test_raw_ip_capture_is_parsed_and_refused_only_where_frames_are_rebuilt(cli, tmp_path):
+    """`dpu parse` reads raw IP (link type 101) since the parser knows it; `dpu run` rebuilds Ethernet
+    frames per egress port and still refuses anything but Ethernet, with one line."""
     path = tmp_path / "raw.pcap"
     path.write_bytes(struct.pack("<IHHiIII", 0xA1B2C3D4, 2, 4, 0, 0, 65535, 101)
-                     + struct.pack("<IIII", 0, 0, 20, 20) + bytes(IP()))
+                     + struct.pack("<IIII", 0, 0, 20, 20) + bytes(IP(src="10.0.0.1", dst="10.0.0.2")))
     assert read_pcap(path).linktype == 101
-    r = cli(["dpu", "parse", path])
-    assert r.exit_code == 2
+    r = cli(["dpu", "parse", path, "--json"])
+    assert r.exit_code == 0, r.output
+    rec = json.loads(r.stdout)[0]
+    assert (rec["parse_error"], rec["ip_version"], rec["ip_src"], rec["ip_dst"]) == (0, 4, "10.0.0.1", "10.0.0.2")
+    r = cli(["dpu", "run", path, "--pipeline", str(Path(__file__).parents[1] / "dpu" / "data" / "example-pipeline.yaml"),
+             "--out", tmp_path / "out"])
+    assert r.exit_code == 2 and r.stderr.count("\n") == 1
