@@ -36,17 +36,18 @@ import os
 import time
 from dataclasses import dataclass, field
 from itertools import islice
-from typing import Any
+from typing import Any, ClassVar
 
 import networkx as nx
 
 from fabric.errors import ConfigError
-from fabric.plan import Provenance, WdmSection
+from fabric.plan import Provenance, Section, WdmSection
 from fabric.topology import Fabric
 from optical.budget import BudgetModel, run_latency_us
 from optical.catalog import Transceiver, channels
 from optical.constants import C_BAND_GHZ, WDM_K_PATHS, WDM_SOLVER, WDM_TIME_LIMIT_S
 from optical.fibre import number, read_endpoint_records, site_of, wdm_site_graph
+from optical.solved import SolvedSection
 
 
 @dataclass(frozen=True)
@@ -79,15 +80,10 @@ class _Item:
 
 
 @dataclass
-class WdmResult:
-    data: dict[str, Any]
-    provenance: Provenance
-    solver_info: dict[str, Any]
+class WdmResult(SolvedSection):
+    """What the planner returns; ``.section`` is the Plan's typed ``wdm`` section."""
 
-    @property
-    def section(self) -> WdmSection:
-        """The Plan's typed ``wdm`` section (validated), with this result's provenance."""
-        return WdmSection.from_dict(self.data, provenance=self.provenance)
+    SECTION: ClassVar[type[Section]] = WdmSection
 
 
 def load_demands(path: str | os.PathLike[str], *, protect_default: bool = False) -> list[Demand]:

@@ -46,10 +46,10 @@ from __future__ import annotations
 
 import time
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, ClassVar
 
 from fabric.errors import ConfigError, InfeasibleError
-from fabric.plan import OcsSection, Plan, Provenance
+from fabric.plan import OcsSection, Plan, Provenance, Section
 from optical import constants as C
 from optical.ocs.lp import ThroughputLp
 from optical.ocs.mapping import (
@@ -71,6 +71,7 @@ from optical.ocs.spec import (
     make_spec,
     random_demand,
 )
+from optical.solved import SolvedSection
 
 __all__ = ["DEFAULT_CIRCUIT_GBPS", "evaluate_circuits", "sum_per_ocs", "DEFAULT_OCS_PORTS", "Current", "OcsResult", "OcsSpec", "Pair", "ThroughputLp",
            "AUTO_LP_MAX_PAIRS", "circuits_from_plan", "load_block_demand", "load_blocks", "logical_from_ports",
@@ -95,15 +96,10 @@ def circuits_from_plan(plan: Plan, spec: OcsSpec, *, file: str | None = None) ->
 
 # ----------------------------------------------------------------------------- the planner
 @dataclass
-class OcsResult:
-    data: dict[str, Any]
-    provenance: Provenance
-    solver_info: dict[str, Any]
+class OcsResult(SolvedSection):
+    """What the planner returns; ``.section`` is the Plan's typed ``ocs`` section."""
 
-    @property
-    def section(self) -> OcsSection:
-        """The Plan's typed ``ocs`` section (validated), with this result's provenance."""
-        return OcsSection.from_dict(self.data, provenance=self.provenance)
+    SECTION: ClassVar[type[Section]] = OcsSection
 
 
 def plan_ocs(spec: OcsSpec, demand: dict[tuple[int, int], float], *, current: Current | None = None,
