@@ -34,6 +34,7 @@ fabric.errors.ConfigError: hop.weight: expected an integer, got '3'
 from __future__ import annotations
 
 import dataclasses
+import json
 import math
 import types
 import typing
@@ -54,6 +55,18 @@ def fail(path: str, reason: str, *, file: str | None = None) -> NoReturn:
 @cache
 def _hints(cls: type) -> dict[str, Any]:
     return typing.get_type_hints(cls)
+
+
+def key_path(path: str, key: str) -> str:
+    """``path.key`` for a plain key, ``path["odd key"]`` (JSON-quoted) for one that is not an identifier,
+    so that an error message stays one readable line whatever the key holds.
+
+    >>> key_path("sections", "wcmp"), key_path("a", "x y\\n")
+    ('sections.wcmp', 'a["x y\\\\n"]')
+    """
+    if key.isidentifier():
+        return f"{path}.{key}" if path else key
+    return f"{path}[{json.dumps(key)}]"
 
 
 def _short(value: Any) -> str:
@@ -94,7 +107,7 @@ def _convert(tp: Any, value: Any, path: str, strict: bool) -> Any:
         for k, v in value.items():
             if not isinstance(k, str):
                 fail(path, f"keys must be strings, got {_short(k)}")
-            out[k] = _convert(item, v, f"{path}.{k}", strict)
+            out[k] = _convert(item, v, key_path(path, k), strict)
         return out
     if dataclasses.is_dataclass(tp) and isinstance(tp, type):
         return load(tp, value, path, strict=strict)
@@ -133,7 +146,7 @@ def _json_value(value: Any, path: str) -> Any:
         for k in value:
             if not isinstance(k, str):
                 fail(path, f"keys must be strings, got {_short(k)}")
-        return {k: _json_value(v, f"{path}.{k}") for k, v in value.items()}
+        return {k: _json_value(v, key_path(path, k)) for k, v in value.items()}
     fail(path, f"not a JSON value: {_short(value)}")
 
 
@@ -150,7 +163,7 @@ def load(cls: type, obj: Any, path: str, *, strict: bool = True) -> Any:
         if strict:
             fail(path, f"unknown key(s) {sorted(map(str, unknown))} (expected {', '.join(sorted(known))})")
         if any(f.name == EXTRA_FIELD for f in fields):
-            kwargs[EXTRA_FIELD] = {str(k): _json_value(v, f"{path}.{k}") for k, v in unknown.items()}
+            kwargs[EXTRA_FIELD] = {str(k): _json_value(v, key_path(path, str(k))) for k, v in unknown.items()}
     for f in fields:
         if f.name == EXTRA_FIELD:
             continue

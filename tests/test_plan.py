@@ -171,6 +171,7 @@ def test_invalid_sections_name_section_path_and_reason(legacy, tmp_path, mutate,
     ('{"schema_version": "1.0", "extra": 1}', "unknown key(s) ['extra']"),
     ('{"schema_version": "1.0",', "line 1, column 26: not valid JSON"),
     ('[1, 2]', "a plan must be a JSON object"),
+    ('{"schema_version": "1.0", "sections": {"\\n": {"data": {}}}}', 'sections["\\n"]: unknown plan section'),
     ('{"schema_version": "1.0", "created_unix": NaN}', "created_unix: expected a finite number"),
 ])
 def test_bad_plans_are_refused_with_the_reason(tmp_path, doc, message):

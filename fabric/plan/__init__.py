@@ -217,7 +217,7 @@ class Plan:
         if not isinstance(sections, dict):
             raise ConfigError("'sections' must be an object", where="sections")
         for sname, sec in sections.items():
-            where = f"sections.{sname}"
+            where = contract.key_path("sections", str(sname))
             if sname not in SECTION_TYPES:
                 if strict:
                     raise ConfigError(f"unknown plan section {sname!r}", where=where)
