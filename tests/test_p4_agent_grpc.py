@@ -328,15 +328,21 @@ def test_write_batch_errors_one_per_update_in_order(agent):
         grpc.StatusCode.UNIMPLEMENTED
 
 
+def with_table_size(table: str, size: int) -> p4i.P4Info:
+    """The test program's P4Info with one table's size changed."""
+    info = p4i.P4Info()
+    info.CopyFrom(INFO)
+    for t in info.tables:
+        if t.preamble.name == table:
+            t.size = size
+            return info
+    raise KeyError(table)
+
+
 def test_table_full_is_resource_exhausted(agent):
     _srv, stub, new = agent
     primary(new)
-    small = p4i.P4Info()
-    small.CopyFrom(INFO)
-    for t in small.tables:
-        if t.preamble.name == "FabricIngress.nexthop_table":
-            t.size = 2
-    set_pipeline(stub, info=small)
+    set_pipeline(stub, info=with_table_size("FabricIngress.nexthop_table", 2))
     assert batch_errors(stub, [nexthop(1), nexthop(2), nexthop(3)])[2] == (
         Code.RESOURCE_EXHAUSTED, "table FabricIngress.nexthop_table is full (2 entries)")
 
@@ -397,12 +403,7 @@ def test_read_wildcards_one_shot_registers_and_direct_counters(agent):
 def test_read_is_chunked_under_4_mib(agent):
     srv, stub, new = agent
     primary(new)
-    big = p4i.P4Info()
-    big.CopyFrom(INFO)
-    for t in big.tables:
-        if t.preamble.name == "FabricIngress.routing_v6":
-            t.size = 80_000
-    set_pipeline(stub, info=big)
+    set_pipeline(stub, info=with_table_size("FabricIngress.routing_v6", 80_000))
     tid = IDS.table("FabricIngress.routing_v6")
     for lo in range(0, 80_000, 10_000):
         ups = []
