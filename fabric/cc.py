@@ -93,7 +93,13 @@ DEFAULT_SWITCH_MODEL = "spectrum-2"
 
 @dataclass(frozen=True)
 class Profile:
-    """Published ECN + DCQCN values at ``ref_gbps``; rates and thresholds scale with line rate."""
+    """Published ECN + DCQCN values at ``ref_gbps``; rates and thresholds scale with line rate.
+
+    The reaction-point (RP) knobs below the first block are NVIDIA ConnectX firmware parameters
+    (NVIDIA "DCQCN Parameters", Mellanox community DOC-2790, and DOCA "DCQCN CC Parameters"; the
+    firmware names are in brackets); their defaults here are those of the DCQCN paper's RP, so
+    that a profile that does not set them behaves as the paper's algorithm.
+    """
 
     name: str
     source: str
@@ -101,18 +107,33 @@ class Profile:
     kmin_bytes: float
     kmax_bytes: float
     pmax: float
-    g: float                       # alpha gain
-    alpha_timer_us: float          # alpha update period
-    rate_increase_timer_us: float  # T
-    byte_counter_bytes: float      # B at ref_gbps
-    fast_recovery_steps: int       # F
-    rai_mbps: float                # additive increase at ref_gbps
-    rhai_mbps: float               # hyper increase at ref_gbps
-    min_rate_mbps: float           # at ref_gbps
-    cnp_interval_us: float         # NP generates at most one CNP per flow per interval
-    rate_reduce_period_us: float
-    max_cut_fraction: float
+    g: float                       # alpha gain [(1024 - dce_tcp_g) / 1024]
+    alpha_timer_us: float          # alpha update period [dce_tcp_rtt]
+    rate_increase_timer_us: float  # T [rpg_time_reset]
+    byte_counter_bytes: float      # B at ref_gbps [rpg_byte_reset]
+    fast_recovery_steps: int       # F [rpg_threshold]
+    rai_mbps: float                # additive increase at ref_gbps [rpg_ai_rate]
+    rhai_mbps: float               # hyper increase at ref_gbps [rpg_hai_rate]
+    min_rate_mbps: float           # at ref_gbps [rpg_min_rate]
+    cnp_interval_us: float         # NP generates at most one CNP per flow per interval [min_time_between_cnps]
+    rate_reduce_period_us: float   # RP cuts at most once per period, CNPs in between coalesce [rate_reduce_monitor_period]
+    max_cut_fraction: float        # largest single cut [1 - rpg_min_dec_fac / 100]
     alpha_update_before_cut: bool = False   # firmware updates alpha (with this CNP) before cutting
+    #: [clamp_tgt_rate] on every cut the target rate R_T becomes the current rate (the paper's RP).
+    clamp_tgt_rate: bool = True
+    #: [clamp_tgt_rate_after_time_inc] with clamp_tgt_rate off, R_T also becomes the current rate on a
+    #: cut when the rate-increase timer raised the rate since the last cut (a byte-counter increase
+    #: always clamps: "not only due to the byte counter"); otherwise R_T keeps its value.
+    clamp_tgt_rate_after_time_inc: bool = True
+    #: [rate_to_set_on_first_cnp] Mb/s, not scaled; 0: the first CNP cuts like any other.
+    rate_to_set_on_first_cnp_mbps: float = 0.0
+    #: [initial_alpha_value / 1024] alpha taken at the first CNP of a flow.
+    initial_alpha: float = 1.0
+    #: [rpg_gd] a cut is R_C x min(alpha / 2^(rpg_gd - 10), max_cut_fraction); 11 = alpha / 2 (paper).
+    rpg_gd: int = 11
+    #: [rpg_max_rate, 0 = line rate] a flow whose rate is back at line rate leaves the rate limiter, so
+    #: its next CNP is a first CNP again (alpha re-initialised). Off for the paper's RP.
+    release_at_line_rate: bool = False
     assumptions: tuple[str, ...] = ()
 
 
@@ -122,6 +143,49 @@ class Profile:
 #: paper's α ← (1 − g)·α + g with g = (1024 − G)/1024 = 5/1024 (not G/1024, which would make α memoryless).
 NVIDIA_DCE_TCP_G = 1019
 NVIDIA_G = (1024 - NVIDIA_DCE_TCP_G) / 1024
+#: ConnectX-4+ firmware defaults (DOC-2790 / DOCA "DCQCN CC Parameters", and the same values in
+#: ``mlxconfig -d <dev> query`` listings of ConnectX NICs): alpha update period dce_tcp_rtt 1 µs,
+#: initial_alpha_value 1023 (/1024), rate_to_set_on_first_cnp 0 (off), rpg_min_dec_fac 50 % (a cut
+#: keeps at least half the rate), rpg_min_rate 1 Mb/s, rpg_gd 11 (cut = α/2),
+#: rate_reduce_monitor_period 4 µs, clamp_tgt_rate 0, clamp_tgt_rate_after_time_inc 1,
+#: rpg_time_reset 300 µs, rpg_byte_reset 32767 B, rpg_threshold 1, rpg_ai_rate 5 Mb/s,
+#: rpg_hai_rate 50 Mb/s; NP: min_time_between_cnps 4 µs.
+NVIDIA_DCE_TCP_RTT_US = 1.0
+NVIDIA_INITIAL_ALPHA_VALUE = 1023
+NVIDIA_RATE_TO_SET_ON_FIRST_CNP_MBPS = 0.0
+NVIDIA_RPG_MIN_DEC_FAC = 50
+NVIDIA_RPG_MIN_RATE_MBPS = 1.0
+NVIDIA_RPG_GD = 11
+NVIDIA_RATE_REDUCE_MONITOR_PERIOD_US = 4.0
+NVIDIA_CLAMP_TGT_RATE = False
+NVIDIA_CLAMP_TGT_RATE_AFTER_TIME_INC = True
+NVIDIA_RPG_TIME_RESET_US = 300.0
+NVIDIA_RPG_BYTE_RESET_BYTES = 32_767
+NVIDIA_RPG_THRESHOLD = 1
+NVIDIA_RPG_AI_RATE_MBPS = 5.0
+NVIDIA_RPG_HAI_RATE_MBPS = 50.0
+NVIDIA_MIN_TIME_BETWEEN_CNPS_US = 4.0
+
+#: The firmware knobs of the nvidia and production profiles (everything but the ECN thresholds).
+_NVIDIA_NIC: dict[str, Any] = dict(
+    g=NVIDIA_G, alpha_timer_us=NVIDIA_DCE_TCP_RTT_US, rate_increase_timer_us=NVIDIA_RPG_TIME_RESET_US,
+    byte_counter_bytes=NVIDIA_RPG_BYTE_RESET_BYTES, fast_recovery_steps=NVIDIA_RPG_THRESHOLD,
+    rai_mbps=NVIDIA_RPG_AI_RATE_MBPS, rhai_mbps=NVIDIA_RPG_HAI_RATE_MBPS, min_rate_mbps=NVIDIA_RPG_MIN_RATE_MBPS,
+    cnp_interval_us=NVIDIA_MIN_TIME_BETWEEN_CNPS_US, rate_reduce_period_us=NVIDIA_RATE_REDUCE_MONITOR_PERIOD_US,
+    max_cut_fraction=1.0 - NVIDIA_RPG_MIN_DEC_FAC / 100, alpha_update_before_cut=True,
+    clamp_tgt_rate=NVIDIA_CLAMP_TGT_RATE, clamp_tgt_rate_after_time_inc=NVIDIA_CLAMP_TGT_RATE_AFTER_TIME_INC,
+    rate_to_set_on_first_cnp_mbps=NVIDIA_RATE_TO_SET_ON_FIRST_CNP_MBPS,
+    initial_alpha=NVIDIA_INITIAL_ALPHA_VALUE / 1024, rpg_gd=NVIDIA_RPG_GD, release_at_line_rate=True)
+_NVIDIA_NIC_ASSUMPTIONS = (
+    "rate steps (rpg_ai_rate 5, rpg_hai_rate 50, rpg_min_rate 1 Mb/s) are taken per 25G and scaled with "
+    "line rate (REFERENCE.md); the firmware applies them as written",
+    "alpha (g = (1024 - dce_tcp_g 1019)/1024 = 5/1024 per 1 us) is updated before the cut (firmware order)",
+    "clamp_tgt_rate_after_time_inc read as: R_T <- R_C on a cut after a timer or a byte-counter increase, "
+    "R_T kept after no increase (our reading of the documentation's wording)",
+    "the first CNP cuts at once; later CNPs within rate_reduce_monitor_period coalesce into one cut at the "
+    "period's end",
+    "a flow whose rate is back at line rate leaves the rate limiter (rpg_max_rate 0 = line rate), so its "
+    "next CNP is a first CNP (alpha = initial_alpha_value)")
 
 PROFILES: dict[str, Profile] = {
     # DCQCN paper (Zhu et al., SIGCOMM 2015) at 40G (REFERENCE.md).
@@ -132,29 +196,20 @@ PROFILES: dict[str, Profile] = {
         rhai_mbps=400.0, min_rate_mbps=40.0, cnp_interval_us=50.0, rate_reduce_period_us=50.0,
         max_cut_fraction=0.5,
         assumptions=("rhai_mbps = 10 x rai_mbps (NVIDIA ratio; the paper gives no value)",
-                     "min_rate_mbps = rai_mbps (assumption)")),
-    # NVIDIA ConnectX firmware defaults, per 25G (REFERENCE.md). ECN thresholds are NVIDIA's RoCE
+                     "min_rate_mbps = rai_mbps (assumption)",
+                     "rate_reduce_period_us = cnp_interval_us (the paper's RP cuts once per CNP)")),
+    # NVIDIA ConnectX firmware defaults, rates per 25G. ECN thresholds are NVIDIA's RoCE
     # configuration guide values at 100G (Kmin 150 KB, Kmax 1500 KB; unverified), rescaled to 25G.
     "nvidia": Profile(
         "nvidia", "NVIDIA ConnectX firmware defaults (per 25G)", 25.0,
-        kmin_bytes=150_000 / 4, kmax_bytes=1_500_000 / 4, pmax=1.0, g=NVIDIA_G, alpha_timer_us=1.0,
-        rate_increase_timer_us=300.0, byte_counter_bytes=32_767, fast_recovery_steps=1,
-        rai_mbps=5.0, rhai_mbps=50.0, min_rate_mbps=1.0, cnp_interval_us=4.0, rate_reduce_period_us=4.0,
-        max_cut_fraction=0.5, alpha_update_before_cut=True,
+        kmin_bytes=150_000 / 4, kmax_bytes=1_500_000 / 4, pmax=1.0, **_NVIDIA_NIC,
         assumptions=("ECN Kmin 150 KB / Kmax 1500 KB at 100G, Pmax 100% (NVIDIA guide, unverified)",
-                     "byte counter rpg_byte_reset 32767 B per 25G (unverified)",
-                     "fast recovery steps rpg_threshold 1 (unverified)",
-                     "CNP interval = rate-reduce period 4 us",
-                     "alpha (g = (1024 - dce_tcp_g 1019)/1024 = 5/1024 per 1 us) is updated before the cut "
-                     "(firmware order)")),
+                     *_NVIDIA_NIC_ASSUMPTIONS)),
     # Alibaba production ECN thresholds per 25G (REFERENCE.md) with NVIDIA NIC defaults.
     "production": Profile(
         "production", "Alibaba production ECN (per 25G) + NVIDIA NIC defaults", 25.0,
-        kmin_bytes=100_000, kmax_bytes=400_000, pmax=0.20, g=NVIDIA_G, alpha_timer_us=1.0,
-        rate_increase_timer_us=300.0, byte_counter_bytes=32_767, fast_recovery_steps=1,
-        rai_mbps=5.0, rhai_mbps=50.0, min_rate_mbps=1.0, cnp_interval_us=4.0, rate_reduce_period_us=4.0,
-        max_cut_fraction=0.5, alpha_update_before_cut=True,
-        assumptions=("NIC values as in the nvidia profile",)),
+        kmin_bytes=100_000, kmax_bytes=400_000, pmax=0.20, **_NVIDIA_NIC,
+        assumptions=("NIC values as in the nvidia profile", *_NVIDIA_NIC_ASSUMPTIONS)),
 }
 DEFAULT_PROFILE = "nvidia"
 
@@ -251,7 +306,13 @@ def ecn_params(profile: Profile | str, speed_gbps: float) -> dict[str, Any]:
 
 
 def dcqcn_params(profile: Profile | str, speed_gbps: float) -> dict[str, Any]:
-    """NIC DCQCN parameters for a port speed: rate steps scale with line rate; timers and byte counter do not."""
+    """NIC DCQCN parameters for a port speed: rate steps scale with line rate; timers, the byte counter and
+    ``rate_to_set_on_first_cnp_mbps`` (an absolute firmware rate) do not.
+
+    >>> d = dcqcn_params("nvidia", 400)
+    >>> (d["rai_mbps"], d["min_rate_mbps"], d["initial_alpha"], d["clamp_tgt_rate"], d["rpg_gd"])
+    (80.0, 16.0, 0.9990234375, False, 11)
+    """
     p = get_profile(profile) if isinstance(profile, str) else profile
     s = speed_gbps / p.ref_gbps
     return {
@@ -261,6 +322,9 @@ def dcqcn_params(profile: Profile | str, speed_gbps: float) -> dict[str, Any]:
         "rai_mbps": p.rai_mbps * s, "rhai_mbps": p.rhai_mbps * s, "min_rate_mbps": p.min_rate_mbps * s,
         "cnp_interval_us": p.cnp_interval_us, "rate_reduce_period_us": p.rate_reduce_period_us,
         "max_cut_fraction": p.max_cut_fraction, "alpha_update_before_cut": p.alpha_update_before_cut,
+        "clamp_tgt_rate": p.clamp_tgt_rate, "clamp_tgt_rate_after_time_inc": p.clamp_tgt_rate_after_time_inc,
+        "rate_to_set_on_first_cnp_mbps": p.rate_to_set_on_first_cnp_mbps, "initial_alpha": p.initial_alpha,
+        "rpg_gd": p.rpg_gd, "release_at_line_rate": p.release_at_line_rate,
         "line_rate_gbps": speed_gbps,
     }
 

@@ -187,6 +187,8 @@ def dump(inst: Any) -> Any:
             if f.metadata.get("skip"):
                 continue
             v = getattr(inst, f.name)
+            if f.metadata.get("omit_default") and v == f.default:
+                continue            # a key added later: left out at its default, so older files round-trip
             if f.name == EXTRA_FIELD:
                 out.update(v)
             else:

@@ -286,6 +286,15 @@ class DcqcnParams:
     max_cut_fraction: float
     alpha_update_before_cut: bool
     line_rate_gbps: float
+    # ConnectX firmware RP knobs (fabric.cc.Profile); the defaults are the DCQCN paper's RP, which is
+    # what plans written before these keys existed were simulated with
+    # (written only when not at the default: ``omit_default``)
+    clamp_tgt_rate: bool = field(default=True, metadata={"omit_default": True})
+    clamp_tgt_rate_after_time_inc: bool = field(default=True, metadata={"omit_default": True})
+    rate_to_set_on_first_cnp_mbps: float = field(default=0.0, metadata={"omit_default": True})
+    initial_alpha: float = field(default=1.0, metadata={"omit_default": True})
+    rpg_gd: int = field(default=11, metadata={"omit_default": True})
+    release_at_line_rate: bool = field(default=False, metadata={"omit_default": True})
 
 
 @dataclass(frozen=True)
