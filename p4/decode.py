@@ -75,7 +75,7 @@ class Decoder:
         table = self._tables.get(te.table_id)
         if table is None:
             raise DecodeError(f"unknown table id {te.table_id:#x}")
-        match = []
+        match: list[tuple[str, str, int, int | None]] = []
         for fm in te.match:
             got = self._fields.get((te.table_id, fm.field_id))
             if got is None:
