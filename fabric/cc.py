@@ -4,20 +4,18 @@ Formulas and published values come from ../shared/REFERENCE.md ("Congestion cont
 Ethernet"); every constant below names its source, and values that are not from a source are marked
 *assumption* (override them through the arguments).
 
-- **PFC headroom** by SONiC's dynamic buffer calculation (Mellanox plug-in):
-  peer response = pause quanta × 512 / 8 bytes; cable = 2·L·speed / 198e6 m/s (bits, /8 for bytes);
-  propagation = port MTU + cable + 2·gearbox + mac_phy + peer response;
-  xoff = ceil_1K(lossless MTU + propagation × cell occupancy); xon = ceil_1K(pipeline latency);
-  headroom = xoff + xon (no shared headroom pool). Cell occupancy =
-  (100 − s + s·w) / 100 with s the small-packet percentage and w = cell/64 if cell > 128 B, else
-  2·cell/(1 + cell).
+- **PFC headroom** exactly as SONiC's Mellanox plug-in (sonic-swss
+  ``cfgmgr/buffer_headroom_mellanox.lua``) computes it: :mod:`fabric.headroom`, whose names are
+  re-exported here (xoff/xon/size per speed, cable, lane count; shared headroom pool by
+  ``over_subscribe_ratio``).
 - **ECN** Kmin/Kmax/Pmax and **DCQCN** NIC parameters from a named profile (``paper``,
   ``nvidia``, ``production``), scaled linearly with the port's line rate from the rate the profile
   was published for (thresholds and rate steps scale, timers do not).
 - **HPCC** (η, maxStage, W_AI) as the alternative algorithm.
-- **Buffer check**: on every switch the lossless headroom (headroom × lossless priorities, summed
-  over its lossless ports) must leave at least ``min_shared_fraction`` of the buffer shared;
-  otherwise :class:`~fabric.errors.InfeasibleError` names the switch and its ports.
+- **Buffer check** (:func:`fabric.headroom.check_buffer`): on every switch the lossless headroom
+  (headroom × lossless priorities, summed over its lossless ports, plus the shared headroom pool when
+  one is on) must leave at least ``min_shared_fraction`` of the buffer shared; otherwise
+  :class:`~fabric.errors.InfeasibleError` names the switch and its ports.
 
 Plan section ``cc`` (shape shared with renderers, see ../helper brief)::
 
@@ -32,65 +30,42 @@ Plan section ``cc`` (shape shared with renderers, see ../helper brief)::
 
 from __future__ import annotations
 
-import math
 from collections import defaultdict
 from dataclasses import asdict, dataclass, replace
 from typing import Any
 
-from fabric.errors import ConfigError, InfeasibleError
+from fabric.errors import ConfigError
+
+# PFC headroom, switch models and the buffer check live in fabric.headroom; re-exported here.
+from fabric.headroom import (  # noqa: F401 - re-exported: fabric.cc is the public face of cc planning
+    CABLE_SPEED_M_S,
+    DEFAULT_CABLE_M,
+    DEFAULT_DYNAMIC_ALPHA,
+    DEFAULT_LOSSLESS_MTU_BYTES,
+    DEFAULT_LOSSLESS_PRIORITIES,
+    DEFAULT_MIN_SHARED_FRACTION,
+    DEFAULT_OVER_SUBSCRIBE_RATIO,
+    DEFAULT_PORT_MTU_BYTES,
+    DEFAULT_SMALL_PACKET_PERCENT,
+    DEFAULT_SWITCH_MODEL,
+    MIN_PACKET_BYTES,
+    PAUSE_QUANTA,
+    PAUSE_QUANTUM_BITS,
+    SWITCH_HOP_US,
+    SWITCH_MODELS,
+    Headroom,
+    SwitchModel,
+    _ceil_1k,
+    cell_occupancy,
+    check_buffer,
+    pause_quanta,
+    sonic_headroom,
+)
 from fabric.plan import CcSection, Provenance
 from fabric.topology import ENDPOINT_ROLES, SWITCH_ROLES, Fabric
 
+
 # ----------------------------------------------------------------------------- constants (sources)
-#: Signal speed in a cable used by SONiC's headroom calculation, m/s (REFERENCE.md, SONiC dynamic buffer).
-CABLE_SPEED_M_S = 198e6
-#: IEEE 802.3 pause quanta the peer needs to react, per port speed in Gb/s (REFERENCE.md, SONiC table).
-PAUSE_QUANTA: dict[float, int] = {25.0: 80, 100.0: 394, 200.0: 453, 400.0: 905, 800.0: 905}
-#: One pause quantum is 512 bit times (IEEE 802.3 Annex 31B).
-PAUSE_QUANTUM_BITS = 512
-#: Smallest Ethernet frame used for the worst-case cell occupancy, bytes (SONiC).
-MIN_PACKET_BYTES = 64
-#: SONiC default port MTU, bytes (assumption: SONiC's default port MTU 9100).
-DEFAULT_PORT_MTU_BYTES = 9100
-#: SONiC LOSSLESS_TRAFFIC_PATTERN defaults: lossless MTU 1024 B, small-packet percentage 100
-#: (assumption: SONiC defaults; override for a known traffic mix).
-DEFAULT_LOSSLESS_MTU_BYTES = 1024
-DEFAULT_SMALL_PACKET_PERCENT = 100.0
-#: Lossless priorities (PGs) per port: RoCE data on 3 and 4 (assumption: the usual SONiC/NVIDIA setup).
-DEFAULT_LOSSLESS_PRIORITIES: tuple[int, ...] = (3, 4)
-#: Fraction of a switch buffer that must stay shared after reserving lossless headroom (assumption).
-DEFAULT_MIN_SHARED_FRACTION = 0.25
-#: Cable length by tier when a link has no length (assumption: SONiC buffer templates use 5 m
-#: server-ToR, 40 m ToR-leaf and 300 m above).
-DEFAULT_CABLE_M: dict[str, float] = {"endpoint": 5.0, "leaf-spine": 40.0, "above": 300.0}
-#: Dynamic-threshold factor of the shared buffer: a queue (or a PFC ingress counter) may hold
-#: alpha x (free shared buffer) (assumption: 1/8, a Broadcom-style dynamic_th of -3).
-DEFAULT_DYNAMIC_ALPHA = 1 / 8
-#: Per-hop switch forwarding latency used for base RTT estimates, µs (assumption: cut-through
-#: switches are 0.3-1 µs; 1 µs is conservative).
-SWITCH_HOP_US = 1.0
-
-
-@dataclass(frozen=True)
-class SwitchModel:
-    """ASIC figures the headroom formula needs. ``buffer_bytes`` is the packet buffer of one switch."""
-
-    name: str
-    cell_bytes: int
-    pipeline_latency_bytes: float
-    mac_phy_bytes: float
-    buffer_bytes: int
-    gearbox_delay_ns: float = 0.0
-
-
-#: Spectrum-2: cell 144 B, pipeline 18 KB, mac_phy 0.8 KB (REFERENCE.md). Buffer 42 MB is the
-#: vendor's data-sheet figure for SN3000 switches (*unverified*; override with --switch-buffer).
-SWITCH_MODELS: dict[str, SwitchModel] = {
-    "spectrum-2": SwitchModel("spectrum-2", 144, 18 * 1024, 0.8 * 1024, 42 * 1024 * 1024),
-}
-DEFAULT_SWITCH_MODEL = "spectrum-2"
-
-
 @dataclass(frozen=True)
 class Profile:
     """Published ECN + DCQCN values at ``ref_gbps``; rates and thresholds scale with line rate.
@@ -220,70 +195,6 @@ HPCC_MAX_STAGE = 5
 HPCC_EXPECTED_FLOWS = 16
 
 
-# ----------------------------------------------------------------------------- PFC headroom
-@dataclass(frozen=True)
-class Headroom:
-    """SONiC headroom for one port: all values in bytes (``xoff``, ``xon``, ``headroom`` rounded to 1 KiB)."""
-
-    xoff_bytes: int
-    xon_bytes: int
-    headroom_bytes: int
-    pause_quanta: int
-    peer_response_bytes: float
-    cable_bytes: float
-    propagation_bytes: float
-    cell_occupancy: float
-
-
-def pause_quanta(speed_gbps: float) -> int:
-    """Pause quanta for a port speed (SONiC table); speeds not in the table take the next one up."""
-    if speed_gbps in PAUSE_QUANTA:
-        return PAUSE_QUANTA[speed_gbps]
-    for s in sorted(PAUSE_QUANTA):
-        if s >= speed_gbps:
-            return PAUSE_QUANTA[s]
-    return PAUSE_QUANTA[max(PAUSE_QUANTA)]
-
-
-def cell_occupancy(cell_bytes: int, small_packet_percent: float) -> float:
-    """Worst-case buffer cells used per byte (SONiC): 1.0 for large packets, more for small ones."""
-    if cell_bytes > 2 * MIN_PACKET_BYTES:
-        worst = cell_bytes / MIN_PACKET_BYTES
-    else:
-        worst = 2 * cell_bytes / (1 + cell_bytes)
-    return (100.0 - small_packet_percent + small_packet_percent * worst) / 100.0
-
-
-def _ceil_1k(x: float) -> int:
-    return int(math.ceil(round(x, 6) / 1024.0)) * 1024
-
-
-def sonic_headroom(speed_gbps: float, cable_m: float, model: SwitchModel | str = DEFAULT_SWITCH_MODEL, *,
-                   port_mtu_bytes: int = DEFAULT_PORT_MTU_BYTES,
-                   lossless_mtu_bytes: int = DEFAULT_LOSSLESS_MTU_BYTES,
-                   small_packet_percent: float = DEFAULT_SMALL_PACKET_PERCENT) -> Headroom:
-    """PFC xoff/xon/headroom of one port by SONiC's dynamic buffer formula.
-
-    >>> h = sonic_headroom(100, 5)
-    >>> (h.xoff_bytes, h.xon_bytes, h.headroom_bytes)
-    (81920, 18432, 100352)
-    """
-    m = SWITCH_MODELS[model] if isinstance(model, str) else model
-    if not speed_gbps > 0:
-        raise ConfigError(f"port speed must be positive, got {speed_gbps}")
-    if not cable_m >= 0:
-        raise ConfigError(f"cable length must be zero or positive, got {cable_m}")
-    quanta = pause_quanta(speed_gbps)
-    peer = quanta * PAUSE_QUANTUM_BITS / 8.0
-    cable = 2.0 * cable_m * speed_gbps * 1e9 / CABLE_SPEED_M_S / 8.0
-    gearbox = speed_gbps * 1e9 * m.gearbox_delay_ns * 1e-9 / 8.0
-    prop = port_mtu_bytes + cable + 2.0 * gearbox + m.mac_phy_bytes + peer
-    occ = cell_occupancy(m.cell_bytes, small_packet_percent)
-    xoff = _ceil_1k(lossless_mtu_bytes + prop * occ)
-    xon = _ceil_1k(m.pipeline_latency_bytes)
-    return Headroom(xoff, xon, xoff + xon, quanta, peer, cable, prop, occ)
-
-
 # ----------------------------------------------------------------------------- ECN / DCQCN / HPCC
 def get_profile(name: str) -> Profile:
     try:
@@ -367,6 +278,10 @@ class CcOptions:
     small_packet_percent: float = DEFAULT_SMALL_PACKET_PERCENT
     lossless_priorities: tuple[int, ...] = DEFAULT_LOSSLESS_PRIORITIES
     min_shared_fraction: float = DEFAULT_MIN_SHARED_FRACTION
+    #: Shared headroom pool: 0 = off (SONiC's default); N > 0 = on, pool = Σ xoff / N (fabric.headroom).
+    over_subscribe_ratio: float = DEFAULT_OVER_SUBSCRIBE_RATIO
+    #: SerDes lanes of every port; None = from the speed and the model's lane rate (fabric.headroom.port_lanes).
+    port_lanes: int | None = None
 
 
 #: Name of the ``cc`` planner in the section's provenance: closed-form SONiC headroom, not a solver.
@@ -424,7 +339,8 @@ def plan_cc(fabric: Fabric, options: CcOptions | None = None) -> dict[str, Any]:
     for key in sorted(groups, key=lambda k: (not k[3], k[1], k[2])):
         _m, speed, cable, lossless = key
         h = sonic_headroom(speed, cable, model, port_mtu_bytes=o.port_mtu_bytes,
-                           lossless_mtu_bytes=o.lossless_mtu_bytes, small_packet_percent=o.small_packet_percent)
+                           lossless_mtu_bytes=o.lossless_mtu_bytes, small_packet_percent=o.small_packet_percent,
+                           lanes=o.port_lanes, over_subscribe_ratio=o.over_subscribe_ratio)
         head_of[key] = h
         pfc = {"xoff_bytes": h.xoff_bytes, "xon_bytes": h.xon_bytes, "headroom_bytes": h.headroom_bytes,
                "pause_quanta": h.pause_quanta, "peer_response_bytes": round(h.peer_response_bytes, 1),
@@ -435,7 +351,8 @@ def plan_cc(fabric: Fabric, options: CcOptions | None = None) -> dict[str, Any]:
             "ports": sorted(groups[key]), "pfc": pfc, "ecn": ecn_params(prof, speed),
             "dcqcn": dcqcn_params(prof, speed), "hpcc": hpcc_params(speed, rtt),
         })
-    buffer = check_buffer(port_group, head_of, model, len(o.lossless_priorities), o.min_shared_fraction)
+    buffer = check_buffer(port_group, head_of, model, len(o.lossless_priorities), o.min_shared_fraction,
+                          over_subscribe_ratio=o.over_subscribe_ratio)
     warnings = ecn_before_pfc_warnings(out_groups, buffer)
     return {"profile": prof.name, "profile_source": prof.source, "profile_assumptions": list(prof.assumptions),
             "switch_model": model.name, "switch_buffer_bytes": model.buffer_bytes,
@@ -461,31 +378,3 @@ def ecn_before_pfc_warnings(groups: list[dict[str, Any]], buffer: list[dict[str,
                        f"the estimated PFC trigger {trigger:,.0f} B, so PFC may pause before ECN marks every packet")
     return out
 
-
-def check_buffer(port_group: dict[str, tuple[Any, ...]], head_of: dict[tuple[Any, ...], Headroom],
-                 model: SwitchModel, priorities: int, min_shared_fraction: float) -> list[dict[str, Any]]:
-    """Per switch: lossless headroom must leave ``min_shared_fraction`` of the buffer shared.
-
-    Raises :class:`InfeasibleError` naming every switch that does not fit and its lossless ports.
-    """
-    per_switch: dict[str, list[tuple[str, int]]] = defaultdict(list)
-    for port, key in port_group.items():
-        if key[3]:
-            per_switch[port.split(":", 1)[0]].append((port, head_of[key].headroom_bytes * priorities))
-    allowed = int(model.buffer_bytes * (1.0 - min_shared_fraction))
-    rows, bad = [], []
-    for sw in sorted(per_switch):
-        need = sum(h for _p, h in per_switch[sw])
-        rows.append({"switch": sw, "headroom_bytes": need, "buffer_bytes": model.buffer_bytes,
-                     "shared_bytes": model.buffer_bytes - need, "lossless_ports": len(per_switch[sw])})
-        if need > allowed:
-            ports = sorted(per_switch[sw], key=lambda ph: (-ph[1], ph[0]))
-            bad.append(f"{sw} needs {need:,} B of headroom for ports "
-                       + ", ".join(f"{p} ({h:,} B)" for p, h in ports[:4])
-                       + (f" and {len(ports) - 4} more" if len(ports) > 4 else ""))
-    if bad:
-        more = f"; and {len(bad) - 4} more switch(es)" if len(bad) > 4 else ""
-        raise InfeasibleError(f"lossless headroom does not fit the switch buffer ({model.buffer_bytes:,} B, "
-                              f"at most {allowed:,} B may be headroom with {min_shared_fraction:.0%} kept "
-                              f"shared): " + "; ".join(bad[:4]) + more, where="buffer check")
-    return rows
