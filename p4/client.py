@@ -138,7 +138,8 @@ class SwitchClient:
             raise P4RuntimeError("DEADLINE_EXCEEDED", f"no arbitration answer from {self.address} "
                                  f"device {self.device_id} within {self.timeout_s:g} s")
         if self.stream_error is not None:
-            raise P4RuntimeError(*self.stream_error.split(": ", 1))
+            code, _, message = self.stream_error.partition(": ")
+            raise P4RuntimeError(code, message)
 
     def rebid(self, election_id: tuple[int, int]) -> None:
         """Bid again with another election id on the open stream (answer arrives asynchronously)."""
@@ -243,7 +244,8 @@ class SwitchClient:
 
     def read_all(self) -> list[Any]:
         """Every table entry and register entry of the device (what canonical entries hold)."""
-        return list(self.read([p4r.Entity(table_entry={}), p4r.Entity(register_entry={})]))
+        return list(self.read([p4r.Entity(table_entry=p4r.TableEntry()),
+                               p4r.Entity(register_entry=p4r.RegisterEntry())]))
 
     # ------------------------------------------------------------------ lifetime
     def close(self) -> None:
