@@ -226,3 +226,41 @@ def test_docstring_examples_run():
 
     failures, tried = doctest.testmod(reader, optionflags=doctest.ELLIPSIS)
     assert tried > 0 and failures == 0
+
+
+def test_duplicate_keys_name_both_lines(tmp_path):
+    p = tmp_path / "dup.yaml"
+    p.write_text("name: x\nnodes:\n  - {name: a, role: leaf}\nname: y\n")
+    assert _err(p) == (f"{p}: line 4: duplicate key 'name': line 1 and line 4 (a key may be written once in a "
+                       "mapping)")
+    p.write_text("a:\n  b: 1\n  c: 2\n  'b': 3\n")  # the same name quoted is the same key
+    assert "duplicate key 'b': line 2 and line 4" in _err(p)
+    p.write_text("- {x: 1, x: 2}\n")
+    assert "duplicate key 'x': line 1 and line 1" in _err(p)
+    # a merge key is not a duplicate: keys written in the mapping override the merged ones
+    p.write_text("d: &d {x: 1, y: 2}\ne: {<<: *d, x: 3}\nf: {<<: [*d, {x: 9, z: 0}], y: 5}\n")
+    assert read_document(p).data == {"d": {"x": 1, "y": 2}, "e": {"x": 3, "y": 2}, "f": {"x": 1, "y": 5, "z": 0}}
+
+
+def test_yaml_1_2_floats(tmp_path):
+    p = tmp_path / "f.yaml"
+    p.write_text("a: 1e3\nb: 1.5e3\nc: -2E-3\nd: +4e+2\ne: 1_000\nf: 2.5\ng: .5e1\nh: 1e\ni: e3\nj: '1e3'\nk: 0x1F\n")
+    assert read_document(p).data == {"a": 1000.0, "b": 1500.0, "c": -0.002, "d": 400.0, "e": 1000, "f": 2.5,
+                                     "g": 5.0, "h": "1e", "i": "e3", "j": "1e3", "k": 31}
+
+
+def test_strings_that_look_like_yaml_1_2_floats_are_quoted_when_written():
+    import yaml
+
+    text = yaml.dump({"site": "0e0", "x": "1e3", "n": 1e20}, Dumper=reader.Dumper)
+    assert "'0e0'" in text and "'1e3'" in text
+    assert parse_yaml(text).data == {"site": "0e0", "x": "1e3", "n": 1e20}
+
+
+def test_line_index_keeps_only_the_text():
+    doc = parse_yaml("a:\n  - {b: 1}\n  - &x {c: 2}\n  - *x\nz: [1, [2, 3]]\n")
+    assert doc.lines.text is not None and not hasattr(doc.lines, "root")
+    assert doc.where(("a", 2, "c")) == "line 4: a[2].c"  # an alias: the line of the alias
+    assert doc.where(("a", 1, "c")) == "line 3: a[1].c"
+    assert doc.where(("z", 1, 1)) == "line 5: z[1][1]"
+    assert doc.where(("z", 7)) == "line 5: z[7]"

@@ -54,7 +54,7 @@ import yaml
 from fabric.builders import DEFAULT_PORT_GBPS
 from fabric.errors import ConfigError, TopologyError
 from fabric.io.atomic import write_text_atomic
-from fabric.io.reader import fmt_path, parse_yaml, read_text, where_in
+from fabric.io.reader import Dumper, fmt_path, parse_yaml, read_text, where_in
 from fabric.topology import ROLES, Fabric
 
 #: Image used for every exported node (a small Linux with iproute2; any image with ip/ping works).
@@ -350,6 +350,6 @@ def save_clab(fab: Fabric, path: str | os.PathLike[str], *, image: str = DEFAULT
     data = fabric_to_clab(fab, image=image)
     validate_clab_dict(data)
     text = f"# containerlab topology exported by fabricctl from {fab.name}\n"
-    text += yaml.safe_dump(data, sort_keys=False, default_flow_style=None, width=120)
+    text += yaml.dump(data, Dumper=Dumper, sort_keys=False, default_flow_style=None, width=120)
     write_text_atomic(Path(path), text)
 

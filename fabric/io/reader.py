@@ -38,6 +38,7 @@ import csv
 import io
 import json
 import os
+import re
 import stat
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
@@ -63,28 +64,29 @@ FORMATS = ("yaml", "json")
 
 _BaseLoader: Any = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
 
+#: YAML 1.2 floats that YAML 1.1 (PyYAML's resolver) reads as strings: an exponent without a dot or
+#: without a sign (``1e3``, ``2.5e-3`` already worked, ``1.5e3`` did not). YAML 1.2 core schema, 10.3.2.
+_YAML12_FLOAT = re.compile(r"^[-+]?(?:\.[0-9]+|[0-9][0-9_]*(?:\.[0-9_]*)?)[eE][-+]?[0-9]+$")
+#: First characters of plain scalars and the (tag, pattern) pairs that may resolve them: PyYAML's
+#: YAML 1.1 table (bool, int, float, null, timestamp, merge) plus :data:`_YAML12_FLOAT`.
+_RESOLVERS: dict[str, list[tuple[str, re.Pattern[str]]]] = {
+    k: list(v) for k, v in _BaseLoader.yaml_implicit_resolvers.items()}
+for _c in "-+.0123456789":
+    _RESOLVERS.setdefault(_c, []).append(("tag:yaml.org,2002:float", _YAML12_FLOAT))
+_STR = "tag:yaml.org,2002:str"
 
-class _Loader(_BaseLoader):  # type: ignore[misc,valid-type]
-    """The safe loader (C when available), with every mapping key the string written in the file.
+class Dumper(getattr(yaml, "CSafeDumper", yaml.SafeDumper)):  # type: ignore[misc]
+    """The safe dumper (C when available) that quotes every string this reader would not read back as
+    a string: PyYAML's YAML 1.1 table plus YAML 1.2 floats (``'1e3'``, ``'0e0'``), so that a file we
+    write reads back as written here, in containerlab (YAML 1.2) and in PyYAML."""
 
-    As in JSON, keys are names: ``1:``, ``yes:`` and ``null:`` give the keys ``"1"``, ``"yes"`` and
-    ``"null"``, never an int, a bool or None that messages and ``sorted()`` cannot handle. A list or a
-    mapping used as a key is a syntax error.
-    """
 
-    def construct_mapping(self, node: yaml.MappingNode, deep: bool = False) -> dict[str, Any]:
-        if not isinstance(node, yaml.MappingNode):
-            raise yaml.constructor.ConstructorError(None, None, f"expected a mapping, found {node.id}",
-                                                    node.start_mark)
-        self.flatten_mapping(node)
-        out: dict[str, Any] = {}
-        for key_node, value_node in node.value:
-            if not isinstance(key_node, yaml.ScalarNode):
-                raise yaml.constructor.ConstructorError("while constructing a mapping", node.start_mark,
-                                                        "a key must be a name, not a list or a mapping",
-                                                        key_node.start_mark)
-            out[str(key_node.value)] = self.construct_object(value_node, deep=deep)
-        return out
+Dumper.add_implicit_resolver("tag:yaml.org,2002:float", _YAML12_FLOAT, list("-+.0123456789"))
+
+_MAP_TAGS = (None, "!", "tag:yaml.org,2002:map")
+_SEQ_TAGS = (None, "!", "tag:yaml.org,2002:seq")
+_NO_KEY: Any = object()
+_MERGE: Any = object()
 
 
 def _mib(n: int) -> str:
@@ -108,37 +110,73 @@ def fmt_path(path: Iterable[Any]) -> str:
 class LineIndex:
     """Maps data paths (tuples of keys and list indices) to 1-based line numbers of a YAML file.
 
-    Looked up lazily in the composed node tree, so that it costs nothing until an error is reported
-    and never walks what aliases repeat. A path that is not found gives the line of its longest
-    prefix that is.
+    It keeps only the text: a lookup walks the YAML events once more, up to the path it is asked
+    for, so that it costs nothing until an error is reported, holds no node tree (a 10^6-node file's
+    tree is gigabytes), and never walks what aliases repeat. A path that is not found gives the line
+    of its longest prefix that is.
     """
 
-    def __init__(self, root: yaml.Node | None = None) -> None:
-        self.root = root
-
-    def _child(self, node: yaml.Node, part: Any) -> tuple[yaml.Node, int] | None:
-        if isinstance(node, yaml.MappingNode):
-            for k, v in node.value:
-                if isinstance(k, yaml.ScalarNode) and (k.value == part or k.value == str(part)):
-                    return v, k.start_mark.line + 1
-        elif isinstance(node, yaml.SequenceNode) and isinstance(part, int) and not isinstance(part, bool):
-            if 0 <= part < len(node.value):
-                v = node.value[part]
-                return v, v.start_mark.line + 1
-        return None
+    def __init__(self, text: str | None = None) -> None:
+        self.text = text
 
     def line(self, path: Sequence[Any]) -> int | None:
-        """Line of ``path`` (or of its longest known prefix); None without a node tree."""
-        node = self.root
-        if node is None:
+        """Line of ``path`` (or of its longest known prefix); None without a text."""
+        if self.text is None:
             return None
-        line = node.start_mark.line + 1
-        for part in path:
-            hit = self._child(node, part)
-            if hit is None:
-                break
-            node, line = hit
-        return line
+        loader = _BaseLoader(self.text)
+        try:
+            return _line_of(loader, tuple(path))
+        except yaml.YAMLError:
+            return None
+        finally:
+            loader.dispose()
+
+
+def _line_of(loader: Any, path: tuple[Any, ...]) -> int | None:
+    ev = loader.get_event()
+    while not isinstance(ev, (yaml.NodeEvent, yaml.StreamEndEvent)):
+        ev = loader.get_event()
+    if isinstance(ev, yaml.StreamEndEvent):
+        return None
+    line = ev.start_mark.line + 1
+    for part in path:
+        if isinstance(ev, yaml.MappingStartEvent):
+            while True:
+                key = loader.get_event()
+                if isinstance(key, yaml.MappingEndEvent):
+                    return line
+                match = isinstance(key, yaml.ScalarEvent) and (key.value == part or key.value == str(part))
+                if not match:
+                    _skip(loader, key)
+                value = loader.get_event()
+                if match:
+                    ev, line = value, key.start_mark.line + 1
+                    break
+                _skip(loader, value)
+        elif isinstance(ev, yaml.SequenceStartEvent) and isinstance(part, int) and not isinstance(part, bool):
+            for _ in range(part):
+                item = loader.get_event()
+                if isinstance(item, yaml.SequenceEndEvent):
+                    return line
+                _skip(loader, item)
+            item = loader.get_event()
+            if isinstance(item, yaml.SequenceEndEvent):
+                return line
+            ev, line = item, item.start_mark.line + 1
+        else:
+            return line
+    return line
+
+
+def _skip(loader: Any, ev: Any) -> None:
+    """Consume the rest of the node that starts with event ``ev``."""
+    depth = 1 if isinstance(ev, yaml.CollectionStartEvent) else 0
+    while depth:
+        e = loader.get_event()
+        if isinstance(e, yaml.CollectionStartEvent):
+            depth += 1
+        elif isinstance(e, yaml.CollectionEndEvent):
+            depth -= 1
 
 
 def where_in(lines: LineIndex | None, path: Sequence[Any]) -> str:
@@ -241,52 +279,165 @@ def head_lines(path: str | os.PathLike[str], n_bytes: int = SNIFF_BYTES) -> list
 
 
 # ----------------------------------------------------------------------------- YAML and JSON
-def _check_node_tree(root: yaml.Node, file: str | None) -> None:
-    """Refuse alias bombs, recursive aliases and deep nesting, walking each distinct node once."""
-    size: dict[int, int] = {}  # id(node) -> nodes in its expanded subtree
-    depth: dict[int, int] = {}
-    written = 0
-    on_path: set[int] = set()
-    stack: list[tuple[yaml.Node, bool]] = [(root, False)]
-    while stack:
-        node, done = stack.pop()
-        key = id(node)
-        if done:
-            on_path.discard(key)
-            kids = _children(node)
-            size[key] = 1 + sum(size[id(k)] for k in kids)
-            depth[key] = 1 + max((depth[id(k)] for k in kids), default=0)
-            if depth[key] > MAX_NESTING_DEPTH:
-                raise ConfigError(f"nested more than {MAX_NESTING_DEPTH} levels deep "
-                                  "(fabric.io.reader.MAX_NESTING_DEPTH)", file=file,
-                                  where=f"line {node.start_mark.line + 1}")
-            if size[key] - written > MAX_ALIAS_EXPANSION:
+class _Frame:
+    """An open mapping or sequence while the events are turned into data."""
+
+    __slots__ = ("obj", "is_map", "key", "key_line", "lines", "merges", "size", "depth", "anchor", "mark")
+
+    def __init__(self, is_map: bool, anchor: str | None, mark: Any) -> None:
+        self.obj: Any = {} if is_map else []
+        self.is_map = is_map
+        self.key: Any = _NO_KEY
+        self.key_line = 0
+        self.lines: dict[str, int] = {}
+        self.merges: list[Any] = []
+        self.size = 1
+        self.depth = 1
+        self.anchor = anchor
+        self.mark = mark
+
+
+def _yaml_data(loader: Any, file: str | None) -> Any:
+    """Turn the parser's events into plain data in one pass, with the reader's limits.
+
+    No node tree is built (PyYAML composes one first, which for a large file costs ten times the
+    data and most of the time). Aliases share the anchored object as PyYAML does; their expansion
+    is counted (:data:`MAX_ALIAS_EXPANSION`), containers deeper than :data:`MAX_NESTING_DEPTH` are
+    refused, a key written twice in one mapping is refused naming both lines, merge keys (``<<``)
+    follow YAML 1.1 (keys written in the mapping win; earlier merged mappings win over later ones).
+    """
+    stack: list[_Frame] = []
+    anchors: dict[str, tuple[Any, int, int, str | None]] = {}  # anchor -> (object, size, depth, scalar text)
+    open_anchors: set[str] = set()
+    extra = 0  # nodes added by aliases
+    root: Any = _NO_KEY
+    docs = 0
+    get = loader.get_event
+    cons = loader.yaml_constructors
+    scalar_ev, alias_ev = yaml.ScalarEvent, yaml.AliasEvent
+    while True:
+        ev = get()
+        t = type(ev)
+        raw: str | None = None
+        if t is scalar_ev:
+            raw = ev.value
+            tag = ev.tag
+            if tag is None or tag == "!":
+                if ev.implicit[0]:
+                    tag = _STR
+                    for rtag, regexp in _RESOLVERS.get(raw[:1], ()):
+                        if regexp.match(raw):
+                            tag = rtag
+                            break
+                else:
+                    tag = _STR
+            if tag == _STR:
+                value: Any = raw
+            elif tag == "tag:yaml.org,2002:merge" and stack and stack[-1].is_map and stack[-1].key is _NO_KEY:
+                value = _MERGE
+            else:
+                node = yaml.ScalarNode(tag, raw, ev.start_mark, ev.end_mark, ev.style)
+                try:
+                    value = cons.get(tag, cons[None])(loader, node)
+                except yaml.YAMLError:
+                    raise
+                except (ValueError, TypeError, OverflowError) as exc:  # e.g. an integer of 5,000 digits
+                    raise ConfigError(f"bad YAML value: {exc}", file=file,
+                                      where=f"line {ev.start_mark.line + 1}") from None
+            size, depth = 1, 1
+            if len(stack) >= MAX_NESTING_DEPTH:
+                raise _too_deep(file, ev.start_mark)
+            if ev.anchor is not None:
+                anchors[ev.anchor] = (value, 1, 1, raw)
+        elif t is alias_ev:
+            hit = anchors.get(ev.anchor)
+            if hit is None:
+                if ev.anchor in open_anchors:
+                    raise ConfigError("recursive YAML alias (a node that contains itself)", file=file,
+                                      where=f"line {ev.start_mark.line + 1}, column {ev.start_mark.column + 1}")
+                raise yaml.composer.ComposerError(None, None, "found undefined alias", ev.start_mark)
+            value, size, depth, raw = hit
+            extra += size
+            if extra > MAX_ALIAS_EXPANSION:
                 raise ConfigError(f"YAML aliases expand to more than {MAX_ALIAS_EXPANSION:,} nodes beyond the "
                                   "ones written (fabric.io.reader.MAX_ALIAS_EXPANSION); an alias bomb?",
-                                  file=file, where=f"line {node.start_mark.line + 1}")
+                                  file=file, where=f"line {ev.start_mark.line + 1}")
+            if len(stack) + depth > MAX_NESTING_DEPTH:
+                raise _too_deep(file, ev.start_mark)
+        elif t is yaml.MappingStartEvent or t is yaml.SequenceStartEvent:
+            is_map = t is yaml.MappingStartEvent
+            if ev.tag not in (_MAP_TAGS if is_map else _SEQ_TAGS):
+                raise yaml.constructor.ConstructorError(
+                    None, None, f"could not determine a constructor for the tag {ev.tag!r}", ev.start_mark)
+            if len(stack) >= MAX_NESTING_DEPTH:
+                raise _too_deep(file, ev.start_mark)
+            if ev.anchor is not None:
+                open_anchors.add(ev.anchor)
+            stack.append(_Frame(is_map, ev.anchor, ev.start_mark))
             continue
-        if key in size:
+        elif t is yaml.MappingEndEvent or t is yaml.SequenceEndEvent:
+            f = stack.pop()
+            value, size, depth = f.obj, f.size, f.depth
+            if f.merges:
+                value = {}
+                for m in f.merges:
+                    value.update(m)
+                value.update(f.obj)
+            if f.anchor is not None:
+                open_anchors.discard(f.anchor)
+                anchors[f.anchor] = (value, size, depth, None)
+        elif t is yaml.DocumentStartEvent:
+            docs += 1
+            if docs > 1:
+                raise yaml.composer.ComposerError("expected a single document in the stream", None,
+                                                  "but found another document", ev.start_mark)
             continue
-        if key in on_path:
-            raise ConfigError("recursive YAML alias (a node that contains itself)", file=file,
-                              where=f"line {node.start_mark.line + 1}, column {node.start_mark.column + 1}")
-        on_path.add(key)
-        written += 1
-        stack.append((node, True))
-        for kid in _children(node):
-            if id(kid) in on_path:
-                raise ConfigError("recursive YAML alias (a node that contains itself)", file=file,
-                                  where=f"line {kid.start_mark.line + 1}, column {kid.start_mark.column + 1}")
-            if id(kid) not in size:
-                stack.append((kid, False))
+        elif t is yaml.StreamEndEvent:
+            break
+        else:  # stream start, document end
+            continue
+        if not stack:
+            root = value
+            continue
+        f = stack[-1]
+        f.size += size
+        if depth + 1 > f.depth:
+            f.depth = depth + 1
+        if not f.is_map:
+            f.obj.append(value)
+        elif f.key is _NO_KEY:
+            if value is _MERGE:
+                f.key = _MERGE
+            elif raw is None:
+                raise yaml.constructor.ConstructorError("while constructing a mapping", f.mark,
+                                                        "a key must be a name, not a list or a mapping",
+                                                        ev.start_mark)
+            else:
+                f.key, f.key_line = raw, ev.start_mark.line + 1
+        elif f.key is _MERGE:
+            f.key = _NO_KEY
+            items = value if isinstance(value, list) else [value]
+            if not all(isinstance(m, dict) for m in items):
+                raise yaml.constructor.ConstructorError(
+                    "while constructing a mapping", f.mark,
+                    "expected a mapping or list of mappings for merging", ev.start_mark)
+            f.merges.extend(reversed(items))  # the first mapping listed wins
+        else:
+            key, f.key = f.key, _NO_KEY
+            first = f.lines.get(key)
+            if first is not None:
+                raise ConfigError(f"duplicate key {key!r}: line {first} and line {f.key_line} (a key may be "
+                                  "written once in a mapping)", file=file, where=f"line {f.key_line}")
+            f.lines[key] = f.key_line
+            f.obj[key] = value
+    if root is _NO_KEY:
+        raise ConfigError("no YAML document (the file holds only blank lines or comments)", file=file)
+    return root
 
 
-def _children(node: yaml.Node) -> list[yaml.Node]:
-    if isinstance(node, yaml.MappingNode):
-        return [x for kv in node.value for x in kv]
-    if isinstance(node, yaml.SequenceNode):
-        return list(node.value)
-    return []
+def _too_deep(file: str | None, mark: Any) -> ConfigError:
+    return ConfigError(f"nested more than {MAX_NESTING_DEPTH} levels deep (fabric.io.reader.MAX_NESTING_DEPTH)",
+                       file=file, where=f"line {mark.line + 1}")
 
 
 def _check_depth(data: Any, file: str | None) -> None:
@@ -304,28 +455,20 @@ def _check_depth(data: Any, file: str | None) -> None:
 
 
 def parse_yaml(text: str, *, file: str | None = None) -> Document:
-    """Parse one YAML document (JSON is YAML too) with the limits above; errors give line and column."""
-    loader = _Loader(text)
+    """Parse one YAML document (JSON is YAML too) with the limits above; errors give line and column.
+
+    One pass over the parser's events (:func:`_yaml_data`); the line index keeps only the text.
+    """
+    loader = _BaseLoader(text)
     try:
-        try:
-            node = loader.get_single_node()
-        except yaml.YAMLError as exc:
-            raise _yaml_error(exc, file) from None
-        if node is None:
-            raise ConfigError("no YAML document (the file holds only blank lines or comments)", file=file)
-        _check_node_tree(node, file)
-        try:
-            data = loader.construct_document(node)
-        except yaml.YAMLError as exc:
-            raise _yaml_error(exc, file) from None
-        except (ValueError, TypeError, OverflowError) as exc:  # e.g. an integer of 5,000 digits
-            mark = node.start_mark
-            raise ConfigError(f"bad YAML value: {exc}", file=file, where=f"line {mark.line + 1}") from None
+        data = _yaml_data(loader, file)
+    except yaml.YAMLError as exc:
+        raise _yaml_error(exc, file) from None
     except RecursionError:
         raise ConfigError(f"nested too deeply (limit {MAX_NESTING_DEPTH} levels)", file=file) from None
     finally:
         loader.dispose()
-    return Document(data, file or "", "yaml", LineIndex(node))
+    return Document(data, file or "", "yaml", LineIndex(text))
 
 
 def _yaml_error(exc: yaml.YAMLError, file: str | None) -> ConfigError:
@@ -403,6 +546,6 @@ def read_csv(path: str | os.PathLike[str], *, what: str = "CSV file", max_bytes:
     return header or [], rows
 
 
-__all__ = ["FORMATS", "MAX_ALIAS_EXPANSION", "MAX_INPUT_BYTES", "MAX_NESTING_DEPTH", "SNIFF_BYTES", "Document",
+__all__ = ["FORMATS", "Dumper", "MAX_ALIAS_EXPANSION", "MAX_INPUT_BYTES", "MAX_NESTING_DEPTH", "SNIFF_BYTES", "Document",
            "LineIndex", "decode_text", "fmt_path", "head_lines", "parse_json", "parse_yaml", "read_bytes",
            "read_csv", "read_document", "read_text", "where_in"]
