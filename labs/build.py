@@ -18,6 +18,7 @@ from labs import netns
 from labs.constants import RT_SCOPE_LINK, TBF_LATENCY_US, TBF_MIN_BURST_BYTES
 from labs.linkops import LinkOps, link_ends
 from labs.nlbatch import Batch
+from labs.p4lab import P4_SWITCH_SYSCTLS, check_macs
 from labs.routing import Layout, LinkPlan, relay_ns_name
 
 #: sysctls of every node namespace. ip_forward: switches route; fib_multipath_hash_policy=1: hash
@@ -50,10 +51,13 @@ class FabricBuilder:
     """Builds ``lay`` into the namespaces ``names`` (node -> namespace name) of the lab ``ops``."""
 
     def __init__(self, ops: LinkOps, lay: Layout, names: dict[str, str], *, rate_scale: float,
-                 delay_scale: float, relay_all: bool, timings: dict[str, float]) -> None:
+                 delay_scale: float, relay_all: bool, timings: dict[str, float],
+                 p4_switches: frozenset[str] = frozenset()) -> None:
         self.ops, self.lay, self.names = ops, lay, names
         self.rate_scale, self.delay_scale, self.relay_all = rate_scale, delay_scale, relay_all
         self.timings = timings
+        #: switches the P4 agent forwards for (:mod:`labs.p4lab`); empty: a kernel lab
+        self.p4_switches = p4_switches
 
     def build(self) -> None:
         ops, lay, st = self.ops, self.lay, self.ops.state
@@ -61,7 +65,8 @@ class FabricBuilder:
         ns = ops.opened
         for n in lay.nodes:
             ns[n] = netns.Namespace.create(self.names[n])
-            netns.write_sysctls(ns[n].fd, NODE_SYSCTLS, self.names[n])
+            netns.write_sysctls(ns[n].fd, NODE_SYSCTLS if n not in self.p4_switches else
+                                {**NODE_SYSCTLS, **P4_SWITCH_SYSCTLS}, self.names[n])
         relay = None
         if st["backend"] == "relay":
             relay = netns.Namespace.create(relay_ns_name(ops.prefix))
@@ -100,23 +105,30 @@ class FabricBuilder:
             return ifx[node][ifname]
 
         netem = st["backend"] == "netem"
+        p4 = bool(self.p4_switches)
+        if p4:
+            from p4.runtime import port_mac
         for lp in lay.links:
             rec = link_record(lp, rate_scale=self.rate_scale, delay_scale=self.delay_scale)
             ia = new_index(lp.a, lp.if_a)
             ib = new_index(lp.b, lp.if_b)
+            # a P4 lab's interfaces carry the MACs the generated next hops write (labs.p4lab)
+            ma, mb = (port_mac(lp.a, lp.port_a), port_mac(lp.b, lp.port_b)) if p4 else (None, None)
             if relay is not None and (self.relay_all or rec["delay_us"] > 0):
                 rec["relayed"] = True
                 ra, rb = f"r{lp.id}a", f"r{lp.id}b"
                 rec["relay_if_a"], rec["relay_if_b"] = ra, rb
-                batch[lp.a].veth(lp.if_a, ia, relay.fd, ra, new_index("@relay", ra))
-                batch[lp.b].veth(lp.if_b, ib, relay.fd, rb, new_index("@relay", rb))
+                batch[lp.a].veth(lp.if_a, ia, relay.fd, ra, new_index("@relay", ra), mac=ma)
+                batch[lp.b].veth(lp.if_b, ib, relay.fd, rb, new_index("@relay", rb), mac=mb)
             else:
-                batch[lp.a].veth(lp.if_a, ia, ns[lp.b].fd, lp.if_b, ib)
+                batch[lp.a].veth(lp.if_a, ia, ns[lp.b].fd, lp.if_b, ib, mac=ma, peer_mac=mb)
             st["links"].append(rec)
         for b in batch.values():
             b.flush()
         for rec in st["links"]:
-            if rec["relayed"]:
+            # frames read from a veth with TX checksum offload carry a partial checksum: off wherever a
+            # userspace program (the relay, the P4 agent) forwards them
+            if rec["relayed"] or p4:
                 for node, ifn in link_ends(rec):
                     ns[node].set_tx_checksum(ifn, False)
         self.timings["links_s"] = time.perf_counter() - t
@@ -171,3 +183,5 @@ class FabricBuilder:
         in_force = ops.delay.read_all(st["links"])
         for rec in st["links"]:
             ops.verify(rec, in_force[rec["id"]])
+        if self.p4_switches:
+            check_macs(ops, lay)

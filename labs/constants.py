@@ -41,6 +41,10 @@ DEFAULT_DELAY_SCALE = 1.0
 #: Delay backend when none is named: ``auto`` picks netem where the kernel has ``sch_netem`` and the
 #: userspace relay where it does not (DESIGN.md "Labs and delay").
 DEFAULT_DELAY_BACKEND = "auto"
+#: What forwards in a lab's switch namespaces: the kernel's multipath routing, or the P4Runtime agent's
+#: DPU dataplane (:mod:`labs.p4lab`).
+SWITCH_KINDS = ("kernel", "p4")
+DEFAULT_SWITCH_KIND = "kernel"
 #: Lab name when none is given: the prefix of every namespace the lab creates (*assumption*: any short
 #: name; it must pass ``labs.routing.check_lab_name``).
 DEFAULT_LAB_NAME = "fablab"

@@ -31,7 +31,7 @@ import time
 from pathlib import Path
 from typing import Any
 
-from fabric.errors import LabError
+from fabric.errors import ConfigError, LabError
 from fabric.io.atomic import write_text_atomic
 from fabric.plan import Plan
 from fabric.topology import Fabric
@@ -42,7 +42,9 @@ from labs.constants import (
     DEFAULT_DELAY_SCALE,
     DEFAULT_LAB_NAME,
     DEFAULT_RATE_SCALE,
+    DEFAULT_SWITCH_KIND,
     LAB_STATE_DIR,
+    SWITCH_KINDS,
 )
 from labs.delay import DelayBackend, kernel_has_netem
 from labs.linkops import LinkOps, state_path
@@ -76,8 +78,16 @@ class Lab:
                  rate_scale: float = DEFAULT_RATE_SCALE, delay_scale: float = DEFAULT_DELAY_SCALE,
                  delay_backend: str = DEFAULT_DELAY_BACKEND, relay_all: bool = False,
                  state_dir: str | os.PathLike[str] = LAB_STATE_DIR, plan_file: str | None = None,
-                 clab: ClabSpec | None = None, seed: int = 0, relay_realtime: bool = True) -> None:
+                 clab: ClabSpec | None = None, seed: int = 0, relay_realtime: bool = True,
+                 switch: str = DEFAULT_SWITCH_KIND) -> None:
         check_lab_name(name)
+        if switch not in SWITCH_KINDS:
+            raise ConfigError(f"switch kind must be one of {', '.join(SWITCH_KINDS)}, got {switch!r}", where="--switch")
+        if switch == "p4" and clab is not None:
+            raise ConfigError("P4 switches need a fabric (a containerlab file routes by its exec lines)",
+                              where="--switch p4")
+        #: ``kernel``: switch namespaces route with the kernel; ``p4``: the P4Runtime agent forwards
+        self.switch = switch
         self.fabric, self.plan, self.plan_file, self.clab = fabric, plan, plan_file, clab
         if rate_scale < 0 or delay_scale < 0:
             raise LabError("--rate-scale and delay scale must be >= 0")
@@ -209,7 +219,15 @@ class Lab:
         if spec is None:
             if self.fabric is None:
                 raise LabError("a lab needs a fabric or a containerlab topology")
-            lay = layout(self.fabric, self.plan, plan_file=self.plan_file)
+            lay = layout(self.fabric, self.plan, plan_file=self.plan_file,
+                         endpoint_addresses="fabric" if self.switch == "p4" else "lab")
+        p4_plan, p4_nodes = None, []
+        if self.switch == "p4":
+            from labs.p4lab import lab_plan, p4_switches
+
+            assert self.fabric is not None
+            p4_nodes = p4_switches(self.fabric)
+            p4_plan = lab_plan(self.fabric, self.plan, plan_file=self.plan_file)  # bad plans fail before building
         relay_needed, backend = self._choose_links(lay, spec)
         nodes = list(spec.nodes) if spec is not None else lay.nodes if lay is not None else []
         names = {n: ns_name(self.prefix, n) for n in nodes}
@@ -221,11 +239,14 @@ class Lab:
             "fabric": self.fabric.name if self.fabric is not None and self.fabric.name else
             (spec.name if spec is not None else None), "kind": "clab" if spec is not None else "fabric",
             "rate_scale": self.rate_scale, "delay_scale": self.delay_scale, "backend": backend,
+            "switch": self.switch,
             "plan_file": str(Path(self.plan_file).resolve()) if self.plan_file else None,
             "namespaces": list(names.values()) + ([relay_ns_name(self.prefix)] if relay_needed else []),
             "processes": [], "notes": [],
             "control": str(self.state_dir / f"{self.name}.relay.sock"),
-            "nodes": {n: {"ns": names[n], "ip": lay.address[n] if lay else None} for n in nodes},
+            "nodes": {n: {"ns": names[n], "ip": lay.address[n] if lay else None,
+                          "role": self.fabric.role(n) if lay is not None and self.fabric is not None else
+                          (spec.nodes[n].get("kind") if spec is not None else None)} for n in nodes},
             "links": [],
         }
         if lay is not None:
@@ -241,7 +262,10 @@ class Lab:
 
                 assert lay is not None
                 FabricBuilder(self.ops, lay, names, rate_scale=self.rate_scale, delay_scale=self.delay_scale,
-                              relay_all=self.relay_all, timings=self.timings).build()
+                              relay_all=self.relay_all, timings=self.timings,
+                              p4_switches=frozenset(p4_nodes)).build()
+                if p4_plan is not None:
+                    self._start_p4(lay, p4_plan, p4_nodes)
                 self._write_hosts()
             self.state["status"] = "up"
             self.ops.save_state()
@@ -249,6 +273,15 @@ class Lab:
             self.timings["down_s"] = teardown(self.ops)[1]
             raise
         self.timings["up_s"] = time.perf_counter() - t0
+
+    def _start_p4(self, lay: Layout, plan: Plan, switches: list[str]) -> None:
+        from labs.p4lab import load_switches, peak_rss_bytes, ports_config, start_agent
+
+        assert self.fabric is not None
+        start_agent(self.ops, ports_config(self.ops, self.fabric, lay, switches), self.timings)
+        load_switches(self.ops, self.fabric, plan, switches, self.timings)
+        pid = next(p["pid"] for p in self.state["processes"] if p.get("role") == "agent")
+        self.state["agent"]["peak_rss_bytes"] = peak_rss_bytes(pid)
 
     def _choose_links(self, lay: Layout | None, spec: ClabSpec | None) -> tuple[bool, str]:
         delayed = False
@@ -273,15 +306,30 @@ class Lab:
         st = self.state
         out: dict[str, Any] = {k: st.get(k) for k in ("name", "prefix", "status", "fabric", "kind", "backend", "rate_scale",
                                       "delay_scale", "delay_source", "notes", "relay_calibration")}
+        out["switch"] = st.get("switch", "kernel")
+        out["node_list"] = [{"node": n, "ns": d.get("ns"), "ip": d.get("ip"), "role": d.get("role")}
+                            for n, d in st.get("nodes", {}).items()]
         out["nodes"] = len(st.get("nodes", {}))
         out["namespaces_present"] = len(netns.list_netns(self.prefix))
-        out["processes"] = [dict(p, alive=pid_alive(p["pid"])) for p in st.get("processes", [])]
+        out["processes"] = [dict(p, alive=bool(p.get("pid")) and pid_alive(p["pid"])) for p in st.get("processes", [])]
         out["links"] = []
         if st.get("status") != "up":
             builder = int(st.get("pid") or 0)
             out["note"] = (f"being built by process {builder}" if builder and pid_alive(builder) else
                            f"left over from a crashed run; `fabricctl lab down --name {st.get('name')}` removes it")
             return out
+        if st.get("agent"):
+            from labs.p4lab import agent_status
+
+            ag = st["agent"]
+            pid = next((p["pid"] for p in st.get("processes", []) if p.get("role") == "agent"), None)
+            out["agent"] = {"address": ag.get("address"), "pid": pid, "alive": bool(pid) and pid_alive(int(pid)),
+                            "devices": len(ag.get("devices", {})), "peak_rss_bytes": ag.get("peak_rss_bytes")}
+            if out["agent"]["alive"]:
+                try:
+                    out["agent"]["dataplanes"] = agent_status(self.ops)["devices"]
+                except LabError as exc:
+                    out["agent"]["error"] = exc.reason
         for rec in st.get("links", []):
             row = {k: rec.get(k) for k in ("a", "b", "if_a", "if_b", "capacity_gbps", "rate_bps",
                                            "delay_us", "model_delay_us", "jitter_us", "loss_pct", "relayed")}

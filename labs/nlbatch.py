@@ -25,7 +25,8 @@ RTM_NEWLINK, RTM_NEWADDR, RTM_NEWROUTE, RTM_GETROUTE, RTM_NEWQDISC, RTM_GETQDISC
 NLMSG_ERROR, NLMSG_DONE = 2, 3
 NLM_F_REQUEST, NLM_F_ACK, NLM_F_REPLACE, NLM_F_EXCL, NLM_F_CREATE = 1, 4, 0x100, 0x200, 0x400
 NLM_F_DUMP = 0x300
-IFLA_IFNAME, IFLA_LINKINFO, IFLA_NET_NS_FD = 3, 18, 28
+IFLA_ADDRESS, IFLA_IFNAME, IFLA_LINKINFO, IFLA_NET_NS_FD = 1, 3, 18, 28
+RTM_GETLINK = 18
 IFLA_INFO_KIND, IFLA_INFO_DATA, VETH_INFO_PEER = 1, 2, 1
 IFF_UP = 1
 IFA_ADDRESS, IFA_LOCAL = 1, 2
@@ -105,11 +106,18 @@ class Batch:
         self.what.append(what)
 
     # ------------------------------------------------------------------ requests
-    def veth(self, ifname: str, index: int, peer_fd: int, peer_ifname: str, peer_index: int) -> None:
+    def veth(self, ifname: str, index: int, peer_fd: int, peer_ifname: str, peer_index: int,
+             mac: int | None = None, peer_mac: int | None = None) -> None:
+        """A veth pair, this end here, the peer in namespace ``peer_fd``; MACs as 48-bit integers
+        (None: the kernel picks a random one)."""
         peer = _IFI.pack(0, 0, peer_index, 0, 0) + _attr(IFLA_IFNAME, _str(peer_ifname)) + \
             _attr(IFLA_NET_NS_FD, struct.pack("=I", peer_fd))
+        if peer_mac is not None:
+            peer += _attr(IFLA_ADDRESS, peer_mac.to_bytes(6, "big"))
         info = _attr(IFLA_INFO_KIND, _str("veth")) + _attr(IFLA_INFO_DATA, _attr(VETH_INFO_PEER, peer))
         body = _IFI.pack(0, 0, index, 0, 0) + _attr(IFLA_IFNAME, _str(ifname)) + _attr(IFLA_LINKINFO, info)
+        if mac is not None:
+            body += _attr(IFLA_ADDRESS, mac.to_bytes(6, "big"))
         self._add(RTM_NEWLINK, NLM_F_CREATE | NLM_F_EXCL, body, f"veth {ifname}--{peer_ifname}")
 
     def link_up(self, index: int, what: str = "") -> None:
@@ -185,6 +193,16 @@ class Batch:
             if table == RT_TABLE_MAIN and proto == RTPROT_STATIC:
                 n += 1
         return n
+
+    def link_macs(self) -> dict[str, int]:
+        """Interface name -> MAC (a 48-bit integer) of every Ethernet interface, as the kernel reports them."""
+        out = {}
+        for _t, p in self._dump(RTM_GETLINK, _IFI.pack(socket.AF_UNSPEC, 0, 0, 0, 0)):
+            attrs = _attrs(p[_IFI.size:])
+            mac = attrs.get(IFLA_ADDRESS, b"")
+            if len(mac) == 6 and IFLA_IFNAME in attrs:
+                out[attrs[IFLA_IFNAME].rstrip(b"\0").decode()] = int.from_bytes(mac, "big")
+        return out
 
     def tbf_rates(self) -> dict[int, int]:
         """ifindex -> rate (b/s) of every root TBF qdisc, as the kernel reports them."""

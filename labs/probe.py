@@ -223,7 +223,9 @@ def flow_split(lab: Lab, a: str, b: str, flows: int = DEFAULT_SPLIT_FLOWS, *, pa
     max_err = max(abs(r["measured_share"] - r["planned_share"]) for r in rows)
     return {"src": a, "dst": b, "switch": node, "flows": flows, "packets_per_flow": packets_per_flow,
             "packets_counted": total, "packets_sent": flows * packets_per_flow, "next_hops": rows,
-            "max_share_error": max_err, "hash": "kernel fib_multipath_hash_policy=1 (L4 5-tuple)",
+            "max_share_error": max_err, "switch_kind": lab.state.get("switch", "kernel"),
+            "hash": ("P4 WCMP action selector (DPU dataplane of the switch agent)" if lab.state.get("switch") == "p4"
+                     else "kernel fib_multipath_hash_policy=1 (L4 5-tuple)"),
             "rate_scale": lab.state.get("rate_scale"), "delay_scale": lab.state.get("delay_scale")}
 
 

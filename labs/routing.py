@@ -88,6 +88,9 @@ class LinkPlan:
     delay_us: float
     up: bool
     delay_model: str = "fibre"
+    #: the fabric's names of the two ports (the interface names may differ: :func:`ifname_for`)
+    port_a: str = ""
+    port_b: str = ""
 
     @property
     def label(self) -> str:
@@ -119,13 +122,22 @@ def node_address(i: int) -> str:
     return str(ipaddress.IPv4Address(LAB_BASE_ADDRESS) + i + 1)
 
 
-def layout(fabric: Fabric, plan: Plan | None = None, *, plan_file: str | None = None) -> Layout:
+def layout(fabric: Fabric, plan: Plan | None = None, *, plan_file: str | None = None,
+           endpoint_addresses: str = "lab") -> Layout:
     """Derive the lab's layout from a Fabric and an optional Plan (its ``wcmp`` section gives the
-    routes and failed links, its ``budgets`` section the latency model of the link delays)."""
+    routes and failed links, its ``budgets`` section the latency model of the link delays).
+
+    ``endpoint_addresses``: ``"lab"`` numbers every node from :data:`LAB_BASE_ADDRESS`; ``"fabric"``
+    gives endpoints the address the P4 entries route (:func:`fabric.traffic.endpoint_ip`) and numbers
+    the switches only (a P4 lab: its switches route the plan's endpoint prefixes)."""
     from fabric.wcmp.paths import Network
 
     nodes = list(fabric.nodes())
     address = {n: node_address(i) for i, n in enumerate(nodes)}
+    if endpoint_addresses == "fabric":
+        address = _fabric_addresses(fabric, nodes)
+    elif endpoint_addresses != "lab":
+        raise LabError(f"endpoint addressing must be 'lab' or 'fabric', got {endpoint_addresses!r}")
     used: dict[str, set[str]] = {n: set() for n in nodes}
     links: list[LinkPlan] = []
     port_if: dict[tuple[str, str], str] = {}
@@ -140,7 +152,8 @@ def layout(fabric: Fabric, plan: Plan | None = None, *, plan_file: str | None = 
         port_if[(lk.a, lk.port_a)] = ia
         port_if[(lk.b, lk.port_b)] = ib
         delay, model = link_delay_us(lk.length_km, lk.kind, src, lk.a, lk.b)
-        links.append(LinkPlan(i, lk.a, lk.b, lk.key, ia, ib, lk.capacity_gbps, delay, lk.up, model))
+        links.append(LinkPlan(i, lk.a, lk.b, lk.key, ia, ib, lk.capacity_gbps, delay, lk.up, model,
+                              lk.port_a, lk.port_b))
     lay = Layout(nodes, address, links, delay_source=src.source, delay_model=src.as_dict())
     lay.neighbours = {n: {} for n in nodes}
     if failed:
@@ -159,6 +172,31 @@ def layout(fabric: Fabric, plan: Plan | None = None, *, plan_file: str | None = 
     for n in nodes:
         lay.routes[n] = _compress(hops[n], address)
     return lay
+
+
+def _fabric_addresses(fabric: Fabric, nodes: list[str]) -> dict[str, str]:
+    """Endpoints at :func:`fabric.traffic.endpoint_ip`, switches numbered from :data:`LAB_BASE_ADDRESS`
+    skipping those addresses; two endpoints on one address is a :class:`LabError`."""
+    from fabric.traffic import endpoint_ip
+
+    out: dict[str, str] = {}
+    owner: dict[str, str] = {}
+    for n in nodes:
+        if fabric.role(n) in ENDPOINT_ROLES:
+            a = str(ipaddress.IPv4Address(endpoint_ip(n)))
+            if a in owner:
+                raise LabError(f"endpoints {owner[a]!r} and {n!r} have the same address {a} "
+                               "(fabric.traffic.endpoint_ip); rename one")
+            out[n], owner[a] = a, n
+    i = 0
+    for n in nodes:
+        if n not in out:
+            while node_address(i) in owner:
+                i += 1
+            out[n] = node_address(i)
+            owner[out[n]] = n
+            i += 1
+    return out
 
 
 def _ecmp_hops(fabric: Fabric, net: Network, port_if: dict[tuple[str, str], str],

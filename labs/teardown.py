@@ -21,7 +21,8 @@ from labs import netns
 from labs.linkops import LinkOps
 
 #: Files a lab keeps next to its state file (``NAME<suffix>``), removed with it; the state file last.
-LAB_FILE_SUFFIXES = (".relay.json", ".relay.ready", ".relay.sock", ".relay.log", ".hosts", ".json")
+LAB_FILE_SUFFIXES = (".relay.json", ".relay.ready", ".relay.sock", ".relay.log", ".agent.json", ".agent.port",
+                     ".agent.sock", ".agent.log", ".hosts", ".json")
 
 
 def pid_alive(pid: int) -> bool:
@@ -46,6 +47,24 @@ def cmdline(pid: int) -> str:
             return fh.read().replace(b"\0", b" ").decode(errors="replace")
     except OSError:
         return ""
+
+
+def pids_with_marker(markers: list[str]) -> list[int]:
+    """PIDs of the processes whose command line holds one of ``markers`` as a whole argument."""
+    want = {m.encode() for m in markers}
+    out = []
+    me = os.getpid()
+    for entry in os.listdir("/proc"):
+        if not entry.isdigit() or int(entry) == me:
+            continue
+        try:
+            with open(f"/proc/{entry}/cmdline", "rb") as fh:
+                args = set(fh.read().split(b"\0"))
+        except OSError:
+            continue
+        if args & want:
+            out.append(int(entry))
+    return out
 
 
 def reap(pid: int) -> None:
@@ -104,7 +123,12 @@ def teardown(ops: LinkOps) -> tuple[dict[str, int], float]:
     ops.close()
     killed = 0
     inodes = {i for i in (netns.netns_inode(n) for n in st.get("namespaces", [])) if i is not None}
-    pids = {p["pid"] for p in st.get("processes", []) if p.get("marker", "") in cmdline(p["pid"])}
+    procs = st.get("processes", [])
+    pids = {p["pid"] for p in procs if p.get("pid") and p.get("marker", "") in cmdline(p["pid"])}
+    # a process recorded before it was started and whose PID a crash kept off the record: by its marker
+    unknown = [p["marker"] for p in procs if not p.get("pid") and p.get("marker")]
+    if unknown:
+        pids |= set(pids_with_marker(unknown))
     pids |= set(netns.pids_in_netns(inodes)) if inodes else set()
     for pid in sorted(pids):
         try:

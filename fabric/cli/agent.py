@@ -2,13 +2,15 @@
 
 The noun group ``agent`` is added here (``register``), so the entry point needs no change. Once bound,
 the command prints one JSON line on stdout, ``{"listen": "HOST:PORT", "port": PORT, "devices": [...],
-"state_dir": ...}``, and writes the same document to ``--port-file`` (atomically) when given; it serves
-until SIGINT or SIGTERM.
+"pid": PID, "state_dir": ..., "interfaces": N}``, and writes the same document to ``--port-file`` (atomically) when given; it serves
+until SIGINT or SIGTERM. With ``--ports FILE`` (:mod:`p4.agent.afpacket`) the dataplanes forward frames on
+the interfaces the file names, inside their network namespaces (what ``lab up --switch p4`` starts).
 """
 
 from __future__ import annotations
 
 import json
+import os
 import signal
 import sys
 import threading
@@ -31,6 +33,11 @@ def register(app: typer.Typer, groups: dict[str, typer.Typer]) -> None:
         port_file: Path | None = typer.Option(None, "--port-file", help="Also write the bound address here (JSON)."),
         dataplane: bool = typer.Option(True, "--dataplane/--no-dataplane", help="Rebuild each device's DPU pipeline "
                                        "from its entries after writes (when the device config names a program)."),
+        ports: Path | None = typer.Option(None, "--ports", help="JSON file: per device its network namespace and "
+                                          "port number -> interface; the dataplanes then forward frames on those "
+                                          "interfaces (AF_PACKET; its devices are served, --device-id adds more)."),
+        marker: str | None = typer.Option(None, "--marker", help="A tag kept in the command line (labs find "
+                                          "their agent by it); not used otherwise."),
     ) -> None:
         """Serve P4Runtime v1 (Capabilities, pipeline config, Write, Read, StreamChannel arbitration)."""
         from fabric.errors import ConfigError
@@ -39,16 +46,24 @@ def register(app: typer.Typer, groups: dict[str, typer.Typer]) -> None:
 
         if not listen.rpartition(":")[2].isdigit():
             raise ConfigError(f"--listen wants HOST:PORT, got {listen!r}", where="--listen")
-        ids = sorted(set(device_id))
+        cfg = None
+        if ports is not None:
+            from p4.agent.afpacket import PortsConfig
+
+            cfg = PortsConfig.load(ports)
+            if not dataplane:
+                raise ConfigError("--ports needs the dataplane (drop --no-dataplane)", where="--ports")
+        ids = sorted(set(device_id) | set(cfg.device_ids if cfg is not None else ()))
         if any(d < 0 for d in ids):
             raise ConfigError("device ids are unsigned", where="--device-id")
         done = threading.Event()
         for sig in (signal.SIGINT, signal.SIGTERM):
             signal.signal(sig, lambda *_: done.set())
-        srv = AgentServer(listen, ids, state_dir, dataplane=dataplane)
+        srv = AgentServer(listen, ids, state_dir, dataplane=dataplane, ports=cfg)
         srv.start()
-        doc = {"listen": srv.address, "port": srv.port, "devices": ids,
-               "state_dir": str(state_dir) if state_dir is not None else None}
+        doc = {"listen": srv.address, "port": srv.port, "devices": ids, "pid": os.getpid(),
+               "state_dir": str(state_dir) if state_dir is not None else None,
+               "interfaces": len(srv.io.ports) if srv.io is not None else 0}
         line = json.dumps(doc)
         if port_file is not None:
             write_text_atomic(port_file, line + "\n")

@@ -25,6 +25,7 @@ def register(app: typer.Typer, groups: dict[str, typer.Typer]) -> None:
         DEFAULT_PROBE_COUNT,
         DEFAULT_RATE_SCALE,
         DEFAULT_SPLIT_FLOWS,
+        DEFAULT_SWITCH_KIND,
         LAB_STATE_DIR,
     )
 
@@ -39,6 +40,9 @@ def register(app: typer.Typer, groups: dict[str, typer.Typer]) -> None:
            delay_scale: float = typer.Option(DEFAULT_DELAY_SCALE, "--delay-scale", help="Link delay = latency model x this."),
            delay_backend: str = typer.Option(DEFAULT_DELAY_BACKEND, "--delay-backend", help="auto, netem or relay."),
            relay_all: bool = typer.Option(False, "--relay-all", help="Relay every link, so delays can be set live on any."),
+           switch: str = typer.Option(DEFAULT_SWITCH_KIND, "--switch", help="What forwards in switch namespaces: "
+                                      "kernel (multipath routes) or p4 (the P4Runtime agent's DPU dataplane, "
+                                      "loaded over P4Runtime from the plan's P4 entries)."),
            state_dir: Path = typer.Option(Path(LAB_STATE_DIR), "--state-dir", help=STATE_HELP),
            json_out: bool = typer.Option(False, "--json", help=JSON_HELP)) -> None:
         """Build a lab and leave it running (tear it down with `lab down`)."""
@@ -52,27 +56,37 @@ def register(app: typer.Typer, groups: dict[str, typer.Typer]) -> None:
             if p is not None:
                 err_console.print("note: --plan is ignored for containerlab files (their exec lines route)")
             lb = Lab(None, name=name, rate_scale=rate_scale, delay_scale=delay_scale, delay_backend=delay_backend,
-                     relay_all=relay_all, state_dir=state_dir, clab=spec)
+                     relay_all=relay_all, state_dir=state_dir, clab=spec, switch=switch)
         else:
             from fabric.io import load_fabric
 
             fab = load_fabric(file)
             lb = Lab(fab, p, name=name, rate_scale=rate_scale, delay_scale=delay_scale,
                      delay_backend=delay_backend, relay_all=relay_all, state_dir=state_dir,
-                     plan_file=str(plan) if plan else None)
+                     plan_file=str(plan) if plan else None, switch=switch)
         with err_console.status(f"building lab {name} ..."):
             lb.up()
         st = lb.state
         out = {"name": name, "status": st["status"], "nodes": len(st["nodes"]), "links": len(st["links"]),
-               "backend": st["backend"], "rate_scale": st["rate_scale"], "delay_scale": st["delay_scale"],
+               "backend": st["backend"], "switch": st.get("switch", "kernel"),
+               "rate_scale": st["rate_scale"], "delay_scale": st["delay_scale"],
                "relayed_links": sum(1 for r in st["links"] if r.get("relayed")),
                "wcmp_groups_applied": st.get("wcmp_groups_applied", 0), "notes": st["notes"],
                "seconds": round(lb.timings["up_s"], 4), "timings_s": {k: round(v, 4) for k, v in lb.timings.items()}}
+        if st.get("agent"):
+            out["agent"] = {"address": st["agent"]["address"], "devices": len(st["agent"]["devices"]),
+                            "peak_rss_bytes": st["agent"].get("peak_rss_bytes"),
+                            "pid": next(p["pid"] for p in st["processes"] if p.get("role") == "agent")}
         lb.close()
         if json_out:
             emit_json(out)
             return
-        console.print(f"lab [bold]{name}[/] up: {out['nodes']} nodes, {out['links']} links in {out['seconds']:.3f} s; "
+        if out.get("agent"):
+            ag = out["agent"]
+            rss = ag["peak_rss_bytes"]
+            console.print(f"P4 switches: {ag['devices']} devices on agent {ag['address']} (pid {ag['pid']}, "
+                          f"peak RSS {'-' if rss is None else f'{rss / 2**20:.0f} MiB'})")
+        console.print(f"lab [bold]{name}[/] up ({out['switch']} switches): {out['nodes']} nodes, {out['links']} links in {out['seconds']:.3f} s; "
                       f"delay backend {out['backend']} ({out['relayed_links']} relayed links); "
                       f"rate scale {out['rate_scale']}, delay scale {out['delay_scale']}")
         for n in out["notes"]:
@@ -115,12 +129,19 @@ def register(app: typer.Typer, groups: dict[str, typer.Typer]) -> None:
         from rich.table import Table
 
         for s in out:
-            console.print(f"lab [bold]{s['name']}[/] ({s['status']}): {s['nodes']} nodes, "
+            console.print(f"lab [bold]{s['name']}[/] ({s['status']}, {s['switch']} switches): {s['nodes']} nodes, "
                           f"{s['namespaces_present']} namespaces present, backend {s['backend']}, "
                           f"rate scale {s['rate_scale']}, delay scale {s['delay_scale']}")
             if s.get("note"):
                 console.print(f"note: {s['note']}")
                 continue
+            ag = s.get("agent")
+            if ag:
+                dps = ag.get("dataplanes") or {}
+                console.print(f"agent {ag['address']} pid {ag['pid']} ({'running' if ag['alive'] else 'NOT running'}): "
+                              f"{ag['devices']} devices, {sum(d['current'] for d in dps.values())} dataplanes current, "
+                              f"{sum(d['rx'] for d in dps.values())} frames in, {sum(d['tx'] for d in dps.values())} out"
+                              + (f"; {ag['error']}" if ag.get("error") else ""))
             t = Table("link", "rate (Mb/s)", "delay (µs) asked", "delay (µs) in force", "by")
             for lk in s["links"]:
                 ap = lk.get("applied") or {}

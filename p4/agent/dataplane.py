@@ -26,7 +26,8 @@ the queue of ``(port, frame)`` the dataplane sends out of its ports (a lab drain
 test reads it). :meth:`Dataplane.packet_out` puts a controller's frame on :attr:`Dataplane.tx` as the
 program's ``packet_out`` branch does (straight to the named port, no tables). Frames the pipeline punts
 to the CPU port go to :attr:`Dataplane.on_punt` (the server sends them as PacketIn) with their ingress port.
-A full :attr:`Dataplane.tx` drops the frame and counts it in :attr:`Dataplane.tx_dropped`.
+A full :attr:`Dataplane.tx` drops the frame and counts it in :attr:`Dataplane.tx_dropped`. With
+:attr:`Dataplane.sink` set (a lab's :mod:`p4.agent.afpacket`), frames go to it instead of the queue.
 
 Fast failover (:mod:`p4.agent.ports`): :attr:`Dataplane.base` is the pipeline built from the entries and
 :attr:`Dataplane.pipeline` the one packets run on, ``failover(base)`` for the ports down in
@@ -190,6 +191,8 @@ class Dataplane:
         self.tx: queue.Queue[tuple[int, bytes]] = queue.Queue(TX_QUEUE_FRAMES)
         self.tx_dropped = 0
         self.on_punt: Callable[[int, bytes], None] | None = None
+        #: where frames leaving a port go instead of :attr:`tx` (a lab's AF_PACKET sockets)
+        self.sink: Callable[[int, bytes], None] | None = None
         self._jobs: queue.Queue[Any] = queue.Queue()
         self._thread = threading.Thread(target=self._run, name=f"dpu-{device.device_id}", daemon=True)
         self._thread.start()
@@ -254,10 +257,33 @@ class Dataplane:
             time.sleep(0.005)
 
     def _send(self, port: int, frame: bytes) -> None:
+        sink = self.sink
+        if sink is not None:
+            sink(port, frame)
+            return
         try:
             self.tx.put_nowait((port, frame))
         except queue.Full:
             self.tx_dropped += 1
+
+    def run_batch(self, batch: PacketBatch, ports: int | np.ndarray) -> Processed:
+        """Run ``batch`` on the pipeline published last, on the caller's thread: failover drops counted,
+        punted frames handed to :attr:`on_punt`. The packet worker runs its jobs through this; a lab's
+        AF_PACKET loop (:mod:`p4.agent.afpacket`) calls it directly and sends the frames itself."""
+        live = self._live
+        pipe = live.pipeline
+        before = {ti: int(pipe.tables[ti].cnt_pkts[idx].sum()) for ti, idx in live.dead_entries.items()}
+        res = run_pipeline(pipe, batch, ports, self.generation)
+        for ti, n in before.items():
+            self.failover_dropped += int(pipe.tables[ti].cnt_pkts[live.dead_entries[ti]].sum()) - n
+        cb = self.on_punt
+        if cb is not None:
+            for p, f in res.punted:
+                try:
+                    cb(p, f)
+                except Exception:  # noqa: BLE001 - a failing sink must not stop the dataplane
+                    pass
+        return res
 
     def _packets(self) -> None:
         while True:
@@ -270,26 +296,14 @@ class Dataplane:
             _kind, batch, ports, emit, fut = job
             if not fut.set_running_or_notify_cancel():
                 continue
-            live = self._live
-            pipe = live.pipeline
-            before = {ti: int(pipe.tables[ti].cnt_pkts[idx].sum()) for ti, idx in live.dead_entries.items()}
             try:
-                res = run_pipeline(pipe, batch, ports, self.generation)
+                res = self.run_batch(batch, ports)
             except Exception as exc:  # noqa: BLE001 - the caller's future carries it
                 fut.set_exception(exc)
                 continue
-            for ti, n in before.items():
-                self.failover_dropped += int(pipe.tables[ti].cnt_pkts[live.dead_entries[ti]].sum()) - n
             if emit:
                 for p, f in res.frames():
                     self._send(p, f)
-            cb = self.on_punt
-            if cb is not None:
-                for p, f in res.punted:
-                    try:
-                        cb(p, f)
-                    except Exception:  # noqa: BLE001 - a failing sink must not stop the dataplane
-                        pass
             fut.set_result(res)
 
     def _run(self) -> None:

@@ -23,6 +23,8 @@ answers and errors, and keeps the state directory.
   (not an RPC: tests and labs call it) changes one, the dataplane fails over at once (WCMP members whose
   watch port is down are left out, a group with none left drops), and every stream that arbitrated for
   the device gets a ``StreamMessageResponse.other`` packing ``fabricctl.agent.v1.PortStatus``.
+- Interfaces (:mod:`p4.agent.afpacket`, ``ports=``): the dataplanes read and send frames on a lab's
+  interfaces through AF_PACKET sockets opened in each switch's namespace, one epoll thread for all.
 - State directory: ``arbitration.json`` holds the highest election id per device and role, rewritten
   atomically (:func:`fabric.io.atomic.write_json_atomic`) whenever one rises, read back at start, so a
   restarted agent (even after kill -9) never accepts a lower primary. ``pipeline-<device>.pb`` holds
@@ -357,9 +359,13 @@ class AgentServer:
     """
 
     def __init__(self, listen: str = "127.0.0.1:0", device_ids: Iterable[int] = (1,),
-                 state_dir: str | Path | None = None, max_workers: int = 32, *, dataplane: bool = False) -> None:
+                 state_dir: str | Path | None = None, max_workers: int = 32, *, dataplane: bool = False,
+                 ports: Any = None) -> None:
         self.listen = listen
         self.device_ids = tuple(device_ids)
+        #: a :class:`p4.agent.afpacket.PortsConfig`: the dataplanes run on these interfaces (needs dataplane)
+        self.ports = ports
+        self.io: Any = None
         self.state_dir = state_dir
         self.max_workers = max_workers
         self.dataplane = dataplane
@@ -369,6 +375,12 @@ class AgentServer:
 
     def start(self) -> int:
         self.service = P4RuntimeService(self.device_ids, self.state_dir, dataplane=self.dataplane)
+        if self.ports is not None:
+            from p4.agent.afpacket import AfPacketIO
+
+            self.io = AfPacketIO(self.service, self.ports)
+            self.io.open()      # sockets inside every switch's namespace before the server answers
+            self.io.start()
         opts = [("grpc.max_receive_message_length", MAX_MESSAGE_BYTES), ("grpc.so_reuseport", 0)]
         self._server = grpc.server(futures.ThreadPoolExecutor(max_workers=self.max_workers,
                                                               thread_name_prefix="p4rt"), options=opts)
@@ -396,6 +408,9 @@ class AgentServer:
                     c.out.put(None)
             self._server.stop(grace).wait(5)
             self._server = None
+        if self.io is not None:
+            self.io.stop()
+            self.io = None
         if self.service is not None:
             self.service.close()
 
