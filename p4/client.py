@@ -81,9 +81,12 @@ class SwitchClient:
     def __init__(self, address: str, device_id: int, election_id: tuple[int, int] = (0, 1), *,
                  role: str = "", credentials: grpc.ChannelCredentials | None = None,
                  metadata: Sequence[tuple[str, str]] = (), timeout_s: float = DEFAULT_TIMEOUT_S,
-                 on_message: Callable[[Any], None] | None = None) -> None:
+                 on_message: Callable[[Any], None] | None = None,
+                 on_primary: Callable[[SwitchClient, bool], None] | None = None,
+                 on_close: Callable[[SwitchClient], None] | None = None, take_over: bool = True) -> None:
         self.address, self.device_id, self.election_id, self.role = address, device_id, election_id, role
         self.timeout_s, self.on_message = timeout_s, on_message
+        self.on_primary, self.on_close, self.take_over = on_primary, on_close, take_over
         self.metadata = tuple(metadata)
         opts = [("grpc.max_receive_message_length", MAX_MESSAGE_BYTES),
                 ("grpc.max_send_message_length", MAX_MESSAGE_BYTES)]
@@ -98,6 +101,7 @@ class SwitchClient:
         self._arbitrated = threading.Event()
         self._stream: Any = None
         self._reader: threading.Thread | None = None
+        self._outbidding = False
 
     # ------------------------------------------------------------------ stream and arbitration
     def _bid(self) -> Any:
@@ -108,13 +112,15 @@ class SwitchClient:
             m.arbitration.role.name = self.role
         return m
 
-    def connect(self, *, take_over: bool = True) -> bool:
-        """Open the StreamChannel, bid, and wait for the answer; True when primary. With ``take_over``,
-        when the device has no primary but has seen a higher election id than ours (a previous
-        controller's, which the server remembers), bid once more just above it: the election id in
-        use afterwards is :attr:`election_id`. A live primary with a higher id is never outbid (we
-        stay backup). Raises :class:`P4RuntimeError` when the server refuses the bid (unknown device,
-        election id in use) or does not answer within the timeout."""
+    def connect(self) -> bool:
+        """Open the StreamChannel, bid, and wait for the answer; True when primary.
+
+        With ``take_over`` (the default), whenever the device has no primary but has seen a higher
+        election id than ours (a previous controller's, which the server remembers), the client bids
+        once more just above it; the id in use is :attr:`election_id`. A live primary with a higher
+        id is never outbid (we stay backup, and take over when it leaves). Raises
+        :class:`P4RuntimeError` when the server refuses the bid (unknown device, election id in use)
+        or does not answer within the timeout."""
         self._stream = self.stub.StreamChannel(iter(self._requests.get, None), metadata=self.metadata or None)
         self._reader = threading.Thread(target=self._read, name=f"p4rt-{self.address}-{self.device_id}",
                                         daemon=True)
@@ -122,14 +128,9 @@ class SwitchClient:
         self._reader.start()
         self._requests.put(self._bid())
         self._wait_arbitration()
-        a = self.last_arbitration
-        if take_over and not self.primary and a is not None and a.status.code == NOT_FOUND:
-            highest = (a.election_id.high, a.election_id.low)
-            if highest >= self.election_id:
-                high, low = highest
-                self._arbitrated.clear()
-                self.rebid((high + 1, 0) if low == (1 << 64) - 1 else (high, low + 1))
-                self._wait_arbitration()
+        if self._outbidding:
+            self._arbitrated.clear()
+            self._wait_arbitration()
         return self.primary
 
     def _wait_arbitration(self) -> None:
@@ -150,19 +151,34 @@ class SwitchClient:
         try:
             for m in self._stream:
                 if m.WhichOneof("update") == "arbitration":
-                    a = m.arbitration
-                    self.last_arbitration = a
-                    ours = (a.election_id.high, a.election_id.low) == self.election_id
-                    self.primary = a.status.code == 0 and ours
-                    self.connected = True
-                    self._arbitrated.set()
+                    self._arbitration(m.arbitration)
                 elif self.on_message is not None:
                     self.on_message(m)
         except grpc.RpcError as exc:
             self.stream_error = f"{exc.code().name}: {exc.details()}"  # type: ignore[attr-defined]
         finally:
+            was = self.primary
             self.connected = self.primary = False
             self._arbitrated.set()
+            if was and self.on_primary is not None:
+                self.on_primary(self, False)
+            if self.on_close is not None:
+                self.on_close(self)
+
+    def _arbitration(self, a: Any) -> None:
+        self.last_arbitration = a
+        highest = (a.election_id.high, a.election_id.low)
+        was = self.primary
+        self.primary = a.status.code == 0 and highest == self.election_id
+        self.connected = True
+        self._outbidding = False
+        if self.take_over and a.status.code == NOT_FOUND and highest >= self.election_id:
+            high, low = highest
+            self._outbidding = True
+            self.rebid((high + 1, 0) if low == (1 << 64) - 1 else (high, low + 1))
+        self._arbitrated.set()
+        if self.primary != was and self.on_primary is not None:
+            self.on_primary(self, self.primary)
 
     def send(self, message: Any) -> None:
         """Put a ``StreamMessageRequest`` (e.g. a PacketOut) on the stream."""

@@ -82,10 +82,25 @@ def test_backup_cannot_write_and_a_new_controller_takes_over_above_the_old_id(ag
         b.set_pipeline(build_p4info(PROG), program_config("leaf"), cookie=1)
     assert e.value.code == "PERMISSION_DENIED"
     a.close()
-    # the backup hears that no one is primary; a restarted controller with a stale low id takes over
-    _wait(lambda: b.last_arbitration.status.code != 6)   # 6: ALREADY_EXISTS
-    c = agent(1)
-    assert c.connect() is True and c.election_id == (0, 11)
+    # the backup hears that no one is primary and takes over just above the departed primary's id
+    _wait(lambda: b.primary)
+    assert b.election_id == (0, 11)
+    c = agent(1)                      # a third controller with a stale low id stays backup...
+    assert c.connect() is False
+    b.close()                         # ...until the primary leaves
+    _wait(lambda: c.primary)
+    assert c.election_id == (0, 12)
+
+
+def test_take_over_can_be_turned_off(agent):
+    a = agent(10)
+    assert a.connect()
+    b = agent(5, take_over=False)
+    assert b.connect() is False
+    a.close()
+    _wait(lambda: b.last_arbitration.status.code == 5)   # NOT_FOUND: no primary
+    time.sleep(0.2)
+    assert not b.primary and b.election_id == (0, 5)
 
 
 def test_a_live_primary_is_never_outbid_and_unknown_devices_are_refused(agent):
