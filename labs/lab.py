@@ -323,7 +323,7 @@ class Lab:
 
             ag = st["agent"]
             pid = next((p["pid"] for p in st.get("processes", []) if p.get("role") == "agent"), None)
-            out["agent"] = {"address": ag.get("address"), "pid": pid, "alive": bool(pid) and pid_alive(int(pid)),
+            out["agent"] = {"address": ag.get("address"), "pid": pid, "alive": pid is not None and pid_alive(int(pid)),
                             "devices": len(ag.get("devices", {})), "peak_rss_bytes": ag.get("peak_rss_bytes")}
             if out["agent"]["alive"]:
                 try:

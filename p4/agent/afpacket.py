@@ -250,7 +250,7 @@ class AfPacketIO:
         if ctl_fd >= 0:
             ep.register(ctl_fd, select.EPOLLIN)
         buf = np.zeros(BATCH_FRAMES * SLOT_BYTES, np.uint8)
-        mv = memoryview(buf)
+        mv = buf.data
         lengths = np.zeros(BATCH_FRAMES, np.int64)
         slot_dev = np.zeros(BATCH_FRAMES, np.int64)
         slot_port = np.zeros(BATCH_FRAMES, np.int64)
@@ -303,7 +303,7 @@ class AfPacketIO:
             st.dropped += res.dropped
             st.punted += len(res.punted)
             out = res.out
-            data = memoryview(out.data)
+            data = out.data.data
             offs, lens = out.offsets.tolist(), out.lengths.tolist()
             for i, port in enumerate(res.egress.tolist()):
                 o = offs[i]
