@@ -7,6 +7,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from fabric.errors import ConfigError
+from fabric.io.limits import check_count
 from optical.fibre import number, read_data_file
 
 #: Ports of one OCS (Google Palomar/Apollo: 136 x 136; REFERENCE.md).
@@ -55,9 +56,8 @@ def make_spec(uplinks: dict[str, int] | list[int], n_ocs: int, *, ports: int = D
     ups = [int(v) for v in (uplinks.values() if isinstance(uplinks, dict) else uplinks)]
     ocs = [f"ocs{k + 1}" for k in range(n_ocs)]
     wiring = [_even(u, n_ocs, b) for b, u in enumerate(ups)]
-    spec = OcsSpec(names, ups, ocs, wiring, ports, circuit_gbps, name)
-    _check_ports(spec, None)
-    return spec
+    _check_wiring(ocs, wiring, ports, None)
+    return OcsSpec(names, ups, ocs, wiring, ports, circuit_gbps, name)
 
 
 def _even(u: int, n: int, offset: int) -> list[int]:
@@ -67,11 +67,11 @@ def _even(u: int, n: int, offset: int) -> list[int]:
     return row
 
 
-def _check_ports(spec: OcsSpec, file: str | None) -> None:
-    for k, o in enumerate(spec.ocs):
-        used = sum(spec.wiring[b][k] for b in range(len(spec.blocks)))
-        if used > spec.ports:
-            raise ConfigError(f"OCS {o} is wired to {used} block ports but has {spec.ports}", file=file,
+def _check_wiring(ocs: list[str], wiring: list[list[int]], ports: int, file: str | None) -> None:
+    for k, o in enumerate(ocs):
+        used = sum(row[k] for row in wiring)
+        if used > ports:
+            raise ConfigError(f"OCS {o} is wired to {used} block ports but has {ports}", file=file,
                               where=f"ocs {o}")
 
 
@@ -85,9 +85,11 @@ def load_blocks(path: str | os.PathLike[str]) -> OcsSpec:
     if unknown:
         raise ConfigError(f"unknown key(s) {sorted(unknown)}", file=f)
     ports = int(number(obj.get("ocs_ports", DEFAULT_OCS_PORTS), file=f, where="ocs_ports", strict=True))
+    check_count(ports, "MAX_OCS_PORTS", "ports per OCS", file=f, where="ocs_ports")
     cg = number(obj.get("circuit_gbps", DEFAULT_CIRCUIT_GBPS), file=f, where="circuit_gbps", strict=True)
     ocs_v = obj.get("ocs")
     if isinstance(ocs_v, int) and not isinstance(ocs_v, bool) and ocs_v > 0:
+        check_count(ocs_v, "MAX_OCS_DEVICES", "OCS devices", file=f, where="ocs")
         ocs = [f"ocs{k + 1}" for k in range(ocs_v)]
     elif isinstance(ocs_v, list) and ocs_v and all(isinstance(x, str) and x for x in ocs_v):
         ocs = list(ocs_v)
@@ -136,8 +138,8 @@ def load_blocks(path: str | os.PathLike[str]) -> OcsSpec:
         ups.append(u)
         wiring.append(row)
     name = obj.get("name", os.path.splitext(os.path.basename(f))[0])
+    _check_wiring(ocs, wiring, ports, f)  # before OcsSpec lists every port (uplinks: 10^8 would be GBs)
     spec = OcsSpec(names, ups, ocs, wiring, ports, cg, str(name))
-    _check_ports(spec, f)
     return spec
 
 
