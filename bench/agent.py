@@ -13,6 +13,13 @@ after the other and acknowledged; ``read``: one wildcard Read of every table, al
 chunks received and parsed; ``store``: :meth:`p4.agent.store.Store.write` of the same updates parsed
 from their bytes (what the server does after gRPC), in this process. Excluded: agent start-up,
 arbitration, SetForwardingPipelineConfig. The agent runs as its own process (the CLI), as in a lab.
+
+``lab`` (root only; ``--lab-frames 0`` skips it): the forwarding rate of one P4 switch in a lab, packets/s
+between two namespaces (h1 - s1 - h2, ``lab up --switch p4``: the agent's AF_PACKET loop and DPU pipeline),
+next to the same lab with a kernel switch (``--switch kernel``) measured in the same run. h1 sends
+``--lab-frames`` 64-byte UDP frames from an AF_PACKET socket as fast as Python can; the rate is the frames
+h2's interface received (its kernel counter) over the time from the first send to the last arrival;
+offered rate and loss are printed next to it. No shaping (rate scale 0), no delay.
 """
 
 from __future__ import annotations
@@ -75,10 +82,66 @@ def start_agent(tmp: Path) -> tuple[subprocess.Popen, str]:
     return proc, json.loads(pf.read_text())["listen"]
 
 
+def lab_rate(switch: str, frames: int) -> dict:
+    """Forwarding rate through one switch of kind ``switch`` (module docstring)."""
+    import os
+    import socket
+
+    from fabric.topology import Fabric
+    from labs import netns, probe
+    from labs.lab import Lab
+    from labs.nlbatch import Batch
+
+    f = Fabric("bench-fwd")
+    for n, r in (("h1", "host"), ("s1", "leaf"), ("h2", "host")):
+        f.add_node(n, role=r)
+    f.add_link("h1", "s1", 400)
+    f.add_link("s1", "h2", 400)
+    with tempfile.TemporaryDirectory() as sd, \
+            Lab(f, None, name=f"bf{os.getpid() % 10000}{switch[0]}", state_dir=sd, rate_scale=0, switch=switch) as lab:
+        rec = {r["a"] + r["b"]: r for r in lab.state["links"]}
+        h1_if, s1_in = rec["h1s1"]["if_a"], rec["h1s1"]["if_b"]
+        h2_if = rec["s1h2"]["if_b"]
+        assert probe.ping(lab, "h1", lab.ip("h2"), count=2)["received"] == 2   # ARP resolved both ways
+        b = Batch(lab.namespace("s1").fd, "s1")
+        dst_mac = b.link_macs()[s1_in].to_bytes(6, "big")
+        b.close()
+        b = Batch(lab.namespace("h1").fd, "h1")
+        src_mac = b.link_macs()[h1_if].to_bytes(6, "big")
+        b.close()
+        udp = probe._udp_frame(lab.ip("h1"), lab.ip("h2"), 40000, 9, b"\0" * 18)
+        frame = dst_mac + src_mac + b"\x08\x00" + udp
+        tx = netns.socket_in(lab.namespace("h1").fd, socket.AF_PACKET, socket.SOCK_RAW, 0)
+        tx.bind((h1_if, 0))
+        h2 = lab.namespace("h2")
+        before = h2.link_stats(h2_if)["rx_packets"]
+        t0 = time.perf_counter()
+        send = tx.send
+        for _ in range(frames):
+            try:
+                send(frame)
+            except OSError:
+                pass
+        t_sent = time.perf_counter()
+        last, t_last = before, t_sent
+        while True:
+            time.sleep(0.02)
+            now = h2.link_stats(h2_if)["rx_packets"]
+            if now == last and time.perf_counter() - t_last > 0.2:
+                break
+            if now != last:
+                last, t_last = now, time.perf_counter()
+        tx.close()
+        got = last - before
+        return {"switch": switch, "frames_sent": frames, "frames_delivered": got, "loss": round(1 - got / frames, 4),
+                "offered_pps": round(frames / (t_sent - t0)), "forwarded_pps": round(got / (t_last - t0))}
+
+
 def main() -> None:
     ap = argparse.ArgumentParser()
     ap.add_argument("--entries", type=int, default=100_000)
     ap.add_argument("--batch", type=int, default=1000)
+    ap.add_argument("--lab-frames", type=int, default=200_000, help="frames for the lab forwarding rate (0: skip)")
     args = ap.parse_args()
     info, reqs = build(args.entries, args.batch)
     blobs = [r.SerializeToString() for r in reqs]
@@ -152,6 +215,17 @@ def main() -> None:
                  "store_read_entries_per_s_no_grpc": round(n_store_read / store_read_s)},
         "store_write_s": round(store_s, 4),
     }
+    import os
+
+    if args.lab_frames and os.geteuid() == 0:
+        p4_rate = lab_rate("p4", args.lab_frames)
+        kernel_rate = lab_rate("kernel", args.lab_frames)
+        out["lab"] = {"figure": {"name": "p4_switch_forwarded_pps", "value": p4_rate["forwarded_pps"]},
+                      "baseline": {"name": "kernel_switch_forwarded_pps", "value": kernel_rate["forwarded_pps"]},
+                      "ratio": round(p4_rate["forwarded_pps"] / max(1, kernel_rate["forwarded_pps"]), 4),
+                      "p4": p4_rate, "kernel": kernel_rate}
+    elif args.lab_frames:
+        out["lab"] = {"skipped": "needs root (network namespaces)"}
     print(json.dumps(out, indent=2))
 
 
