@@ -13,6 +13,12 @@ SEED_TRANSIT = 4
 #: 64 x 64 benchmark: 8 takes the skewed evaluation from 6.0-7.2 s (3 per demand) to
 #: 3.2-3.8 s; the random one converges in 3-4 rounds either way (59-69 s, load-dependent).
 EVAL_PER_DEMAND = 8
+#: Transit paths the bound's column generation adds per round, in total: ``max(3, this / demands)``
+#: per demand (at most one per transit block). 3 per demand suits the dense 64-block demand (4,032
+#: demands, 14 rounds, 3.4 s; 8 per demand: 3.5 s); sparse demands need more per demand or they
+#: take ~100 rounds: pipeline jobs on 64 blocks (448 demands) 105 rounds 11.9 s with 3, 19 rounds
+#: 2.7 s with 64; a permutation (64 demands) 97 rounds 4.0 s with 3, 11 rounds 0.8 s with 64.
+BOUND_COLUMNS_PER_ROUND = 12_096
 
 
 class ThroughputLp:
@@ -105,7 +111,8 @@ class ThroughputLp:
         """Circuits free within the block degrees: the LP bound on the throughput scale."""
         for p, v in self.n.items():
             v.SetBounds(0.0, self.ub[p])
-        return self._run()
+        per = max(3, min(max(1, self.nb - 2), BOUND_COLUMNS_PER_ROUND // max(1, len(self.demand))))
+        return self._run(per_demand=per)
 
     def evaluate(self, fixed: dict[Pair, int], *, stop_at: float | None = None,
                  time_limit_s: float | None = None) -> dict[str, Any]:
