@@ -11,7 +11,7 @@ from fabric.demo import DemoContext
 
 
 def test_sim_cc_json_keys_and_plot(cli, tmp_path):
-    r = cli(["sim", "cc", "incast", "--senders", "8", "--flow-kb", "500", "--out", tmp_path, "--json"])
+    r = cli(["sim", "cc", "incast", "--senders", "8", "--flow-kb", "500", "--out-dir", tmp_path, "--json"])
     assert r.exit_code == 0, r.output
     doc = json.loads(r.output[r.output.index("{"):])
     for key in ("drops", "pfc_pause_frames", "pfc_paused_s", "fct_slowdown", "jain", "throughput_gbps", "bottleneck"):

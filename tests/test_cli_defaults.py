@@ -75,15 +75,19 @@ def commands():
     return typer.main.get_command(app)
 
 
-def _default(group, path: str, param: str):
+def _param(group, path: str, param: str):
     cmd = group
     for name in path.split():
         cmd = getattr(cmd, "commands", {}).get(name)
         assert cmd is not None, f"no command {path!r}"
     for p in cmd.params:
         if p.name == param:
-            return p.default
+            return p
     raise AssertionError(f"{path}: no parameter {param!r}")
+
+
+def _default(group, path: str, param: str):
+    return _param(group, path, param).default
 
 
 def _sig(fn, name: str):
@@ -130,8 +134,13 @@ def test_plan_and_topo_defaults_are_the_library_defaults(commands):
     assert _default(commands, "topo build", "servers") == _sig(builders.example_two_site, "servers_per_site")
     assert _default(commands, "topo build", "host_gbps") == _sig(builders.clos, "host_gbps")
     assert _default(commands, "topo build", "k") == builders.DEFAULT_FAT_TREE_K
+    # the artefact folder is --out-dir (None on the command line: the resolver's default is the constant)
+    from fabric.cli.options import legacy_out_dir
+
+    assert _sig(legacy_out_dir, "default") == DEFAULT_OUT_DIR
     for path in ("plan wcmp", "plan ports", "demo"):
-        assert Path(_default(commands, path, "out")) == DEFAULT_OUT_DIR
+        assert _default(commands, path, "out_dir") is None
+        assert str(DEFAULT_OUT_DIR) in _param(commands, path, "out_dir").help
 
 
 def test_dpu_and_lab_defaults_are_the_library_defaults(commands):

@@ -123,5 +123,5 @@ def test_raw_ip_capture_is_parsed_and_refused_only_where_frames_are_rebuilt(cli,
     rec = json.loads(r.stdout)[0]
     assert (rec["parse_error"], rec["ip_version"], rec["ip_src"], rec["ip_dst"]) == (0, 4, "10.0.0.1", "10.0.0.2")
     r = cli(["dpu", "run", path, "--pipeline", str(Path(__file__).parents[1] / "dpu" / "data" / "example-pipeline.yaml"),
-             "--out", tmp_path / "out"])
+             "--out-dir", tmp_path / "out"])
     assert r.exit_code == 2 and r.stderr.count("\n") == 1

@@ -168,12 +168,12 @@ def test_run_cli_writes_port_pcaps_and_counters(cli, tmp_path):
     import dpu
 
     example = Path(dpu.__file__).parent / "data" / "example-pipeline.yaml"
-    r = cli(["dpu", "run", tmp_path / "in.pcap", "--pipeline", example, "--out", tmp_path / "out", "--json"])
+    r = cli(["dpu", "run", tmp_path / "in.pcap", "--pipeline", example, "--out-dir", tmp_path / "out", "--json"])
     assert r.exit_code == 0, r.output
     doc = json.loads(r.output)
     assert doc["forwarded"] == 40 and doc["dropped"] == 1
     got = sum(len(rdpcap(str(tmp_path / "out" / f"port-{p}.pcap"))) for p in range(4))
     assert got == 40
     assert json.loads((tmp_path / "out" / "counters.json").read_text())["counters"]["acl"]["entries"][0]["packets"] == 1
-    bad = cli(["dpu", "run", tmp_path / "in.pcap", "--pipeline", tmp_path / "none.yaml", "--out", tmp_path / "o2"])
+    bad = cli(["dpu", "run", tmp_path / "in.pcap", "--pipeline", tmp_path / "none.yaml", "--out-dir", tmp_path / "o2"])
     assert bad.exit_code == 2 and not (tmp_path / "o2").exists()

@@ -166,7 +166,7 @@ def test_cli_plan_ports(cli, tmp_path):
     gpus = fab.nodes("gpu")[:16] + fab.nodes("gpu")[32:48]
     job = tmp_path / "job.yaml"
     job.write_text("name: j1\ngpus: [" + ", ".join(gpus) + "]\ncollective: ring\nrate_gbps: 200\nqps_per_pair: 2\n")
-    r = cli(["plan", "ports", "example", "--job", job, "--hash", "toeplitz", "--out", tmp_path, "--json"])
+    r = cli(["plan", "ports", "example", "--job", job, "--hash", "toeplitz", "--out-dir", tmp_path, "--json"])
     assert r.exit_code == 0, r.output
     out = json.loads(r.stdout)
     for k in ("max_load_random", "max_load_placed", "collisions_random", "collisions_placed"):
@@ -176,7 +176,7 @@ def test_cli_plan_ports(cli, tmp_path):
     assert sec is not None and sec.to_dict()["hash"] == "toeplitz"
     f = sec.to_dict()["flows"][0]
     assert set(f) == {"src", "dst", "sport", "dport", "path"} and f["dport"] == 4791
-    r = cli(["plan", "ports", "example", "--job", tmp_path / "missing.yaml", "--out", tmp_path])
+    r = cli(["plan", "ports", "example", "--job", tmp_path / "missing.yaml", "--out-dir", tmp_path])
     assert r.exit_code == 2 and "missing.yaml" in r.output
 
 

@@ -30,7 +30,7 @@ def example(tmp_path_factory):
     from fabric.plan import Plan
 
     d = tmp_path_factory.mktemp("agent-dp")
-    for args in (["plan", "wcmp", "example", "--plan", d / "a.json", "--out", d, "--no-png", "--json"],
+    for args in (["plan", "wcmp", "example", "--plan", d / "a.json", "--out-dir", d, "--no-png", "--json"],
                  ["plan", "cc", "example", "--plan", d / "a.json"]):
         r = CliRunner().invoke(app, [str(a) for a in args], catch_exceptions=False)
         assert r.exit_code == 0, r.output

@@ -67,7 +67,7 @@ def plan_files(tmp_path_factory):
 
     d = tmp_path_factory.mktemp("agent-plan")
     run = CliRunner().invoke
-    for args in (["plan", "wcmp", "example", "--plan", d / "a.json", "--out", d, "--no-png", "--json"],
+    for args in (["plan", "wcmp", "example", "--plan", d / "a.json", "--out-dir", d, "--no-png", "--json"],
                  ["plan", "cc", "example", "--plan", d / "a.json"]):
         r = run(app, [str(a) for a in args], catch_exceptions=False)
         assert r.exit_code == 0, r.output

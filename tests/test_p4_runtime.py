@@ -56,11 +56,11 @@ def plans(tmp_path_factory):
         assert r.exit_code == 0, r.output
         return r
 
-    ok(["plan", "wcmp", "example", "--plan", d / "a.json", "--out", d, "--no-png", "--json"])
-    ok(["plan", "wcmp", "example", "--fail", FAILED, "--plan", d / "b.json", "--out", d, "--no-png", "--json"])
+    ok(["plan", "wcmp", "example", "--plan", d / "a.json", "--out-dir", d, "--no-png", "--json"])
+    ok(["plan", "wcmp", "example", "--fail", FAILED, "--plan", d / "b.json", "--out-dir", d, "--no-png", "--json"])
     for p in ("a.json", "b.json", "bare.json"):
         ok(["plan", "cc", "example", "--plan", d / p])
-    gen = ok(["p4", "gen", "example", "--plan", d / "a.json", "--out", d / "out", "--json"])
+    gen = ok(["p4", "gen", "example", "--plan", d / "a.json", "--out-dir", d / "out", "--json"])
     return {"dir": d, "a": Plan.load(d / "a.json"), "b": Plan.load(d / "b.json"), "fabric": load_fabric("example"),
             "gen": json.loads(gen.stdout)}
 
@@ -433,13 +433,13 @@ def _one_line_exit_2(r):
 def test_cli_bad_inputs_exit_2_with_one_line(cli, plans, tmp_path):
     d = plans["dir"]
     out = tmp_path / "o"
-    assert "no 'wcmp' section" in _one_line_exit_2(cli(["p4", "gen", "example", "--plan", d / "bare.json", "--out", out]))
-    assert "no superspine" in _one_line_exit_2(cli(["p4", "gen", "example", "--plan", d / "a.json", "--out", out,
+    assert "no 'wcmp' section" in _one_line_exit_2(cli(["p4", "gen", "example", "--plan", d / "bare.json", "--out-dir", out]))
+    assert "no superspine" in _one_line_exit_2(cli(["p4", "gen", "example", "--plan", d / "a.json", "--out-dir", out,
                                                      "--role", "superspine"]))
-    assert "no program for role" in _one_line_exit_2(cli(["p4", "gen", "example", "--plan", d / "a.json", "--out", out,
+    assert "no program for role" in _one_line_exit_2(cli(["p4", "gen", "example", "--plan", d / "a.json", "--out-dir", out,
                                                            "--role", "router"]))
     assert "no switch 'nope'" in _one_line_exit_2(cli(["p4", "diff", d / "a.json", d / "b.json", "--switch", "nope"]))
-    assert "not for fabric" in _one_line_exit_2(cli(["p4", "gen", "zoo:Abilene", "--plan", d / "a.json", "--out", out]))
+    assert "not for fabric" in _one_line_exit_2(cli(["p4", "gen", "zoo:Abilene", "--plan", d / "a.json", "--out-dir", out]))
     assert "not for fabric" in _one_line_exit_2(cli(["p4", "diff", d / "a.json", d / "b.json", "--switch", "x",
                                                      "--fabric", "zoo:Abilene"]))
     # a group over the switch limits: the plan says each group may have at most 1 member
@@ -447,7 +447,7 @@ def test_cli_bad_inputs_exit_2_with_one_line(cli, plans, tmp_path):
     raw["sections"]["wcmp"]["data"]["limits"]["max_members"] = 1
     (tmp_path / "over.json").write_text(json.dumps(raw))
     assert "max_members" in _one_line_exit_2(cli(["p4", "gen", "example", "--plan", tmp_path / "over.json",
-                                                   "--out", out]))
+                                                   "--out-dir", out]))
 
 
 def test_cli_diff_json(cli, plans):

@@ -255,7 +255,7 @@ def test_plan_diff_lists_exactly_the_reweighted_groups(cli, tmp_path):
     """Before and after --fail: the diff's groups equal a direct comparison of the two plans' groups."""
     link = "beijing-su1-rail0--beijing-spine1"
     for name, extra in (("before", []), ("after", ["--fail", link])):
-        r = cli(["plan", "wcmp", "example", "--out", tmp_path, "--no-png", "--plan", tmp_path / f"{name}.json",
+        r = cli(["plan", "wcmp", "example", "--out-dir", tmp_path, "--no-png", "--plan", tmp_path / f"{name}.json",
                  *extra])
         assert r.exit_code == 0, r.output
     before, after = Plan.load(tmp_path / "before.json"), Plan.load(tmp_path / "after.json")
@@ -315,7 +315,7 @@ def test_plan_ports_uses_the_plans_wcmp_groups(cli, tmp_path):
     link = ("beijing-su1-rail0", "beijing-spine1")
     job = Path(__file__).parent.parent / "fabric" / "data" / "examples" / "job-ring.yaml"
     plan = tmp_path / "p.json"
-    r = cli(["plan", "wcmp", "example", "--job", job, "--fail", "--".join(link), "--no-png", "--out", tmp_path,
+    r = cli(["plan", "wcmp", "example", "--job", job, "--fail", "--".join(link), "--no-png", "--out-dir", tmp_path,
              "--plan", plan])
     assert r.exit_code == 0, r.output
     r = cli(["plan", "ports", "example", "--job", job, "--plan", plan, "--candidates", "8", "--json"])

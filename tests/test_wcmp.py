@@ -280,7 +280,7 @@ def test_reduction_respects_every_switch_limit(max_members, max_weight, table, s
 
 # ----------------------------------------------------------------------------- CLI
 def test_cli_plan_wcmp_json_plan_and_png(cli, tmp_path):
-    r = cli(["plan", "wcmp", "example", "--demand", "ring", "--out", tmp_path, "--json",
+    r = cli(["plan", "wcmp", "example", "--demand", "ring", "--out-dir", tmp_path, "--json",
              "--fail", "beijing-su1-rail0--beijing-spine1"])
     assert r.exit_code == 0, r.output
     out = json.loads(r.stdout)
@@ -300,18 +300,18 @@ def test_cli_plan_wcmp_json_plan_and_png(cli, tmp_path):
 
 
 def test_cli_errors_exit_2_with_one_line(cli, tmp_path):
-    r = cli(["plan", "wcmp", "example", "--demand", "ring", "--out", tmp_path, "--fail", "nosuch--link"])
+    r = cli(["plan", "wcmp", "example", "--demand", "ring", "--out-dir", tmp_path, "--fail", "nosuch--link"])
     assert r.exit_code == 2 and "no such link" in r.output and "Traceback" not in r.output
-    r = cli(["plan", "wcmp", "example", "--demand", "ring", "--out", tmp_path, "--fail-node", "beijing-dci1",
+    r = cli(["plan", "wcmp", "example", "--demand", "ring", "--out-dir", tmp_path, "--fail-node", "beijing-dci1",
              "--fail-node", "beijing-dci2"])
     assert r.exit_code == 2 and "no path from" in r.output
     assert not (tmp_path / "plan.json").exists()
-    r = cli(["plan", "wcmp", "example", "--demand", "bogus", "--out", tmp_path])
+    r = cli(["plan", "wcmp", "example", "--demand", "bogus", "--out-dir", tmp_path])
     assert r.exit_code == 2 and "not a demand kind" in r.output
 
 
 def test_cli_max_mlu_check_exits_1(cli, tmp_path):
-    r = cli(["plan", "wcmp", "example", "--demand", "all-to-all", "--out", tmp_path, "--max-mlu", "0.5",
+    r = cli(["plan", "wcmp", "example", "--demand", "all-to-all", "--out-dir", tmp_path, "--max-mlu", "0.5",
              "--no-png"])
     assert r.exit_code == 1
 
@@ -366,15 +366,15 @@ def test_recompute_when_failures_force_longer_paths():
 def test_cli_job_and_demand_file(cli, tmp_path):
     job = tmp_path / "job.yaml"
     job.write_text("name: j\nplace: {servers: 5, gpus_per_server: 6, seed: 3}\ncollective: all-to-all\nrate_gbps: 100\n")
-    r = cli(["plan", "wcmp", "example", "--job", job, "--out", tmp_path, "--json", "--no-png"])
+    r = cli(["plan", "wcmp", "example", "--job", job, "--out-dir", tmp_path, "--json", "--no-png"])
     assert r.exit_code == 0, r.output
     out = json.loads(r.stdout)
     assert out["demand"] == "all-to-all (30 GPUs)" and out["mlu_lp"] <= out["mlu_ecmp"] + 1e-12
     flows = tmp_path / "flows.csv"
     flows.write_text("src,dst,rate_gbps\nbeijing-s1-g0,shanghai-s2-g0,300\nbeijing-s2-g1,beijing-s3-g1,200\n")
-    r = cli(["plan", "wcmp", "example", "--demand", flows, "--out", tmp_path, "--json", "--no-png"])
+    r = cli(["plan", "wcmp", "example", "--demand", flows, "--out-dir", tmp_path, "--json", "--no-png"])
     assert r.exit_code == 0, r.output
     assert json.loads(r.stdout)["mlu_access"] == pytest.approx(0.75)
     flows.write_text("src,dst,rate_gbps\nbeijing-s1-g0,nowhere,300\n")
-    r = cli(["plan", "wcmp", "example", "--demand", flows, "--out", tmp_path, "--no-png"])
+    r = cli(["plan", "wcmp", "example", "--demand", flows, "--out-dir", tmp_path, "--no-png"])
     assert r.exit_code == 2 and "flows.csv: line 2: dst 'nowhere' is not an endpoint" in r.output

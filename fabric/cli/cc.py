@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import math
 from pathlib import Path
 
 import typer
@@ -10,7 +9,15 @@ from rich.table import Table
 
 from fabric.cc import DEFAULT_PROFILE, DEFAULT_SWITCH_MODEL
 from fabric.cli.common import JSON_HELP, add_section, console, emit_json, err_console
-from fabric.errors import ConfigError
+from fabric.cli.options import (
+    PLAN_OUT_HELP,
+    at_least,
+    legacy_out_dir,
+    non_negative,
+    plan_files,
+    positive,
+)
+from fabric.cli.progress import progress
 
 FABRIC_HELP = "Topology: our YAML, a containerlab file, a GML file, 'example' or 'zoo:<Name>'."
 
@@ -19,26 +26,24 @@ def register(app: typer.Typer, groups: dict[str, typer.Typer]) -> None:
     @groups["plan"].command("cc")
     def plan_cc_cmd(fabric: str = typer.Argument(..., help=FABRIC_HELP),
                     profile: str = typer.Option(DEFAULT_PROFILE, "--profile", help="paper | nvidia | production."),
-                    switch_buffer: float | None = typer.Option(None, "--switch-buffer",
+                    switch_buffer: float | None = typer.Option(None, "--switch-buffer", callback=positive("MiB"),
                                                                help="Switch packet buffer in MB (MiB)."),
                     switch_model: str = typer.Option(DEFAULT_SWITCH_MODEL, "--switch-model", help="ASIC figures."),
                     plan: Path | None = typer.Option(None, "--plan", help="Plan JSON to add the section to."),
-                    out: Path | None = typer.Option(None, "-o", "--out", help="Plan JSON to write (default: --plan)."),
+                    out: Path | None = typer.Option(None, "-o", "--out", help=PLAN_OUT_HELP),
                     json_out: bool = typer.Option(False, "--json", help=JSON_HELP)) -> None:
         """PFC xoff/xon/headroom (SONiC formula), ECN and DCQCN/HPCC parameters per port group."""
         from fabric.cc import CcOptions, cc_section
         from fabric.io import load_fabric
 
         fab = load_fabric(fabric)
-        if switch_buffer is not None and not (math.isfinite(switch_buffer) and switch_buffer > 0):
-            raise ConfigError(f"must be a positive number of MiB, got {switch_buffer}", where="--switch-buffer")
         buf = None if switch_buffer is None else int(switch_buffer * 1024 * 1024)
         opts = CcOptions(profile=profile, switch_model=switch_model, switch_buffer_bytes=buf)
         sec = cc_section(fab, opts)
         data = sec.to_dict()
-        target = out or plan
+        read_from, target = plan_files(plan, out)
         if target is not None:
-            add_section(target, sec, fab, read_from=plan)
+            add_section(target, sec, fab, read_from=read_from)
         if json_out:
             emit_json(data if target is None else {**data, "plan_file": str(target)})
             return
@@ -127,12 +132,13 @@ def _register_sim(groups: dict[str, typer.Typer]) -> None:
                pfc: bool = typer.Option(True, "--pfc/--no-pfc", help="PFC pause/resume on lossless ports."),
                plan: Path | None = typer.Option(None, "--plan", help="Plan JSON whose cc section sets the parameters."),
                profile: str = typer.Option(DEFAULT_PROFILE, "--profile", help="Profile when no --plan is given."),
-               senders: int | None = typer.Option(None, "--senders", help="incast/bottleneck: flows; allreduce/alltoall: ranks; victim: long flows."),
-               flow_kb: float | None = typer.Option(None, "--flow-kb", help="Flow size (incast), data per rank (allreduce, alltoall), short flows (victim)."),
-               gbps: float = typer.Option(DEFAULT_GBPS, "--gbps", help="Port speed."),
-               t_end_us: float | None = typer.Option(None, "--t-end-us", help="Simulated time limit."),
-               seed: int = typer.Option(DEFAULT_SEED, "--seed", help="Seed of the ECMP hashes and the seeded scenarios."),
-               out: Path | None = typer.Option(None, "--out", help="Folder for the PNG plot."),
+               senders: int | None = typer.Option(None, "--senders", callback=at_least(1), help="incast/bottleneck: flows; allreduce/alltoall: ranks; victim: long flows."),
+               flow_kb: float | None = typer.Option(None, "--flow-kb", callback=positive("kB"), help="Flow size (incast), data per rank (allreduce, alltoall), short flows (victim)."),
+               gbps: float = typer.Option(DEFAULT_GBPS, "--gbps", callback=positive("Gb/s"), help="Port speed."),
+               t_end_us: float | None = typer.Option(None, "--t-end-us", callback=positive("us"), help="Simulated time limit."),
+               seed: int = typer.Option(DEFAULT_SEED, "--seed", callback=non_negative(), help="Seed of the ECMP hashes and the seeded scenarios."),
+               out_dir: Path | None = typer.Option(None, "--out-dir", help="Folder for the PNG plot (none without it)."),
+               legacy_out: Path | None = typer.Option(None, "--out", hidden=True, help="Deprecated: --out-dir."),
                json_out: bool = typer.Option(False, "--json", help=JSON_HELP)) -> None:
         """Packet-level simulation of a scenario: queues, PFC pauses, drops, FCT slowdown, Jain's index.
 
@@ -141,12 +147,13 @@ def _register_sim(groups: dict[str, typer.Typer]) -> None:
         from fabric.ccsim.metrics import plot, series
         from fabric.ccsim.packet import PacketConfig, simulate
 
+        out = legacy_out_dir(out_dir, legacy_out, "sim cc", default=None) if (out_dir or legacy_out) else None
         sc = _scenario(scenario, senders, flow_kb, gbps, t_end_us, seed)
         data = _plan_for(sc.fabric, plan, profile)
         cfg = PacketConfig(cc=cc, pfc=pfc, profile=profile, t_end_s=sc.t_end_s, seed=seed,
                            sample_dt_s=(sc.expected_s or sc.t_end_s) / 400)
-        err_console.print(f"simulating {sc.description} ({cc}, pfc {'on' if pfc else 'off'})")
-        res = simulate(sc.fabric, sc.flows, cfg, data)
+        with progress(f"simulating {sc.description} ({cc}, pfc {'on' if pfc else 'off'})", quiet=json_out):
+            res = simulate(sc.fabric, sc.flows, cfg, data)
         m = res.metrics()
         doc = {"scenario": sc.name, "description": sc.description, "cc": cc, "pfc": pfc,
                "profile": (data or {}).get("profile", profile), "plan": str(plan) if plan else None, **m,
@@ -182,13 +189,13 @@ def _register_sim(groups: dict[str, typer.Typer]) -> None:
     def sim_cc_tune(scenario: str = typer.Argument(DEFAULT_TUNE_SCENARIO, help="incast | victim | allreduce | alltoall | bottleneck."),
                     cc: str = typer.Option(DEFAULT_CC, "--cc", help="dcqcn (ECN thresholds + DCQCN rate timer)."),
                     profile: str = typer.Option(DEFAULT_PROFILE, "--profile", help="Starting profile."),
-                    target_queue_kb: float | None = typer.Option(None, "--target-queue-kb", help="Max bottleneck queue."),
-                    target_p99: float | None = typer.Option(None, "--target-p99", help="Max p99 FCT slowdown."),
-                    senders: int | None = typer.Option(None, "--senders"),
-                    flow_kb: float | None = typer.Option(None, "--flow-kb"),
-                    gbps: float = typer.Option(DEFAULT_GBPS, "--gbps"),
-                    t_end_us: float | None = typer.Option(None, "--t-end-us"),
-                    verify: int = typer.Option(DEFAULT_VERIFY, "--verify", help="Fluid-screened sets to verify in the packet model."),
+                    target_queue_kb: float | None = typer.Option(None, "--target-queue-kb", callback=positive("kB"), help="Max bottleneck queue."),
+                    target_p99: float | None = typer.Option(None, "--target-p99", callback=at_least(1.0), help="Max p99 FCT slowdown (>= 1: the ideal FCT)."),
+                    senders: int | None = typer.Option(None, "--senders", callback=at_least(1)),
+                    flow_kb: float | None = typer.Option(None, "--flow-kb", callback=positive("kB")),
+                    gbps: float = typer.Option(DEFAULT_GBPS, "--gbps", callback=positive("Gb/s")),
+                    t_end_us: float | None = typer.Option(None, "--t-end-us", callback=positive("us")),
+                    verify: int = typer.Option(DEFAULT_VERIFY, "--verify", callback=at_least(1), help="Fluid-screened sets to verify in the packet model."),
                     json_out: bool = typer.Option(False, "--json", help=JSON_HELP)) -> None:
         """Search ECN Kmin/Kmax/Pmax and the DCQCN rate timer for a scenario (fluid sweep, packet check).
 
@@ -197,10 +204,10 @@ def _register_sim(groups: dict[str, typer.Typer]) -> None:
         from fabric.ccsim.tune import tune
 
         sc = _scenario(scenario, senders, flow_kb, gbps, t_end_us, DEFAULT_SEED)
-        err_console.print(f"tuning for {sc.description} ...")
-        rep = tune(sc, profile=profile, cc=cc, verify=verify, seed=DEFAULT_SEED,
-                   target_queue_bytes=None if target_queue_kb is None else target_queue_kb * 1e3,
-                   target_p99=target_p99)
+        with progress(f"tuning for {sc.description} (fluid sweep, then {verify} packet runs)", quiet=json_out):
+            rep = tune(sc, profile=profile, cc=cc, verify=verify, seed=DEFAULT_SEED,
+                       target_queue_bytes=None if target_queue_kb is None else target_queue_kb * 1e3,
+                       target_p99=target_p99)
         if json_out:
             emit_json(rep)
         else:

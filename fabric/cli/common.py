@@ -7,11 +7,47 @@ import sys
 from pathlib import Path
 from typing import Any
 
-from rich.console import Console
+from rich.console import Console, ConsoleDimensions
+
+#: Columns Rich lays tables out in when its stream is a pipe or a file, not a terminal: wide enough that no
+#: table is cut ("ov..." for a verdict) or wrapped; a table is still only as wide as its cells. An explicit
+#: ``COLUMNS`` in the environment wins.
+PIPE_WIDTH = 10_000
+#: Width of a rule (``console.rule``, a section line that fills the width) when not on a terminal: the
+#: classic 80 columns (a rule across ``PIPE_WIDTH`` columns would be 10,000 dashes).
+PIPE_RULE_WIDTH = 80
+
+
+class FabricConsole(Console):
+    """A Rich console that lays out at ``PIPE_WIDTH`` columns when its stream is not a terminal.
+
+    Rich otherwise uses the width of whatever terminal stdin/stderr are on (or 80), so
+    ``fabricctl plan budget ... | cat`` cut the verdict column to "ov...".
+    """
+
+    @property  # type: ignore[override]
+    def size(self) -> ConsoleDimensions:
+        dims = Console.size.fget(self)  # type: ignore[attr-defined]
+        if self._width is None and not self.is_terminal:
+            return ConsoleDimensions(PIPE_WIDTH, dims.height)
+        return dims
+
+    @size.setter
+    def size(self, new_size: tuple[int, int]) -> None:
+        Console.size.fset(self, new_size)  # type: ignore[attr-defined]
+
+    def rule(self, title: Any = "", *, characters: str = "─", style: Any = "rule.line",
+             align: Any = "center") -> None:
+        if self._width is not None or self.is_terminal:
+            return super().rule(title, characters=characters, style=style, align=align)
+        from rich.rule import Rule
+
+        self.print(Rule(title, characters=characters, style=style, align=align), width=PIPE_RULE_WIDTH)
+
 
 #: Human output goes to stdout through Rich; progress and notes to stderr so that --json stays clean.
-console = Console(highlight=False, soft_wrap=True)
-err_console = Console(stderr=True, highlight=False)
+console = FabricConsole(highlight=False, soft_wrap=True)
+err_console = FabricConsole(stderr=True, highlight=False, soft_wrap=True)
 
 
 def emit_json(obj: Any) -> None:

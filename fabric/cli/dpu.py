@@ -7,6 +7,8 @@ from pathlib import Path
 import typer
 
 from fabric.cli.common import JSON_HELP, console, emit_json, err_console
+from fabric.cli.options import at_least, legacy_out_dir, non_negative, positive
+from fabric.cli.progress import progress
 
 PROFILE_HELP = "Traffic: 64, 1500, imix, roce4k (line-rate profiles) or a pcap file (its sizes and gaps)."
 
@@ -28,15 +30,12 @@ def register(app: typer.Typer, groups: dict[str, typer.Typer]) -> None:
 
     @dpu.command("parse")
     def parse_cmd(pcap: Path = typer.Argument(..., help="pcap or pcapng file."),
-                  limit: int | None = typer.Option(None, help="Show only the first N packets."),
+                  limit: int | None = typer.Option(None, callback=non_negative(), help="Show only the first N packets."),
                   json_out: bool = typer.Option(False, "--json", help=JSON_HELP)) -> None:
         """Parse every packet of a capture with the numba parser; one object per packet."""
         from dpu.packets import read_pcap
         from dpu.parse import parse
-        from fabric.errors import ConfigError
 
-        if limit is not None and limit < 0:
-            raise ConfigError(f"must be >= 0, got {limit}", where="--limit")
         batch = read_pcap(pcap)  # any link type the parser knows (Ethernet, SLL, SLL2, raw IP, loopback)
         if limit is not None:
             batch = batch.take(slice(0, limit))
@@ -70,7 +69,8 @@ def register(app: typer.Typer, groups: dict[str, typer.Typer]) -> None:
     @dpu.command("run")
     def run_cmd(pcap: Path = typer.Argument(..., help="pcap or pcapng file."),
                 pipeline: Path = typer.Option(..., "--pipeline", help="Pipeline file (YAML/JSON)."),
-                out: Path = typer.Option(..., "--out", help="Folder for port-N.pcap files and counters.json."),
+                out_dir: Path | None = typer.Option(None, "--out-dir", help="Folder for port-N.pcap files and counters.json (required)."),
+                legacy_out: Path | None = typer.Option(None, "--out", hidden=True, help="Deprecated: --out-dir."),
                 json_out: bool = typer.Option(False, "--json", help=JSON_HELP)) -> None:
         """Run a capture through a match-action pipeline; one pcap per egress port plus counters."""
         import time
@@ -79,10 +79,12 @@ def register(app: typer.Typer, groups: dict[str, typer.Typer]) -> None:
         from dpu.pipeline import load_pipeline
         from fabric.io.atomic import write_json_atomic
 
+        out = legacy_out_dir(out_dir, legacy_out, "dpu run", required=True)
         pl = load_pipeline(pipeline)
         batch = require_ethernet(read_pcap(pcap))
         t0 = time.perf_counter()
-        res = pl.run(batch)
+        with progress(f"running {len(batch):,} packets through {pl.name}", quiet=json_out):
+            res = pl.run(batch)
         secs = time.perf_counter() - t0
         files = {}
         for port, b in res.per_port().items():
@@ -112,13 +114,13 @@ def register(app: typer.Typer, groups: dict[str, typer.Typer]) -> None:
     def check_cmd(spec: str = typer.Option(DEFAULT_SPEC, "--spec", help=f"Built-in spec name "
                                            f"({', '.join(BUILTIN)}) or a YAML/JSON spec file."),
                   profile: str = typer.Option(DEFAULT_PROFILE, "--profile", help=PROFILE_HELP),
-                  load: float | None = typer.Option(None, "--load", help="Offered load as a fraction of line "
+                  load: float | None = typer.Option(None, "--load", callback=positive(), help="Offered load as a fraction of line "
                                                     f"rate (default {DEFAULT_LOAD}; for a pcap: its own gaps)."),
-                  packets: int = typer.Option(DEFAULT_PACKETS, "--packets", help="Packets to simulate."),
-                  flows: int = typer.Option(DEFAULT_FLOWS, "--flows", help="Concurrent flows in generated traffic (RSS)."),
+                  packets: int = typer.Option(DEFAULT_PACKETS, "--packets", callback=at_least(1), help="Packets to simulate."),
+                  flows: int = typer.Option(DEFAULT_FLOWS, "--flows", callback=at_least(1), help="Concurrent flows in generated traffic (RSS)."),
                   arrivals: str = typer.Option(DEFAULT_ARRIVALS, "--arrivals", help="poisson (random idle gaps) or "
                                                "deterministic (evenly spaced)."),
-                  seed: int = typer.Option(DEFAULT_SEED, "--seed", help="Random seed."),
+                  seed: int = typer.Option(DEFAULT_SEED, "--seed", callback=non_negative(), help="Random seed."),
                   show_assumptions: bool = typer.Option(False, "--assumptions", help="List the spec's assumptions."),
                   json_out: bool = typer.Option(False, "--json", help=JSON_HELP)) -> None:
         """Simulate a DPU spec on a traffic profile; verdict against 400 Gb/s and <= 30 us one-way (exit 1 on miss)."""
@@ -129,12 +131,10 @@ def register(app: typer.Typer, groups: dict[str, typer.Typer]) -> None:
 
         if arrivals not in ARRIVALS:
             raise ConfigError(f"unknown arrivals {arrivals!r} ({', '.join(ARRIVALS)})", where="--arrivals")
-        if packets < 1:
-            raise ConfigError(f"packets must be >= 1, got {packets}", where="--packets")
         s = load_spec(spec)
         is_pcap = profile not in PROFILES
         traffic = pcap_traffic(profile) if is_pcap else named_profile(profile)
-        with err_console.status(f"simulating {packets:,} packets of {traffic.name} through {s.name}"):
+        with progress(f"simulating {packets:,} packets of {traffic.name} through {s.name}", quiet=json_out):
             res = check(s, traffic, load if (load is not None or is_pcap) else DEFAULT_LOAD, packets, seed=seed,
                         poisson=arrivals == "poisson", flows=flows)
         res["assumptions"] = s.assumptions()

@@ -5,7 +5,10 @@ Command modules are discovered: every module in :mod:`fabric.cli` other than thi
 (``topo``, ``plan``, ``dpu``, ``p4``, ``lab``, ``sim``) or to ``app`` itself. A noun group with no
 commands is not shown. A :class:`~fabric.errors.FabricError` anywhere becomes one line on stderr and
 exit status 2; a check that fails exits 1; any other exception is a bug and becomes one line naming
-where it came from and exit status 3 (``FABRICCTL_DEBUG=1`` lets the traceback through).
+where it came from and exit status 3 (``FABRICCTL_DEBUG=1`` lets the traceback through). A usage error
+(unknown option, missing argument, a value of the wrong type) is one line on stderr and exit status 2,
+not Rich's boxed panel. ``--version`` prints the version; ``--install-completion``/``--show-completion``
+are typer's shell completion.
 """
 
 from __future__ import annotations
@@ -13,6 +16,8 @@ from __future__ import annotations
 import importlib
 import os
 import pkgutil
+import sys
+from collections.abc import Sequence
 from typing import Any
 
 import typer
@@ -25,6 +30,11 @@ from fabric.errors import FabricError
 EXIT_CHECK_FAILED, EXIT_USER_ERROR, EXIT_INTERNAL, EXIT_INTERRUPTED = 1, 2, 3, 130
 #: Set to any value to see the traceback of an internal error instead of one line.
 DEBUG_ENV = "FABRICCTL_DEBUG"
+#: The program's name in usage lines, help and shell completion (``_FABRICCTL_COMPLETE``), however it is
+#: started (the ``fabricctl`` script, ``python -m fabric.cli.main``).
+PROG = "fabricctl"
+#: The distribution whose version ``--version`` prints (pyproject.toml ``[project] name``).
+DIST = "fabricctl"
 
 
 def _passthrough() -> tuple[type[BaseException], ...]:
@@ -44,6 +54,37 @@ def _passthrough() -> tuple[type[BaseException], ...]:
 
 
 _PASSTHROUGH = _passthrough()
+
+
+def _click_exceptions() -> Any:
+    """The module with click's exception classes (vendored by typer >= 0.29, else click's own)."""
+    try:
+        from typer._click import exceptions
+    except ImportError:  # typer < 0.29 uses click
+        from click import exceptions  # type: ignore[no-redef]
+    return exceptions
+
+
+def version() -> str:
+    """The installed version of fabricctl (``unknown`` when it runs from a tree that is not installed)."""
+    from importlib.metadata import PackageNotFoundError
+    from importlib.metadata import version as dist_version
+
+    try:
+        return dist_version(DIST)
+    except PackageNotFoundError:
+        return "unknown"
+
+
+def usage_line(exc: Any, prog: str = PROG) -> str:
+    """One line for a click usage error: ``error: fabricctl plan wcmp: No such option: --frob (see
+    'fabricctl plan wcmp --help')``."""
+    ctx = getattr(exc, "ctx", None)
+    path = ctx.command_path if ctx is not None else prog
+    hint = ""
+    if ctx is not None and ctx.command.get_help_option(ctx) is not None:
+        hint = f" (see '{path} {ctx.help_option_names[0]}')"
+    return f"error: {path}: {exc.format_message()}{hint}".replace("\n", " ")
 
 
 def _origin(exc: BaseException) -> str:
@@ -75,6 +116,8 @@ class FabricGroup(TyperGroup):
     def invoke(self, ctx: Any) -> Any:
         try:
             return super().invoke(ctx)
+        except BrokenPipeError:
+            raise  # stdout closed by the reader (| head): the framework exits quietly
         except FabricError as exc:
             typer.echo(f"error: {exc}", err=True)
             raise typer.Exit(EXIT_USER_ERROR) from None
@@ -96,11 +139,46 @@ class FabricGroup(TyperGroup):
                        err=True)
             raise typer.Exit(EXIT_INTERNAL) from None
 
+    def main(self, args: Sequence[str] | None = None, prog_name: str | None = None,
+             complete_var: str | None = None, standalone_mode: bool = True, windows_expand_args: bool = True,
+             **extra: Any) -> Any:
+        """Usage errors as one line (typer would draw a Rich panel with the usage above it)."""
+        if not standalone_mode:
+            return super().main(args, prog_name, complete_var, False, windows_expand_args, **extra)
+        exc = _click_exceptions()
+        try:
+            rv = super().main(args, prog_name or PROG, complete_var, False, windows_expand_args, **extra)
+        except exc.UsageError as e:
+            if type(e).__name__ != "NoArgsIsHelpError":  # the help was printed: exit 2, nothing more
+                typer.echo(usage_line(e, prog_name or PROG), err=True)
+            sys.exit(e.exit_code)
+        except exc.ClickException as e:
+            typer.echo(f"error: {e.format_message()}".replace("\n", " "), err=True)
+            sys.exit(e.exit_code)
+        except typer.Abort:
+            typer.echo("aborted", err=True)
+            sys.exit(EXIT_CHECK_FAILED)
+        except KeyboardInterrupt:  # while parsing, before a command runs
+            typer.echo("interrupted", err=True)
+            sys.exit(EXIT_INTERRUPTED)
+        sys.exit(rv if isinstance(rv, int) else 0)
+
+
+def _show_version(value: bool) -> None:
+    if value:
+        typer.echo(f"{PROG} {version()}")
+        raise typer.Exit()
+
 
 def build_app() -> typer.Typer:
-    app = typer.Typer(cls=FabricGroup, no_args_is_help=True, add_completion=False,
+    app = typer.Typer(cls=FabricGroup, no_args_is_help=True, add_completion=True,
                       pretty_exceptions_enable=False, rich_markup_mode="rich",
                       help="fabricctl: network fabric controller and packet-path emulator for AI compute centres.")
+
+    @app.callback()
+    def root(_version: bool = typer.Option(False, "--version", callback=_show_version, is_eager=True,
+                                           help="Print the version and exit.")) -> None:
+        """fabricctl: network fabric controller and packet-path emulator for AI compute centres."""
     groups = {noun: typer.Typer(no_args_is_help=True, help=text, pretty_exceptions_enable=False)
               for noun, text in NOUNS.items()}
     import fabric.cli as pkg
@@ -122,7 +200,11 @@ app = build_app()
 
 
 def main() -> None:
-    app()
+    try:
+        app(prog_name=PROG)
+    except KeyboardInterrupt:  # before the command line is parsed
+        typer.echo("interrupted", err=True)
+        sys.exit(EXIT_INTERRUPTED)
 
 
 if __name__ == "__main__":  # pragma: no cover

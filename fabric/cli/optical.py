@@ -14,6 +14,8 @@ import typer
 from rich.table import Table
 
 from fabric.cli.common import JSON_HELP, add_section, console, emit_json, err_console
+from fabric.cli.options import PLAN_OUT_HELP, at_least, in_range, non_negative, plan_files, positive
+from fabric.cli.progress import progress
 from fabric.constants import DEFAULT_ROUTE_FACTOR
 from fabric.plan import Plan
 from optical import constants as C
@@ -29,9 +31,7 @@ def load_fibres(spec: str, route_factor: float | None) -> Any:
     from fabric.errors import ConfigError
     from fabric.io import load_fabric
 
-    if route_factor is not None:
-        if not route_factor >= 1.0:
-            raise ConfigError(f"--route-factor must be >= 1, got {route_factor}", where="--route-factor")
+    if route_factor is not None:  # >= 1 (the option's check)
         from fabric.io.gml import load_gml, zoo_path
 
         if spec.startswith("zoo:"):
@@ -42,11 +42,13 @@ def load_fibres(spec: str, route_factor: float | None) -> Any:
     return load_fabric(spec)
 
 
-def _save_section(plan_path: Path | None, section: Any, fabric: Any = None) -> None:
-    if plan_path is None:
+def _save_section(plan_path: Path | None, out: Path | None, section: Any, fabric: Any = None) -> None:
+    """Add the section to ``--plan`` (written back there) or to the plan written to ``-o/--out``."""
+    read_from, target = plan_files(plan_path, out)
+    if target is None:
         return
-    add_section(plan_path, section, fabric)
-    err_console.print(f"wrote section {section.NAME!r} to {plan_path}")
+    add_section(target, section, fabric, read_from=read_from)
+    err_console.print(f"wrote section {section.NAME!r} to {target}")
 
 
 def register(app: typer.Typer, groups: dict[str, typer.Typer]) -> None:
@@ -60,35 +62,27 @@ def register(app: typer.Typer, groups: dict[str, typer.Typer]) -> None:
                                         "serialisation): 400G, 800G or 1.6T."),
                regen: bool = typer.Option(True, "--regen/--no-regen", help="Insert regeneration when a run "
                                           "exceeds the transceiver reach."),
-               stretch_max: float = typer.Option(C.STRETCH_MAX, "--stretch-max", help="Max fibre km / great-circle km "
+               stretch_max: float = typer.Option(C.STRETCH_MAX, "--stretch-max", callback=non_negative(), help="Max fibre km / great-circle km "
                                                  "(the 1.5x rule); 0 disables."),
-               city_ms: float = typer.Option(C.BUDGET_CLASSES_MS["city"], "--city-ms", help="Budget of class city, ms."),
-               regional_ms: float = typer.Option(C.BUDGET_CLASSES_MS["regional"], "--regional-ms", help="Budget of class regional, ms."),
-               hub_ms: float = typer.Option(C.BUDGET_CLASSES_MS["hub"], "--hub-ms", help="Budget of class hub, ms."),
-               transponder_us: float | None = typer.Option(None, help=f"Per transponder, µs (default {C.TRANSPONDER_US:g}, assumption)."),
-               fec_us: float | None = typer.Option(None, help=f"Per FEC decode, µs (default {C.FEC_US:g})."),
-               regen_us: float | None = typer.Option(None, help=f"Per regeneration site, µs (default {C.REGEN_US:g})."),
-               switch_us: float | None = typer.Option(None, help=f"Per packet switch, µs (default {C.SWITCH_US:g}, assumption)."),
-               route_factor: float | None = typer.Option(None, "--route-factor", help=ROUTE_FACTOR_HELP),
+               city_ms: float = typer.Option(C.BUDGET_CLASSES_MS["city"], "--city-ms", callback=positive("ms"), help="Budget of class city, ms."),
+               regional_ms: float = typer.Option(C.BUDGET_CLASSES_MS["regional"], "--regional-ms", callback=positive("ms"), help="Budget of class regional, ms."),
+               hub_ms: float = typer.Option(C.BUDGET_CLASSES_MS["hub"], "--hub-ms", callback=positive("ms"), help="Budget of class hub, ms."),
+               transponder_us: float | None = typer.Option(None, callback=non_negative(), help=f"Per transponder, µs (default {C.TRANSPONDER_US:g}, assumption)."),
+               fec_us: float | None = typer.Option(None, callback=non_negative(), help=f"Per FEC decode, µs (default {C.FEC_US:g})."),
+               regen_us: float | None = typer.Option(None, callback=non_negative(), help=f"Per regeneration site, µs (default {C.REGEN_US:g})."),
+               switch_us: float | None = typer.Option(None, callback=non_negative(), help=f"Per packet switch, µs (default {C.SWITCH_US:g}, assumption)."),
+               route_factor: float | None = typer.Option(None, "--route-factor", callback=at_least(1.0), help=ROUTE_FACTOR_HELP),
                plan_file: Path | None = typer.Option(None, "--plan", help=PLAN_HELP),
+               out: Path | None = typer.Option(None, "-o", "--out", help=PLAN_OUT_HELP),
                json_out: bool = typer.Option(False, "--json", help=JSON_HELP)) -> None:
         """Latency budget per path: fibre, devices, FEC, serialisation; verdict per path (exit 1 if any is over)."""
-        from fabric.errors import ConfigError
         from optical.budget import BudgetModel, all_hubs_pairs, budgets_section, load_pairs
         from optical.catalog import pick_transceiver
 
-        for name, v in (("--city-ms", city_ms), ("--regional-ms", regional_ms), ("--hub-ms", hub_ms)):
-            if not v > 0:
-                raise ConfigError(f"must be positive, got {v}", where=name)
-        if stretch_max < 0:
-            raise ConfigError(f"must be >= 0, got {stretch_max}", where="--stretch-max")
         fab = load_fibres(fibres, route_factor)
         t = pick_transceiver(rate)
         over: dict[str, Any] = {k: v for k, v in (("transponder_us", transponder_us), ("fec_us", fec_us),
                                                   ("regen_us", regen_us), ("switch_us", switch_us)) if v is not None}
-        for k, v in over.items():
-            if not v >= 0:
-                raise ConfigError(f"must be >= 0, got {v}", where=f"--{k.replace('_', '-')}")
         model = BudgetModel(line_rate_gbps=t.rate_gbps, reach_km=t.reach_km if regen else None,
                             classes_ms={"city": city_ms, "regional": regional_ms, "hub": hub_ms},
                             stretch_max=stretch_max, **over)
@@ -97,7 +91,7 @@ def register(app: typer.Typer, groups: dict[str, typer.Typer]) -> None:
                               params={"fibres": fibres, "pairs": pairs, "rate_gbps": t.rate_gbps})
         data = sec.to_dict()
         n_over = data["over"]
-        _save_section(plan_file, sec, fab)
+        _save_section(plan_file, out, sec, fab)
         if json_out:
             emit_json(data)
         else:
@@ -128,11 +122,12 @@ def register(app: typer.Typer, groups: dict[str, typer.Typer]) -> None:
             band: str = typer.Option(C.DEFAULT_BAND, "--band", help="Usable spectrum per fibre: C or C+L."),
             regen: bool = typer.Option(True, "--regen/--no-regen", help="Allow regeneration sites when a "
                                        "route exceeds the reach (otherwise such routes are not used)."),
-            k: int = typer.Option(C.WDM_K_PATHS, "-k", "--k-paths", help="Candidate routes per demand (k shortest)."),
+            k: int = typer.Option(C.WDM_K_PATHS, "-k", "--k-paths", callback=at_least(1), help="Candidate routes per demand (k shortest)."),
             solver: str = typer.Option(C.WDM_SOLVER, "--solver", help="cp-sat or first-fit (the baseline)."),
-            time_limit: float = typer.Option(C.WDM_TIME_LIMIT_S, "--time-limit", help="CP-SAT time limit, s."),
-            route_factor: float | None = typer.Option(None, "--route-factor", help=ROUTE_FACTOR_HELP),
+            time_limit: float = typer.Option(C.WDM_TIME_LIMIT_S, "--time-limit", callback=positive("s"), help="CP-SAT time limit, s."),
+            route_factor: float | None = typer.Option(None, "--route-factor", callback=at_least(1.0), help=ROUTE_FACTOR_HELP),
             plan_file: Path | None = typer.Option(None, "--plan", help=PLAN_HELP),
+            out: Path | None = typer.Option(None, "-o", "--out", help=PLAN_OUT_HELP),
             json_out: bool = typer.Option(False, "--json", help=JSON_HELP)) -> None:
         """Routing and wavelength assignment with wavelength continuity (CP-SAT, or first-fit on k shortest paths)."""
         from fabric.errors import ConfigError
@@ -141,18 +136,15 @@ def register(app: typer.Typer, groups: dict[str, typer.Typer]) -> None:
 
         if solver not in ("cp-sat", "first-fit"):
             raise ConfigError(f"unknown solver {solver!r} (expected cp-sat or first-fit)", where="--solver")
-        if k < 1:
-            raise ConfigError(f"must be >= 1, got {k}", where="--k-paths")
-        if not time_limit > 0:
-            raise ConfigError(f"must be positive, got {time_limit}", where="--time-limit")
         fab = load_fibres(fibres, route_factor)
         t = pick_transceiver(rate)
         spectrum = band_ghz(band)
         demands = load_demands(demand, protect_default=protect)
-        res = plan_wdm(fab, demands, t, spectrum_ghz=spectrum, k=k, regen=regen, solver=solver,
-                       time_limit_s=time_limit, file=str(demand))
+        with progress(f"routing and assigning wavelengths ({solver}, limit {time_limit:g} s)", quiet=json_out):
+            res = plan_wdm(fab, demands, t, spectrum_ghz=spectrum, k=k, regen=regen, solver=solver,
+                           time_limit_s=time_limit, file=str(demand))
         data = res.data
-        _save_section(plan_file, res.section, fab)
+        _save_section(plan_file, out, res.section, fab)
         if json_out:
             emit_json({**data, "solver": res.solver_info})
             return
@@ -180,32 +172,27 @@ def register(app: typer.Typer, groups: dict[str, typer.Typer]) -> None:
             demand: Path = typer.Option(..., "--demand", help="Block-to-block demand matrix, Gb/s."),
             current: Path | None = typer.Option(None, "--current", help="A plan file with the current "
                                                 "ocs section: change as few circuits as possible."),
-            tolerance: float = typer.Option(C.OCS_TOLERANCE, "--tolerance", help="With --current: accept throughput "
+            tolerance: float = typer.Option(C.OCS_TOLERANCE, "--tolerance", callback=in_range(0, 1, hi_open=True), help="With --current: accept throughput "
                                             "within this fraction of the best found."),
-            time_limit: float = typer.Option(C.OCS_TIME_LIMIT_S, "--time-limit", help="CP-SAT and local-search time limit, s."),
-            eval_time_limit: float = typer.Option(C.OCS_EVAL_TIME_LIMIT_S, "--eval-time-limit", help="Time limit of each "
+            time_limit: float = typer.Option(C.OCS_TIME_LIMIT_S, "--time-limit", callback=positive("s"), help="CP-SAT and local-search time limit, s."),
+            eval_time_limit: float = typer.Option(C.OCS_EVAL_TIME_LIMIT_S, "--eval-time-limit", callback=positive("s"), help="Time limit of each "
                                                   "evaluation of placed circuits, s."),
             evaluate: str = typer.Option(C.OCS_EVALUATOR, "--evaluate", help="Throughput of the placed circuits: "
                                          "lp (exact GLOP LP), flow (flow deviation, fast, a feasible "
                                          "routing) or auto (lp on small instances, flow on large ones)."),
             plan_file: Path | None = typer.Option(None, "--plan", help=PLAN_HELP),
+            out: Path | None = typer.Option(None, "-o", "--out", help=PLAN_OUT_HELP),
             json_out: bool = typer.Option(False, "--json", help=JSON_HELP)) -> None:
         """OCS circuits between aggregation blocks: LP bound, integer circuits (CP-SAT), per-OCS port pairs."""
-        from fabric.errors import ConfigError
         from optical.ocs import circuits_from_plan, load_block_demand, load_blocks, plan_ocs
 
-        if not 0 <= tolerance < 1:
-            raise ConfigError(f"must be in [0, 1), got {tolerance}", where="--tolerance")
-        if not time_limit > 0:
-            raise ConfigError(f"must be positive, got {time_limit}", where="--time-limit")
-        if not eval_time_limit > 0:
-            raise ConfigError(f"must be positive, got {eval_time_limit}", where="--eval-time-limit")
         spec = load_blocks(blocks)
         dem = load_block_demand(demand, spec)
         cur = circuits_from_plan(Plan.load(current), spec, file=str(current)) if current else None
-        res = plan_ocs(spec, dem, current=cur, tolerance=tolerance, time_limit_s=time_limit,
-                       eval_time_limit_s=eval_time_limit, evaluator=evaluate)
-        _save_section(plan_file, res.section)
+        with progress(f"placing OCS circuits (LP bound, CP-SAT, limit {time_limit:g} s)", quiet=json_out):
+            res = plan_ocs(spec, dem, current=cur, tolerance=tolerance, time_limit_s=time_limit,
+                           eval_time_limit_s=eval_time_limit, evaluator=evaluate)
+        _save_section(plan_file, out, res.section)
         if json_out:
             emit_json({**res.data, "solver": res.solver_info})
             return

@@ -10,6 +10,8 @@ from typing import Any
 import typer
 
 from fabric.cli.common import JSON_HELP, console, emit_json
+from fabric.cli.options import legacy_out_dir
+from fabric.cli.progress import progress
 
 FABRIC_HELP = "Topology: our YAML, a containerlab file, a GML file, 'example' or 'zoo:<Name>'."
 #: Fabric ``p4 diff`` reads the plans against when ``--fabric`` is not given (the built-in example).
@@ -34,7 +36,9 @@ def register(app: typer.Typer, groups: dict[str, typer.Typer]) -> None:
     def gen_cmd(
         fabric: str = typer.Argument(..., help=FABRIC_HELP),
         plan_path: Path = typer.Option(..., "--plan", help="Plan JSON with a wcmp section (cc optional)."),
-        out: Path = typer.Option(..., "--out", help="Folder: programs/<role>.p4, .p4info.txtpb/.bin, entries/<switch>.json."),
+        out_dir: Path | None = typer.Option(None, "--out-dir", help="Folder (required): programs/<role>.p4, "
+                                            ".p4info.txtpb/.bin, entries/<switch>.json."),
+        legacy_out: Path | None = typer.Option(None, "--out", hidden=True, help="Deprecated: --out-dir."),
         role: str | None = typer.Option(None, "--role", help="Only this role's program and switches."),
         hash_qp: bool = typer.Option(False, "--hash-qp", help="WCMP hash also covers the BTH destination QP (E-ECMP)."),
         json_out: bool = typer.Option(False, "--json", help=JSON_HELP),
@@ -42,9 +46,11 @@ def register(app: typer.Typer, groups: dict[str, typer.Typer]) -> None:
         """P4_16 programs and P4Info per switch role, and each switch's P4Runtime WriteRequests."""
         from p4.render import render, roles_for
 
+        out = legacy_out_dir(out_dir, legacy_out, "p4 gen", required=True)
         t0 = time.perf_counter()
         fab, plan = _load(fabric, plan_path)
-        doc: dict[str, Any] = render(fab, plan, out, roles=roles_for(fab, role), hash_qp=hash_qp)
+        with progress("rendering P4 programs, P4Info and entries", quiet=json_out):
+            doc: dict[str, Any] = render(fab, plan, out, roles=roles_for(fab, role), hash_qp=hash_qp)
         programs, switches = doc["programs"], doc["switches"]
         doc["seconds"] = round(time.perf_counter() - t0, 4)
 

@@ -17,6 +17,8 @@ from fabric.builders import (
     DEFAULT_SERVERS,
 )
 from fabric.cli.common import DEFAULT_DRAW_FILE, JSON_HELP, console, emit_json, err_console
+from fabric.cli.options import at_least, positive
+from fabric.cli.progress import progress
 from fabric.errors import ConfigError
 
 
@@ -48,16 +50,16 @@ def register(app: typer.Typer, groups: dict[str, typer.Typer]) -> None:
     @topo.command("build")
     def build(kind: BuildKind = typer.Argument(..., help="Which builder."),
               out: Path = typer.Option(..., "-o", "--out", help="YAML file to write."),
-              k: int = typer.Option(DEFAULT_FAT_TREE_K, help="fat-tree: switch radix k (even)."),
-              leaves: int = typer.Option(DEFAULT_CLOS_LEAVES, help="clos: number of leaves."),
-              spines: int | None = typer.Option(None, help=f"Number of spines (clos default {DEFAULT_CLOS_SPINES}; rail/dual-plane default: one per uplink; per plane for dual-plane)."),
-              hosts_per_leaf: int = typer.Option(DEFAULT_HOSTS_PER_LEAF, help="clos: hosts per leaf."),
-              uplinks_per_leaf: int | None = typer.Option(None, help="clos/rail: uplinks per leaf (multiple of spines)."),
-              servers: int = typer.Option(DEFAULT_SERVERS, help="rail/dual-plane: servers; multi-site: servers per site of the two-site example."),
-              gpus_per_server: int = typer.Option(DEFAULT_GPUS_PER_SERVER, help="rail/dual-plane: GPUs per server (rails)."),
-              servers_per_su: int | None = typer.Option(None, help="rail/dual-plane: servers per scalable unit."),
-              host_gbps: float = typer.Option(DEFAULT_PORT_GBPS, help="Endpoint port speed, Gb/s."),
-              uplink_gbps: float = typer.Option(DEFAULT_PORT_GBPS, help="Switch uplink speed, Gb/s."),
+              k: int = typer.Option(DEFAULT_FAT_TREE_K, callback=at_least(2), help="fat-tree: switch radix k (even)."),
+              leaves: int = typer.Option(DEFAULT_CLOS_LEAVES, callback=at_least(1), help="clos: number of leaves."),
+              spines: int | None = typer.Option(None, callback=at_least(1), help=f"Number of spines (clos default {DEFAULT_CLOS_SPINES}; rail/dual-plane default: one per uplink; per plane for dual-plane)."),
+              hosts_per_leaf: int = typer.Option(DEFAULT_HOSTS_PER_LEAF, callback=at_least(1), help="clos: hosts per leaf."),
+              uplinks_per_leaf: int | None = typer.Option(None, callback=at_least(1), help="clos/rail: uplinks per leaf (multiple of spines)."),
+              servers: int = typer.Option(DEFAULT_SERVERS, callback=at_least(1), help="rail/dual-plane: servers; multi-site: servers per site of the two-site example."),
+              gpus_per_server: int = typer.Option(DEFAULT_GPUS_PER_SERVER, callback=at_least(1), help="rail/dual-plane: GPUs per server (rails)."),
+              servers_per_su: int | None = typer.Option(None, callback=at_least(1), help="rail/dual-plane: servers per scalable unit."),
+              host_gbps: float = typer.Option(DEFAULT_PORT_GBPS, callback=positive("Gb/s"), help="Endpoint port speed, Gb/s."),
+              uplink_gbps: float = typer.Option(DEFAULT_PORT_GBPS, callback=positive("Gb/s"), help="Switch uplink speed, Gb/s."),
               name: str | None = typer.Option(None, help="Fabric name."),
               json_out: bool = typer.Option(False, "--json", help=JSON_HELP)) -> None:
         """Build a fabric with one of the builders and write it as YAML."""
@@ -80,7 +82,7 @@ def register(app: typer.Typer, groups: dict[str, typer.Typer]) -> None:
                                            port_gbps=host_gbps / 2, uplink_gbps=uplink_gbps, name=name)
             return builders.example_two_site(servers, gpus_per_server)  # multi-site: the demo's two sites
 
-        with err_console.status(f"building {kind.value} ..."):
+        with progress(f"building {kind.value} ...", quiet=json_out):
             fab = _build(kind)
         save_yaml(fab, out)
         s = fab.summary()
@@ -123,7 +125,7 @@ def register(app: typer.Typer, groups: dict[str, typer.Typer]) -> None:
     def import_(src: str = typer.Argument(..., help="File to import (or zoo:<Name> with --from gml)."),
                 from_: ImportFormat = typer.Option(..., "--from", help="Format of the file."),
                 out: Path = typer.Option(..., "-o", "--out", help="Our YAML file to write."),
-                route_factor: float | None = typer.Option(None, help="gml: fibre length / great-circle distance."),
+                route_factor: float | None = typer.Option(None, callback=at_least(1.0), help="gml: fibre length / great-circle distance."),
                 json_out: bool = typer.Option(False, "--json", help=JSON_HELP)) -> None:
         """Import a containerlab or Topology Zoo GML file into our YAML."""
         from fabric.io import load_fabric

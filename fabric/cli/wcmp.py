@@ -8,7 +8,9 @@ from typing import Any
 
 import typer
 
-from fabric.cli.common import DEFAULT_OUT_DIR, JSON_HELP, add_section, console, emit_json, err_console
+from fabric.cli.common import JSON_HELP, add_section, console, emit_json, err_console
+from fabric.cli.options import OUT_DIR_HELP, at_least, non_negative, planner_out, positive
+from fabric.cli.progress import progress
 from fabric.errors import ConfigError
 from fabric.qp_ports import DEFAULT_CANDIDATES
 from fabric.traffic import DEFAULT_COLLECTIVE, DEFAULT_RATE_GBPS
@@ -44,8 +46,6 @@ def _demand(fab: Any, demand: str | None, job: Path | None, rate_gbps: float | N
     j = traffic.load_job(job, fab) if job is not None else None
     kind = demand or (j.collective if j and j.collective else DEFAULT_COLLECTIVE)
     rate = rate_gbps if rate_gbps is not None else (j.rate_gbps if j and j.rate_gbps else DEFAULT_RATE_GBPS)
-    if seed is not None and seed < 0:
-        raise ConfigError(f"must be >= 0, got {seed}", where="--seed")
     sd = seed if seed is not None else (j.seed if j else 0)
     q = qps if qps is not None else (j.qps_per_pair if j else 1)
     if kind not in traffic.KINDS:
@@ -81,23 +81,25 @@ def register(app: typer.Typer, groups: dict[str, typer.Typer]) -> None:
         fabric: str = typer.Argument(..., help=FABRIC_HELP),
         demand: str | None = typer.Option(None, "--demand", help=DEMAND_HELP),
         job: Path | None = typer.Option(None, "--job", help="Job file (YAML): gpus or place, collective, rate."),
-        rate_gbps: float | None = typer.Option(None, "--rate-gbps", help=f"Rate each GPU sends, Gb/s (default {DEFAULT_RATE_GBPS:g})."),
-        qps_per_pair: int | None = typer.Option(None, "--qps-per-pair", help="QPs per communicating pair."),
-        seed: int | None = typer.Option(None, "--seed", help="Seed of the demand generator."),
+        rate_gbps: float | None = typer.Option(None, "--rate-gbps", callback=positive("Gb/s"), help=f"Rate each GPU sends, Gb/s (default {DEFAULT_RATE_GBPS:g})."),
+        qps_per_pair: int | None = typer.Option(None, "--qps-per-pair", callback=at_least(1), help="QPs per communicating pair."),
+        seed: int | None = typer.Option(None, "--seed", callback=non_negative(), help="Seed of the demand generator."),
         fail: list[str] = typer.Option([], "--fail", help="Link(s) to fail (a--b, a--b#key, a:port--b:port); repeat or separate by commas."),
         fail_node: list[str] = typer.Option([], "--fail-node", help="Node(s) whose links all fail; repeat or separate by commas."),
-        max_group: int = typer.Option(DEFAULT_MAX_MEMBERS, "--max-group", help=f"Max members per group (default {DEFAULT_MAX_MEMBERS}, REFERENCE.md)."),
-        max_weight: int = typer.Option(DEFAULT_MAX_GROUP_WEIGHT, "--max-weight", help=f"Max total weight per group (default {DEFAULT_MAX_GROUP_WEIGHT}, SONiC PINS ToR)."),
-        table_size: int = typer.Option(DEFAULT_TABLE_SIZE, "--table-size", help=f"Entries per switch (default {DEFAULT_TABLE_SIZE:,}, Tomahawk-2 class)."),
-        max_groups: int = typer.Option(DEFAULT_MAX_GROUPS, "--max-groups", help=f"Distinct groups per switch (default {DEFAULT_MAX_GROUPS:,}, SONiC PINS)."),
-        theta0: float = typer.Option(DEFAULT_THETA0, "--theta0", help="Initial oversubscription bound of the reduction."),
+        max_group: int = typer.Option(DEFAULT_MAX_MEMBERS, "--max-group", callback=at_least(1), help=f"Max members per group (default {DEFAULT_MAX_MEMBERS}, REFERENCE.md)."),
+        max_weight: int = typer.Option(DEFAULT_MAX_GROUP_WEIGHT, "--max-weight", callback=at_least(1), help=f"Max total weight per group (default {DEFAULT_MAX_GROUP_WEIGHT}, SONiC PINS ToR)."),
+        table_size: int = typer.Option(DEFAULT_TABLE_SIZE, "--table-size", callback=at_least(1), help=f"Entries per switch (default {DEFAULT_TABLE_SIZE:,}, Tomahawk-2 class)."),
+        max_groups: int = typer.Option(DEFAULT_MAX_GROUPS, "--max-groups", callback=at_least(1), help=f"Distinct groups per switch (default {DEFAULT_MAX_GROUPS:,}, SONiC PINS)."),
+        theta0: float = typer.Option(DEFAULT_THETA0, "--theta0", callback=at_least(1.0), help="Initial oversubscription bound of the reduction."),
         solver: SolverKind = typer.Option(SolverKind.auto, "--solver", help="LP solver (auto: GLOP, PDLP when large)."),
-        time_limit: float = typer.Option(DEFAULT_LP_TIME_LIMIT_S, "--time-limit", help="LP time limit per component, s."),
+        time_limit: float = typer.Option(DEFAULT_LP_TIME_LIMIT_S, "--time-limit", callback=positive("s"), help="LP time limit per component, s."),
         no_balance: bool = typer.Option(False, "--no-balance", help="Skip the phase that keeps splits close to ECMP."),
-        max_mlu: float | None = typer.Option(None, "--max-mlu", help="Exit 1 when the WCMP MLU exceeds this."),
-        out: Path = typer.Option(DEFAULT_OUT_DIR, "--out", help="Folder for the plan and the PNG."),
-        plan_path: Path | None = typer.Option(None, "--plan", help="Plan file to add the section to (default OUT/plan.json)."),
-        png: bool = typer.Option(True, "--png/--no-png", help="Write OUT/wcmp-util.png."),
+        max_mlu: float | None = typer.Option(None, "--max-mlu", callback=positive(), help="Exit 1 when the WCMP MLU exceeds this."),
+        out: Path | None = typer.Option(None, "-o", "--out", help="Plan file to write (*.json; default: the --plan "
+                                        "file, else OUT_DIR/plan.json)."),
+        out_dir: Path | None = typer.Option(None, "--out-dir", help=OUT_DIR_HELP + " The PNG goes here."),
+        plan_path: Path | None = typer.Option(None, "--plan", help="Plan file to add the section to (default OUT_DIR/plan.json)."),
+        png: bool = typer.Option(True, "--png/--no-png", help="Write OUT_DIR/wcmp-util.png."),
         json_out: bool = typer.Option(False, "--json", help=JSON_HELP),
     ) -> None:
         """Optimal ECMP/WCMP weights: LP min-MLU, integer WCMP groups within switch limits, ECMP baseline."""
@@ -105,6 +107,7 @@ def register(app: typer.Typer, groups: dict[str, typer.Typer]) -> None:
         from fabric.wcmp import WcmpPlanner
         from fabric.wcmp.report import plot_utilisation, wcmp_table
 
+        out, folder = planner_out(out, out_dir, "plan wcmp")
         fab = load_fabric(fabric)
         fail = [x.strip() for item in fail for x in item.split(",") if x.strip()]
         fail_node = [x.strip() for item in fail_node for x in item.split(",") if x.strip()]
@@ -112,10 +115,11 @@ def register(app: typer.Typer, groups: dict[str, typer.Typer]) -> None:
         limits = _limits(max_group, max_weight, table_size, max_groups, theta0)
         planner = WcmpPlanner(fab, dem, limits=limits, solver=solver.value, time_limit_s=time_limit,
                               balance=not no_balance)
-        with err_console.status("solving the min-MLU LP and WCMP groups"):
+        with progress("solving the min-MLU LP and WCMP groups", quiet=json_out) as p:
             res = planner.solve()
             base = res
             if fail or fail_node:
+                p.update("recomputing after the failure")
                 res = planner.fail(fail, fail_node)
         summary = res.summary()
         summary["groups"] = res.groups
@@ -123,11 +127,11 @@ def register(app: typer.Typer, groups: dict[str, typer.Typer]) -> None:
             summary["baseline"] = {"mlu_lp": base.mlu_lp, "mlu_wcmp": base.mlu_wcmp, "mlu_ecmp": base.mlu_ecmp,
                                    "seconds_total": base.seconds_total}
             summary["recompute_seconds"] = res.seconds_total
-        ppath = plan_path or out / "plan.json"
-        add_section(ppath, res.section(), fab)
+        ppath = out or plan_path or folder / "plan.json"  # written; read from --plan when given
+        add_section(ppath, res.section(), fab, read_from=plan_path)
         summary["plan"] = str(ppath)
         if png:
-            img = out / "wcmp-util.png"
+            img = folder / "wcmp-util.png"
             plot_utilisation(res, img)
             summary["png"] = str(img)
         if json_out:
@@ -151,14 +155,16 @@ def register(app: typer.Typer, groups: dict[str, typer.Typer]) -> None:
         job: Path = typer.Option(..., "--job", help="Job file (YAML): gpus or place, collective, rate, qps_per_pair."),
         hash_kind: HashKind = typer.Option(HashKind.crc32, "--hash", help="Switch hash function."),
         demand: str | None = typer.Option(None, "--demand", help=DEMAND_HELP),
-        rate_gbps: float | None = typer.Option(None, "--rate-gbps", help="Rate each GPU sends, Gb/s."),
-        qps_per_pair: int | None = typer.Option(None, "--qps-per-pair", help="QPs per communicating pair."),
-        seed: int | None = typer.Option(None, "--seed", help="Seed of the random ports and of the hash seeds."),
+        rate_gbps: float | None = typer.Option(None, "--rate-gbps", callback=positive("Gb/s"), help="Rate each GPU sends, Gb/s."),
+        qps_per_pair: int | None = typer.Option(None, "--qps-per-pair", callback=at_least(1), help="QPs per communicating pair."),
+        seed: int | None = typer.Option(None, "--seed", callback=non_negative(), help="Seed of the random ports and of the hash seeds."),
         polarize: bool = typer.Option(False, "--polarize", help="Same hash seed on every switch (polarisation)."),
         hash_qp: bool = typer.Option(False, "--hash-qp", help="CRC32 also hashes the destination QP (as Meta does)."),
-        candidates: int = typer.Option(DEFAULT_CANDIDATES, "--candidates", help="Source ports tried per QP when placing."),
-        out: Path = typer.Option(DEFAULT_OUT_DIR, "--out", help="Folder for the plan."),
-        plan_path: Path | None = typer.Option(None, "--plan", help="Plan file (default OUT/plan.json). Its wcmp "
+        candidates: int = typer.Option(DEFAULT_CANDIDATES, "--candidates", callback=at_least(1), help="Source ports tried per QP when placing."),
+        out: Path | None = typer.Option(None, "-o", "--out", help="Plan file to write (*.json; default: the --plan "
+                                        "file, else OUT_DIR/plan.json)."),
+        out_dir: Path | None = typer.Option(None, "--out-dir", help=OUT_DIR_HELP + " The default plan goes here."),
+        plan_path: Path | None = typer.Option(None, "--plan", help="Plan file (default OUT_DIR/plan.json). Its wcmp "
                                               "section's groups are used when it has one."),
         json_out: bool = typer.Option(False, "--json", help=JSON_HELP),
     ) -> None:
@@ -170,14 +176,16 @@ def register(app: typer.Typer, groups: dict[str, typer.Typer]) -> None:
         from fabric.qp_ports import place_ports
         from fabric.wcmp import WcmpPlanner, fail_fabric
 
+        out, folder = planner_out(out, out_dir, "plan ports")
         fab = load_fabric(fabric)
         dem = _demand(fab, demand, job, rate_gbps, seed, qps_per_pair)
-        ppath = plan_path or out / "plan.json"
-        existing = Plan.load(ppath) if ppath.exists() else None
+        ppath = out or plan_path or folder / "plan.json"  # written; read from --plan when given
+        source = plan_path or ppath
+        existing = Plan.load(source) if source.exists() else None
         if existing is not None:
             existing.check_fabric(fab)
         cfg = HashConfig(kind=hash_kind.value, seed=seed or 0, polarize=polarize, use_qp=hash_qp)
-        with err_console.status("placing source ports"):
+        with progress("placing source ports", quiet=json_out):
             if existing is not None and existing.wcmp is not None:
                 groups_from = "plan"
                 groups = existing.wcmp.group_dicts()
@@ -187,7 +195,7 @@ def register(app: typer.Typer, groups: dict[str, typer.Typer]) -> None:
                 groups_from = "solved"
                 groups, on = WcmpPlanner(fab, dem).solve().groups, fab
             pr = place_ports(on, dem, groups, cfg, candidates=candidates, seed=seed or 0)
-        add_section(ppath, pr.section(), fab)
+        add_section(ppath, pr.section(), fab, read_from=plan_path)
         summary = pr.summary()
         summary["groups_from"] = groups_from
         summary["plan"] = str(ppath)

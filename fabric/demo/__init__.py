@@ -62,14 +62,20 @@ def stages() -> list[tuple[str, str, Callable[[DemoContext], None]]]:
     return out
 
 
-def run_demo(out_dir: Path, console: Console) -> DemoContext:
+def run_demo(out_dir: Path, console: Console, *, show_progress: bool = False) -> DemoContext:
+    """Run every stage; ``show_progress``: a transient spinner on stderr per stage (the CLI passes
+    :func:`fabric.cli.progress.shown`: on a terminal, not with ``--json``)."""
+    from fabric.cli.progress import progress
+
     ctx = DemoContext(out_dir=out_dir, console=console, plan=Plan(created_unix=round(time.time(), 3)))
     out_dir.mkdir(parents=True, exist_ok=True)
-    for _name, title, fn in stages():
+    todo = stages()
+    for i, (_name, title, fn) in enumerate(todo):
         console.rule(f"[bold]{title}")
         t0 = time.perf_counter()
         try:
-            fn(ctx)
+            with progress(f"stage {i + 1}/{len(todo)}: {title}", quiet=not show_progress):
+                fn(ctx)
             console.print(f"[green]done[/] in {time.perf_counter() - t0:.2f} s")
         except StageSkipped as why:
             console.print(f"[yellow]skipped[/]: {why}")
