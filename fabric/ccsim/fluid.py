@@ -47,11 +47,14 @@ from numba import njit, prange
 #: Layout of one parameter row (the kernel's input); names are the FluidParams fields below.
 PARAM_NAMES = ("line_rate_Bps", "capacity_Bps", "kmin_bytes", "kmax_bytes", "pmax", "g", "alpha_timer_s",
                "cnp_interval_s", "rate_timer_s", "byte_counter_bytes", "fast_recovery_steps", "rai_Bps",
-               "min_rate_Bps", "feedback_delay_s", "packet_bytes", "dt_s", "t_end_s", "rhai_Bps")
+               "min_rate_Bps", "feedback_delay_s", "packet_bytes", "dt_s", "t_end_s", "rhai_Bps",
+               "clamp_tgt", "clamp_tgt_after_time_inc", "initial_alpha", "gd_scale", "max_cut",
+               "rate_reduce_s", "rate_first_cnp_Bps")
 # indices into a parameter row (entry ``P_<NAME>`` is ``name``); numba compiles them in as constants
 (P_LINE_RATE_BPS, P_CAPACITY_BPS, P_KMIN_BYTES, P_KMAX_BYTES, P_PMAX, P_G, P_ALPHA_TIMER_S, P_CNP_INTERVAL_S,
  P_RATE_TIMER_S, P_BYTE_COUNTER_BYTES, P_FAST_RECOVERY_STEPS, P_RAI_BPS, P_MIN_RATE_BPS, P_FEEDBACK_DELAY_S,
- P_PACKET_BYTES, P_DT_S, P_T_END_S, P_RHAI_BPS, N_PARAMS) = range(19)
+ P_PACKET_BYTES, P_DT_S, P_T_END_S, P_RHAI_BPS, P_CLAMP_TGT, P_CLAMP_TGT_AFTER_TIME_INC, P_INITIAL_ALPHA,
+ P_GD_SCALE, P_MAX_CUT, P_RATE_REDUCE_S, P_RATE_FIRST_CNP_BPS, N_PARAMS) = range(26)
 assert len(PARAM_NAMES) == N_PARAMS and all(globals()["P_" + n.upper()] == i for i, n in enumerate(PARAM_NAMES))
 
 
@@ -77,6 +80,14 @@ class FluidParams:
     dt_s: float = 0.2e-6
     t_end_s: float = 0.02
     rhai_Bps: float = 4000e6 / 8      # 10 x R_AI (the NVIDIA ratio; the paper gives no value)
+    # ConnectX firmware RP knobs (fabric.cc.Profile); defaults are the paper's RP
+    clamp_tgt: float = 1.0            # clamp_tgt_rate: R_T <- R_C on every cut
+    clamp_tgt_after_time_inc: float = 1.0
+    initial_alpha: float = 1.0        # initial_alpha_value / 1024
+    gd_scale: float = 0.5             # 2^(10 - rpg_gd): a cut is R_C x min(alpha x gd_scale, max_cut)
+    max_cut: float = 0.5              # 1 - rpg_min_dec_fac / 100
+    rate_reduce_s: float = 0.0        # rate_reduce_monitor_period: at most one cut per max(tau, this)
+    rate_first_cnp_Bps: float = 0.0   # rate_to_set_on_first_cnp (0: off)
 
     def row(self) -> np.ndarray:
         return np.array([getattr(self, n) for n in PARAM_NAMES], dtype=np.float64)
@@ -91,7 +102,13 @@ class FluidParams:
                     rate_timer_s=dcqcn["rate_increase_timer_us"] * 1e-6,
                     byte_counter_bytes=dcqcn["byte_counter_bytes"],
                     fast_recovery_steps=dcqcn["fast_recovery_steps"], rai_Bps=dcqcn["rai_mbps"] * 1e6 / 8,
-                    min_rate_Bps=dcqcn["min_rate_mbps"] * 1e6 / 8, rhai_Bps=dcqcn["rhai_mbps"] * 1e6 / 8)
+                    min_rate_Bps=dcqcn["min_rate_mbps"] * 1e6 / 8, rhai_Bps=dcqcn["rhai_mbps"] * 1e6 / 8,
+                    clamp_tgt=float(bool(dcqcn.get("clamp_tgt_rate", True))),
+                    clamp_tgt_after_time_inc=float(bool(dcqcn.get("clamp_tgt_rate_after_time_inc", True))),
+                    initial_alpha=dcqcn.get("initial_alpha", 1.0), gd_scale=2.0 ** (10 - dcqcn.get("rpg_gd", 11)),
+                    max_cut=dcqcn.get("max_cut_fraction", 0.5),
+                    rate_reduce_s=dcqcn.get("rate_reduce_period_us", 0.0) * 1e-6,
+                    rate_first_cnp_Bps=dcqcn.get("rate_to_set_on_first_cnp_mbps", 0.0) * 1e6 / 8)
         base.update(kw)
         return cls(**base)
 
@@ -156,6 +173,13 @@ def _simulate(prm: np.ndarray, init_rates_Bps: np.ndarray, record_every: int,
     bc_bytes, fsteps = prm[P_BYTE_COUNTER_BYTES], prm[P_FAST_RECOVERY_STEPS]
     rai_B, rmin_B, rhai_B = prm[P_RAI_BPS], prm[P_MIN_RATE_BPS], prm[P_RHAI_BPS]
     delay, pkt, dt, t_end = prm[P_FEEDBACK_DELAY_S], prm[P_PACKET_BYTES], prm[P_DT_S], prm[P_T_END_S]
+    clamp_tgt, clamp_ti = prm[P_CLAMP_TGT] > 0.5, prm[P_CLAMP_TGT_AFTER_TIME_INC]
+    gd_scale, max_cut = prm[P_GD_SCALE], prm[P_MAX_CUT]
+    tau = max(tau, prm[P_RATE_REDUCE_S])     # cuts come at most once per CNP interval and RP period
+    # fraction of alpha periods that can see a CNP: all when the alpha period spans a cut interval,
+    # tau'/tau of them when CNPs are sparser than alpha updates (firmware: 1 µs alpha, 4 µs CNPs)
+    a_frac = min(1.0, tau_a / tau)
+    rfirst = prm[P_RATE_FIRST_CNP_BPS] / pkt
     n = init_rates_Bps.shape[0]
     steps = int(t_end / dt + 0.5)
     d = max(1, int(delay / dt + 0.5))
@@ -168,7 +192,8 @@ def _simulate(prm: np.ndarray, init_rates_Bps: np.ndarray, record_every: int,
     B = bc_bytes / pkt
     rc = np.empty(n)
     rt = np.empty(n)
-    al = np.ones(n)
+    al = np.full(n, prm[P_INITIAL_ALPHA])
+    seen = np.zeros(n)   # 1 once flow i saw a mark (its first CNP)
     ks = np.zeros(n)     # mean-field count of the lagging stage counter since the last cut
     for i in range(n):
         rc[i] = min(Rline, max(Rmin, init_rates_Bps[i] / pkt))
@@ -188,6 +213,11 @@ def _simulate(prm: np.ndarray, init_rates_Bps: np.ndarray, record_every: int,
         total = 0.0
         for i in range(n):
             rd = hist_r[slot, i]         # R_C(t − τ*)
+            if pd > 0.0 and seen[i] == 0.0:
+                seen[i] = 1.0
+                if rfirst > 0.0:         # rate_to_set_on_first_cnp: current and target rate
+                    rc[i] = min(Rline, max(Rmin, rfirst))
+                    rt[i] = rc[i]
             # increase stages (DCQCN RP): byte-counter stage >= F after F·B unmarked packets, timer
             # stage >= F after F·T·R_C unmarked packets; fast recovery below F on both, additive
             # increase at F on one, hyper increase at F on both
@@ -198,6 +228,8 @@ def _simulate(prm: np.ndarray, init_rates_Bps: np.ndarray, record_every: int,
                 ev_t = 1.0 / t_rate if t_rate * rd > 0.0 else 0.0
                 p_b = 1.0
                 p_t = 1.0
+                p_b1 = 1.0
+                p_t1 = 1.0
             elif mid:                    # same values as _pow1m/_event_rate, one log1p per step
                 cut = -math.expm1(tau * rd * lp)
                 amark = -math.expm1(tau_a * rd * lp)
@@ -205,6 +237,8 @@ def _simulate(prm: np.ndarray, init_rates_Bps: np.ndarray, record_every: int,
                 ev_t = rd * _event_rate_lp(pd, lp, t_rate * rd)
                 p_b = math.exp(fsteps * B * lp)
                 p_t = math.exp(fsteps * t_rate * rd * lp)
+                p_b1 = math.exp(B * lp)
+                p_t1 = math.exp(t_rate * rd * lp)
             else:
                 cut = 1.0 - _pow1m(pd, tau * rd)
                 amark = 1.0 - _pow1m(pd, tau_a * rd)
@@ -212,14 +246,22 @@ def _simulate(prm: np.ndarray, init_rates_Bps: np.ndarray, record_every: int,
                 ev_t = rd * _event_rate(pd, t_rate * rd)
                 p_b = _pow1m(pd, fsteps * B)
                 p_t = _pow1m(pd, fsteps * t_rate * rd)
+                p_b1 = _pow1m(pd, B)
+                p_t1 = _pow1m(pd, t_rate * rd)
+            if tau_a < tau:
+                amark = a_frac * cut
+            # the target follows the current rate on a cut with clamp_tgt_rate, else only when an
+            # increase came since the last cut: a byte-counter step (B unmarked packets, P = (1-p)^B)
+            # or, with clamp_tgt_rate_after_time_inc, a timer step ((1-p)^(T·R_C))
+            p_clamp = 1.0 if clamp_tgt else 1.0 - (1.0 - p_b1) * (1.0 - clamp_ti * p_t1)
             p_hi = min(p_b, p_t)
             p_ai = max(p_b, p_t) - p_hi
             m_pk = max(B, t_rate * rd)   # packets per step of the lagging counter
             hyper = max(1.0, ks[i] - fsteps + 1.0)
             inc = Rai * p_ai + Rhai * hyper * p_hi
             dal = g / tau_a * (amark - al[i])
-            drt = -(rt[i] - rc[i]) / tau * cut + inc * (ev_b + ev_t)
-            drc = -rc[i] * al[i] / (2.0 * tau) * cut + (rt[i] - rc[i]) / 2.0 * (ev_b + ev_t)
+            drt = -(rt[i] - rc[i]) / tau * cut * p_clamp + inc * (ev_b + ev_t)
+            drc = -rc[i] * min(al[i] * gd_scale, max_cut) / tau * cut + (rt[i] - rc[i]) / 2.0 * (ev_b + ev_t)
             dks = (rd / m_pk if m_pk > 0.0 else 0.0) - ks[i] * cut / tau
             al[i] = min(1.0, max(0.0, al[i] + dal * dt))
             rt[i] = min(Rline, max(Rmin, rt[i] + drt * dt))

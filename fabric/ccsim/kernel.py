@@ -26,7 +26,8 @@ from numba import njit
 from fabric.ccsim.eventheap import H_LEN, H_OVERFLOW, N_HEAP_COUNTERS, N_HI, pop, push
 
 # event kinds
-EV_START, EV_SEND, EV_TXDONE, EV_ARRIVE, EV_PFC, EV_CNP, EV_ALPHA, EV_RATE, EV_ACK, EV_SAMPLE, EV_LOSS = range(11)
+(EV_START, EV_SEND, EV_TXDONE, EV_ARRIVE, EV_PFC, EV_CNP, EV_ALPHA, EV_RATE, EV_ACK, EV_SAMPLE, EV_LOSS,
+ EV_CUT) = range(12)
 # congestion control
 CC_NONE, CC_DCQCN, CC_DCTCP, CC_HPCC = 0, 1, 2, 3
 CC_KINDS = {"none": CC_NONE, "dcqcn": CC_DCQCN, "dctcp": CC_DCTCP, "hpcc": CC_HPCC}
@@ -36,12 +37,14 @@ CC_KINDS = {"none": CC_NONE, "dcqcn": CC_DCQCN, "dctcp": CC_DCTCP, "hpcc": CC_HP
  CFG_FAST_RECOVERY_STEPS, CFG_RAI_BPS, CFG_RHAI_BPS, CFG_MIN_RATE_BPS, CFG_CNP_INTERVAL_S, CFG_DCTCP_G,
  CFG_HPCC_ETA, CFG_HPCC_MAX_STAGE, CFG_HPCC_W_AI_BYTES, CFG_BASE_RTT_S, CFG_SAMPLE_DT_S, CFG_T_END_S, CFG_SEED,
  CFG_NIC_QUEUE_PKTS, CFG_MTU_BYTES, CFG_DYN_ALPHA, CFG_ALPHA_FIRST, CFG_MAX_CUT, CFG_MARK_DEQUEUE,
- N_CFG) = range(27)
+ CFG_CLAMP_TGT, CFG_CLAMP_TGT_AFTER_TIME_INC, CFG_RATE_FIRST_CNP_BPS, CFG_INITIAL_ALPHA, CFG_GD_SCALE,
+ CFG_RATE_REDUCE_S, CFG_RELEASE_AT_LINE, N_CFG) = range(34)
 #: cfg vector layout: entry ``CFG_<NAME>`` is ``name`` (the keys of ``build_network``'s ``params``)
 CFG = ("cc", "pfc", "ecn", "g", "alpha_timer_s", "rate_timer_s", "byte_counter_bytes", "fast_recovery_steps",
        "rai_Bps", "rhai_Bps", "min_rate_Bps", "cnp_interval_s", "dctcp_g", "hpcc_eta", "hpcc_max_stage",
        "hpcc_w_ai_bytes", "base_rtt_s", "sample_dt_s", "t_end_s", "seed", "nic_queue_pkts", "mtu_bytes",
-       "dyn_alpha", "alpha_first", "max_cut", "mark_dequeue")
+       "dyn_alpha", "alpha_first", "max_cut", "mark_dequeue", "clamp_tgt", "clamp_tgt_after_time_inc",
+       "rate_first_cnp_Bps", "initial_alpha", "gd_scale", "rate_reduce_s", "release_at_line")
 CI = {n: i for i, n in enumerate(CFG)}
 
 # stats vector indices
@@ -104,6 +107,15 @@ def run_kernel(cfg, dl_src, dl_dst, dl_rate, dl_prop, dl_kmin, dl_kmax, dl_pmax,
     alpha_first = cfg[CFG_ALPHA_FIRST] > 0.5
     max_cut = cfg[CFG_MAX_CUT]
     mark_deq = cfg[CFG_MARK_DEQUEUE] > 0.5     # ECN-mark at egress dequeue (queue left behind) instead of enqueue
+    # ConnectX firmware RP knobs (fabric.cc.Profile): target clamping, first-CNP rate and alpha,
+    # rpg_gd as the alpha multiplier 2^(10 - rpg_gd), cut coalescing period, limiter release
+    clamp_tgt = cfg[CFG_CLAMP_TGT] > 0.5
+    clamp_ti = cfg[CFG_CLAMP_TGT_AFTER_TIME_INC] > 0.5
+    rate_first = cfg[CFG_RATE_FIRST_CNP_BPS]
+    alpha0 = cfg[CFG_INITIAL_ALPHA]
+    gd_scale = cfg[CFG_GD_SCALE]
+    rr_period = cfg[CFG_RATE_REDUCE_S]
+    release = cfg[CFG_RELEASE_AT_LINE] > 0.5
     window_cc = cc == CC_DCTCP or cc == CC_HPCC  # window-based senders (ACK-clocked)
     n_dl = dl_src.shape[0]
     n_fl = fl_size.shape[0]
@@ -159,6 +171,10 @@ def run_kernel(cfg, dl_src, dl_dst, dl_rate, dl_prop, dl_kmin, dl_kmax, dl_pmax,
     cnp_seen = np.zeros(n_fl, dtype=np.int64)
     epoch = np.zeros(n_fl, dtype=np.int64)
     last_cnp = np.full(n_fl, -1.0)
+    limited = np.zeros(n_fl, dtype=np.int64)      # 1 once a CNP came, 0 again after a release at line rate
+    last_cut = np.full(n_fl, -1.0)
+    cut_pending = np.zeros(n_fl, dtype=np.int64)  # a coalesced cut is scheduled (EV_CUT)
+    alpha_run = np.zeros(n_fl, dtype=np.int64)    # the alpha timer is running
     # per flow: window senders (DCTCP, HPCC)
     cwnd = np.zeros(n_fl)
     wc = np.zeros(n_fl)
@@ -221,6 +237,8 @@ def run_kernel(cfg, dl_src, dl_dst, dl_rate, dl_prop, dl_kmin, dl_kmax, dl_pmax,
         rc[f] = 0.5 * (rt[f] + rc[f])
         if rc[f] > fl_line[f]:
             rc[f] = fl_line[f]
+        if release and rc[f] >= fl_line[f] * (1.0 - 1e-9) and rt[f] >= fl_line[f] * (1.0 - 1e-9):
+            limited[f] = 0                         # back at line rate: the rate limiter is released
 
 
     # ---- event handlers
@@ -371,7 +389,8 @@ def run_kernel(cfg, dl_src, dl_dst, dl_rate, dl_prop, dl_kmin, dl_kmax, dl_pmax,
         return qq // 2
 
     def _on_start(f, t):
-        """EV_START (a = flow): line rate, initial window of one BDP; DCQCN timers start."""
+        """EV_START (a = flow): line rate, initial window of one BDP; the DCQCN rate timer starts (alpha
+        is set, and its timer started, by the first CNP)."""
         active[f] = 1
         rc[f] = fl_line[f]
         rt[f] = fl_line[f]
@@ -381,33 +400,71 @@ def run_kernel(cfg, dl_src, dl_dst, dl_rate, dl_prop, dl_kmin, dl_kmax, dl_pmax,
         wc[f] = cwnd[f]
         _schedule(t, EV_SEND, f, 0, 0.0)
         if cc == CC_DCQCN:
-            _schedule(t + alpha_timer, EV_ALPHA, f, 0, 0.0)
             _schedule(t + rate_timer, EV_RATE, f, 0, 0.0)
 
-    def _on_cnp(f, t):
-        """EV_CNP (a = flow): DCQCN rate cut; the rate-increase stages restart (a new timer epoch)."""
-        rt[f] = rc[f]
-        if alpha_first:    # firmware: alpha already counts this CNP when the rate is cut
-            alpha[f] = (1.0 - g) * alpha[f] + g
-            rc[f] = max(rmin, rc[f] * (1.0 - min(alpha[f] / 2.0, max_cut)))
-        else:                             # DCQCN paper: cut with the old alpha, then update it
-            rc[f] = max(rmin, rc[f] * (1.0 - min(alpha[f] / 2.0, max_cut)))
-            alpha[f] = (1.0 - g) * alpha[f] + g
+    def _restart_increase(f, t):
+        """After a cut: the rate-increase stages restart (a new timer epoch)."""
         cnp_seen[f] = 1
         bc[f] = 0
         tc[f] = 0
         bsince[f] = 0.0
         epoch[f] += 1
+        last_cut[f] = t
         if finish[f] < 0:
             _schedule(t + rate_timer, EV_RATE, f, epoch[f], 0.0)
 
+    def _cut(f, t):
+        """One DCQCN rate cut. The target becomes the current rate if clamp_tgt_rate is set, or the rate
+        was raised since the last cut by the byte counter, or by the timer with
+        clamp_tgt_rate_after_time_inc; otherwise it keeps the rate from before the cuts."""
+        if clamp_tgt or bc[f] > 0 or (clamp_ti and tc[f] > 0):
+            rt[f] = rc[f]
+        rc[f] = max(rmin, rc[f] * (1.0 - min(alpha[f] * gd_scale, max_cut)))
+        if not alpha_first:               # DCQCN paper: cut with the old alpha, then update it
+            alpha[f] = (1.0 - g) * alpha[f] + g
+        _restart_increase(f, t)
+
+    def _on_cnp(f, t):
+        """EV_CNP (a = flow): the first CNP of a rate-limited episode sets alpha (initial_alpha_value), starts
+        the alpha timer and sets rate_to_set_on_first_cnp when given, else cuts; later CNPs cut at most
+        once per rate_reduce_monitor_period (those in between coalesce into one cut at its end)."""
+        first = limited[f] == 0
+        if first:
+            limited[f] = 1
+            alpha[f] = alpha0
+            if alpha_run[f] == 0:
+                alpha_run[f] = 1
+                _schedule(t + alpha_timer, EV_ALPHA, f, 0, 0.0)
+            if rate_first > 0.0:
+                rc[f] = min(rate_first, fl_line[f])
+                rt[f] = rc[f]
+                _restart_increase(f, t)
+                return
+        elif alpha_first:                 # firmware: alpha already counts this CNP when the rate is cut
+            alpha[f] = (1.0 - g) * alpha[f] + g
+        cnp_seen[f] = 1
+        if first or t - last_cut[f] >= rr_period * (1.0 - 1e-9):
+            _cut(f, t)
+        elif cut_pending[f] == 0:
+            cut_pending[f] = 1
+            _schedule(last_cut[f] + rr_period, EV_CUT, f, 0, 0.0)
+
+    def _on_cut(f, t):
+        """EV_CUT (a = flow): the coalesced cut of the CNPs that came within one rate-reduce period."""
+        cut_pending[f] = 0
+        if finish[f] < 0 and limited[f] == 1:
+            _cut(f, t)
+
     def _on_alpha(f, t):
-        """EV_ALPHA (a = flow): DCQCN alpha decays when no CNP came in the last period."""
+        """EV_ALPHA (a = flow): DCQCN alpha decays when no CNP came in the last period; the timer stops when
+        the flow is done or its rate limiter is released."""
         if cnp_seen[f] == 0:
             alpha[f] = (1.0 - g) * alpha[f]
         cnp_seen[f] = 0
-        if finish[f] < 0 and sent[f] < fl_size[f] - 1e-9:
+        if limited[f] == 1 and finish[f] < 0 and sent[f] < fl_size[f] - 1e-9:
             _schedule(t + alpha_timer, EV_ALPHA, f, 0, 0.0)
+        else:
+            alpha_run[f] = 0
 
     def _on_rate(f, timer_epoch, t):
         """EV_RATE (a = flow, b = timer epoch): DCQCN timer increase, unless a CNP restarted the timer since."""
@@ -573,6 +630,8 @@ def run_kernel(cfg, dl_src, dl_dst, dl_rate, dl_prop, dl_kmin, dl_kmax, dl_pmax,
             _on_alpha(a, t)
         elif kind == EV_RATE:
             _on_rate(a, b, t)
+        elif kind == EV_CUT:
+            _on_cut(a, t)
         elif kind == EV_ACK:
             _on_ack(a, b, x, t)
         elif kind == EV_LOSS:

@@ -225,6 +225,7 @@ def build_network(fabric: Fabric, flows: list[Flow], cfg: PacketConfig, plan: di
         "nic_queue_pkts": cfg.nic_queue_pkts, "mtu_bytes": cfg.mtu_bytes, "dyn_alpha": cfg.dyn_alpha,
         "alpha_first": float(dcqcn.get("alpha_update_before_cut", False)),
         "max_cut": dcqcn.get("max_cut_fraction", 0.5), "mark_dequeue": float(cfg.ecn_mark_at == "dequeue"),
+        **firmware_cfg(dcqcn),
     }
     del scale
     cfgv = K.cfg_vector(vals)
@@ -235,6 +236,25 @@ def build_network(fabric: Fabric, flows: list[Flow], cfg: PacketConfig, plan: di
         fl_path=np.array(path, np.int64), fl_rev=np.array(rev), fl_line=np.array(line),
         fl_cls=np.array(cls, np.int64),
     ), dict(dl_names=dl_names, ideal=np.array(ideal), params=vals, dcqcn=dcqcn)
+
+
+def firmware_cfg(dcqcn: dict[str, Any]) -> dict[str, float]:
+    """The kernel's ConnectX firmware RP entries from a ``dcqcn`` dict (:func:`fabric.cc.dcqcn_params`);
+    a key that is absent (a plan written before it existed) takes the DCQCN paper's RP behaviour."""
+    for k in ("rate_reduce_period_us", "rpg_gd", "initial_alpha", "rate_to_set_on_first_cnp_mbps"):
+        v = dcqcn.get(k)
+        if v is not None and not (isinstance(v, int | float) and math.isfinite(v) and v >= 0):
+            raise ConfigError(f"dcqcn {k} must be a number >= 0, got {v!r}")
+    gd = dcqcn.get("rpg_gd", 11)
+    a0 = dcqcn.get("initial_alpha", 1.0)
+    if not 0.0 < a0 <= 1.0:
+        raise ConfigError(f"dcqcn initial_alpha must be in (0, 1], got {a0!r}")
+    return {"clamp_tgt": float(bool(dcqcn.get("clamp_tgt_rate", True))),
+            "clamp_tgt_after_time_inc": float(bool(dcqcn.get("clamp_tgt_rate_after_time_inc", True))),
+            "rate_first_cnp_Bps": dcqcn.get("rate_to_set_on_first_cnp_mbps", 0.0) * 1e6 / 8,
+            "initial_alpha": a0, "gd_scale": 2.0 ** (10 - gd),
+            "rate_reduce_s": dcqcn.get("rate_reduce_period_us", dcqcn.get("cnp_interval_us", 0.0)) * 1e-6,
+            "release_at_line": float(bool(dcqcn.get("release_at_line_rate", False)))}
 
 
 def simulate(fabric: Fabric, flows: list[Flow] | Any, cfg: PacketConfig | None = None,
