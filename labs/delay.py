@@ -208,7 +208,10 @@ def backend_for(name: str, lab: DelayHost) -> DelayBackend:
 
 
 def kernel_has_netem(name: str) -> bool:
-    """Probe for sch_netem in a scratch namespace ``name`` (carrying the lab's prefix), removed at once."""
+    """Probe for sch_netem in a scratch namespace ``name`` (carrying the lab's prefix), removed at once.
+    One left by a run killed during its probe (before any state file existed) is ours and removed first:
+    the caller holds the lab's build lock, and no node's namespace has an ``@`` in its name."""
+    netns.remove_netns(name)
     ns_ = netns.Namespace.create(name)
     try:
         return ns_.try_netem("lo")

@@ -49,7 +49,7 @@ from labs.constants import (
 from labs.delay import DelayBackend, kernel_has_netem
 from labs.linkops import LinkOps, state_path
 from labs.nodes import LinkHandle, Node
-from labs.routing import Layout, check_lab_name, layout, ns_name, relay_ns_name
+from labs.routing import Layout, check_lab_name, layout, netem_probe_ns_name, ns_name, relay_ns_name
 from labs.teardown import build_lock, pid_alive, refuse_or_clean, teardown
 from labs.teardown import running_labs as _running_labs
 
@@ -293,7 +293,7 @@ class Lab:
             return False, "none"
         if self.delay_backend == "relay":
             return True, "relay"
-        has_netem = kernel_has_netem(self.prefix + "@netem-probe")
+        has_netem = kernel_has_netem(netem_probe_ns_name(self.prefix))
         if self.delay_backend == "netem":
             if not has_netem:
                 raise LabError("delay backend 'netem' asked for, but this kernel has no sch_netem "
@@ -345,7 +345,16 @@ class Lab:
         if not self.state:
             p = state_path(self.name, self.state_dir)
             if not p.exists():
-                raise LabError(f"no lab named {self.name!r} (no state file {p})")
+                # a run killed before it wrote its state file can only have left its netem probe (ours by
+                # name: no node's namespace has an '@') and its lock file
+                probe = netem_probe_ns_name(self.prefix)
+                lock = self.state_dir / f"{self.name}.lock"
+                if not os.path.lexists(netns.netns_path(probe)) and not lock.exists():
+                    raise LabError(f"no lab named {self.name!r} (no state file {p})")
+                with build_lock(self.ops):
+                    removed = int(netns.remove_netns(probe))
+                    lock.unlink(missing_ok=True)
+                return {"namespaces_removed": removed, "processes_killed": 0}
             self.state = json.loads(p.read_text())
         with build_lock(self.ops):
             res, self.timings["down_s"] = teardown(self.ops)

@@ -64,6 +64,11 @@ def relay_ns_name(prefix: str) -> str:
     return prefix + "@relay"
 
 
+def netem_probe_ns_name(prefix: str) -> str:
+    """The scratch namespace ``up`` probes the kernel for sch_netem in (``@``: never a node's)."""
+    return prefix + "@netem-probe"
+
+
 def ifname_for(port: str, used: set[str], n: int) -> str:
     """The fabric's port name if the kernel accepts it, otherwise ``pN``."""
     name = port if _IFNAME_OK.fullmatch(port) and port != "lo" else f"p{n}"

@@ -64,8 +64,12 @@ def register(app: typer.Typer, groups: dict[str, typer.Typer]) -> None:
             lb = Lab(fab, p, name=name, rate_scale=rate_scale, delay_scale=delay_scale,
                      delay_backend=delay_backend, relay_all=relay_all, state_dir=state_dir,
                      plan_file=str(plan) if plan else None, switch=switch)
-        with err_console.status(f"building lab {name} ..."):
-            lb.up()
+        try:
+            with err_console.status(f"building lab {name} ..."):
+                lb.up()
+        except KeyboardInterrupt:  # Lab.up has torn down what it built
+            err_console.print(f"interrupted: lab {name} not built, everything it had created removed")
+            raise typer.Exit(130) from None
         st = lb.state
         out = {"name": name, "status": st["status"], "nodes": len(st["nodes"]), "links": len(st["links"]),
                "backend": st["backend"], "switch": st.get("switch", "kernel"),
