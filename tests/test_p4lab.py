@@ -50,6 +50,11 @@ SPLIT_WEIGHTS = (4, 2, 1, 1)
 UP_LIMIT_S = 10.0
 RSS_LIMIT_BYTES = 4 << 30
 SHARE_TOLERANCE = 0.05
+#: Round trip over the example's WAN link: 2 x its one-way fibre delay (6,539.1 us, `topo show example`).
+WAN_RTT_MS = 2 * 6.5391
+#: What the switches and relay may add to it (*assumption*: 20 switch traversals of a few hundred us each
+#: when 8 processes share 2 cores; the kernel path adds ~0.4 ms, the P4 path 2-7 ms measured here).
+RTT_SLACK_MS = 25.0
 
 
 def mac(v: int) -> str:
@@ -252,7 +257,9 @@ def test_example_fabric_with_p4_and_kernel_switches(cli, labs, example_plan, cap
     for switch, r in results.items():
         sp = r["split"]
         assert r["probe"]["lost"] == 0 and r["probe"]["icmp_received"] >= 1, (switch, r["probe"])
-        assert 12.0 <= r["probe"]["rtt_ms"]["min"] <= 16.0, (switch, r["probe"])   # 2 x 6.54 ms of WAN fibre
+        # the WAN fibre's delay is in force (2 x 6.54 ms one way); what each of the 10 switch hops adds on a busy
+        # 2-core machine is printed above, not bounded tightly
+        assert WAN_RTT_MS - 0.1 <= r["probe"]["rtt_ms"]["min"] <= WAN_RTT_MS + RTT_SLACK_MS, (switch, r["probe"])
         assert sp["switch"] == next(iter(load_example().graph.neighbors(SRC_GPU)))
         assert sorted(h["weight"] for h in sp["next_hops"]) == sorted(SPLIT_WEIGHTS)
         assert sp["packets_counted"] >= 2000
@@ -306,4 +313,54 @@ def test_an_agent_kept_off_the_record_by_a_crash_is_found_by_its_marker(labs):
         if proc.poll() is None:
             proc.kill()
             proc.wait()
+    assert_clean(lab.name, labs.state_dir)
+
+
+def diamond() -> Fabric:
+    f = Fabric("diamond")
+    for n, r in [("h1", "host"), ("s1", "leaf"), ("s2", "spine"), ("s3", "spine"), ("s4", "leaf"), ("h2", "host")]:
+        f.add_node(n, role=r)
+    for a, b in [("h1", "s1"), ("s1", "s2"), ("s1", "s3"), ("s2", "s4"), ("s3", "s4"), ("s4", "h2")]:
+        f.add_link(a, b, 400)
+    return f
+
+
+def test_link_down_seen_by_the_agent_fails_over_and_back(labs):
+    """The far end of s1--s2 goes down (in s2's namespace): s1's port loses carrier, the agent's link monitor
+    marks it down, and s1's 3:1 WCMP group sends every flow to s3; back up, 3:1 again."""
+    from plans import wcmp_section
+
+    from fabric.plan import Plan
+    from labs import probe
+    from labs.p4lab import agent_status
+
+    plan = Plan.new(diamond())
+    plan.add(wcmp_section([{"switch": "s1", "dst": "s4", "delta": 0.0, "next_hops": [
+        {"node": "s2", "port": "eth2", "weight": 3}, {"node": "s3", "port": "eth3", "weight": 1}]}]),
+        fabric=diamond())
+    with labs("fail", diamond(), plan, switch="p4", rate_scale=0) as lab:
+        share = {h["next_hop"]: h["measured_share"] for h in probe.flow_split(lab, "h1", "h2", 2000)["next_hops"]}
+        assert abs(share["s2"] - 0.75) <= SHARE_TOLERANCE, share
+        s2_if, _ = _end(lab, "s2", "s1")
+        s2 = lab.namespace("s2")
+
+        def ports_down() -> list[int]:
+            return next(d for d in agent_status(lab.ops)["devices"].values() if d["name"] == "s1")["ports_down"]
+
+        def wait_for(want: list[int]) -> None:
+            deadline = time.monotonic() + 5
+            while ports_down() != want and time.monotonic() < deadline:
+                time.sleep(0.005)
+            assert ports_down() == want
+
+        s2.ipr.link("set", index=s2.index(s2_if), state="down")
+        wait_for([2])                                    # s1's eth2 is P4 port 2
+        r = probe.flow_split(lab, "h1", "h2", 2000)
+        got = {h["next_hop"]: h["packets"] for h in r["next_hops"]}
+        assert got["s2"] == 0 and got["s3"] >= 2000, r
+        assert probe.latency(lab, "h1", "h2", count=3)["lost"] == 0
+        s2.ipr.link("set", index=s2.index(s2_if), state="up")
+        wait_for([])
+        share = {h["next_hop"]: h["measured_share"] for h in probe.flow_split(lab, "h1", "h2", 2000)["next_hops"]}
+        assert abs(share["s2"] - 0.75) <= SHARE_TOLERANCE, share
     assert_clean(lab.name, labs.state_dir)

@@ -28,6 +28,13 @@ same frames and its pipeline drops them (no route for ARP or for the switch's ow
 ARP in the agent instead would need a table the P4 program does not have and would race the kernel,
 which answers anyway.
 
+Port status from the kernel (a link monitor): per namespace one rtnetlink socket subscribed to link
+events (``RTMGRP_LINK``), in the same epoll, plus one dump at start. A port is up while its interface is
+administratively up and has carrier (``IFF_UP`` and ``IFF_LOWER_UP``: a veth loses carrier when its peer
+goes down), and every change goes to :meth:`p4.agent.server.P4RuntimeService.set_port_status`, so the
+dataplane stops hashing onto WCMP members behind a dead link at once and every client gets the
+PortStatus message, whoever took the link down (``ip link set ... down`` in either namespace).
+
 A control socket (UNIX datagram, JSON) answers ``{"op": "status"}`` (per device: packets in and out,
 drops, send errors, whether the dataplane reflects the written entries) and ``{"op": "port", "device_id",
 "port", "up"}`` (:meth:`p4.agent.server.P4RuntimeService.set_port_status`: a lab's link monitor).
@@ -46,6 +53,7 @@ import json
 import os
 import select
 import socket
+import struct
 import threading
 import time
 from dataclasses import dataclass, field
@@ -70,6 +78,14 @@ BATCH_FRAMES = 256
 RCVBUF_BYTES = 4 << 20
 #: epoll wait, s: how often the loop looks at its stop flag when no frame arrives.
 POLL_S = 0.2
+#: rtnetlink (linux/rtnetlink.h, linux/if.h): the link multicast group, link messages, the interface
+#: flags that make a port up, and the ``ifinfomsg`` / ``nlmsghdr`` layouts.
+RTMGRP_LINK = 1
+RTM_NEWLINK, RTM_DELLINK, RTM_GETLINK = 16, 17, 18
+NLM_F_REQUEST, NLM_F_DUMP = 1, 0x300
+IFF_UP, IFF_LOWER_UP = 0x1, 0x10000
+_NLMSG = struct.Struct("=IHHII")
+_IFINFO = struct.Struct("=BxHiII")
 
 
 @dataclass
@@ -172,6 +188,11 @@ class AfPacketIO:
         self._by_fd: dict[int, _Port] = {}
         self._out: dict[tuple[int, int], socket.socket] = {}
         self._ctl: socket.socket | None = None
+        #: rtnetlink socket fd -> (its ifindex -> (device, port)) of one namespace (the link monitor)
+        self._monitors: dict[int, tuple[socket.socket, dict[int, tuple[int, int]]]] = {}
+        #: link events seen and port changes they made (for status)
+        self.link_events = 0
+        self.port_changes = 0
         self._stop = False
         self._thread: threading.Thread | None = None
 
@@ -187,9 +208,11 @@ class AfPacketIO:
                 raise ConfigError(f"cannot open namespace {d['netns']}: {exc.strerror}", where="--ports") from None
             try:
                 with entered(fd, d["netns"]):
+                    index: dict[int, tuple[int, int]] = {}
                     for num, ifname in sorted(d["ports"].items(), key=lambda kv: int(kv[0])):
                         try:
                             s = open_port_socket(ifname)
+                            index[socket.if_nametoindex(ifname)] = (dev, int(num))
                         except OSError as exc:
                             raise ConfigError(f"cannot open AF_PACKET on {ifname}: {exc.strerror}",
                                               where=f"--ports device {dev}") from None
@@ -197,6 +220,13 @@ class AfPacketIO:
                         self.ports.append(p)
                         self._by_fd[s.fileno()] = p
                         self._out[(dev, int(num))] = s
+                    mon = socket.socket(socket.AF_NETLINK, socket.SOCK_RAW, socket.NETLINK_ROUTE)
+                    mon.bind((0, RTMGRP_LINK))
+                    mon.setblocking(False)
+                    # the state now: one dump, read by the loop like any event
+                    mon.send(_NLMSG.pack(_NLMSG.size + _IFINFO.size, RTM_GETLINK, NLM_F_REQUEST | NLM_F_DUMP, 1, 0)
+                             + _IFINFO.pack(socket.AF_UNSPEC, 0, 0, 0, 0))
+                    self._monitors[mon.fileno()] = (mon, index)
             finally:
                 os.close(fd)
         for dev in self.config.device_ids:
@@ -220,6 +250,8 @@ class AfPacketIO:
             self._thread.join(5)
         for p in self.ports:
             p.sock.close()
+        for mon, _index in self._monitors.values():
+            mon.close()
         if self._ctl is not None:
             self._ctl.close()
             if self.config.control:
@@ -249,6 +281,8 @@ class AfPacketIO:
         ctl_fd = self._ctl.fileno() if self._ctl is not None else -1
         if ctl_fd >= 0:
             ep.register(ctl_fd, select.EPOLLIN)
+        for fd in self._monitors:
+            ep.register(fd, select.EPOLLIN)
         buf = np.zeros(BATCH_FRAMES * SLOT_BYTES, np.uint8)
         mv = buf.data
         lengths = np.zeros(BATCH_FRAMES, np.int64)
@@ -266,6 +300,9 @@ class AfPacketIO:
                 for fd, _ev in events:
                     if fd == ctl_fd:
                         self._control()
+                        continue
+                    if fd in self._monitors:
+                        self._links(*self._monitors[fd])
                         continue
                     p = self._by_fd[fd]
                     st = self.stats[p.device_id]
@@ -309,6 +346,31 @@ class AfPacketIO:
                 o = offs[i]
                 self._send_one(dev, port, data[o:o + lens[i]])
 
+    # ------------------------------------------------------------------ link monitor
+    def _links(self, mon: socket.socket, index: dict[int, tuple[int, int]]) -> None:
+        """Read the link messages waiting on one namespace's rtnetlink socket; report port changes."""
+        while True:
+            try:
+                data = mon.recv(1 << 16)
+            except BlockingIOError:
+                return
+            except OSError:      # ENOBUFS: events were lost; the next message of each link says its state
+                continue
+            off = 0
+            while off + _NLMSG.size <= len(data):
+                ln, typ = _NLMSG.unpack_from(data, off)[:2]
+                if ln < _NLMSG.size:
+                    break
+                if typ in (RTM_NEWLINK, RTM_DELLINK) and ln >= _NLMSG.size + _IFINFO.size:
+                    _fam, _type, ifindex, flags, _chg = _IFINFO.unpack_from(data, off + _NLMSG.size)
+                    port = index.get(ifindex)
+                    if port is not None:
+                        self.link_events += 1
+                        up = typ == RTM_NEWLINK and flags & IFF_UP != 0 and flags & IFF_LOWER_UP != 0
+                        if self.service.set_port_status(port[0], port[1], up):
+                            self.port_changes += 1
+                off += (ln + 3) & ~3
+
     # ------------------------------------------------------------------ control
     def status(self) -> dict[str, Any]:
         """Per device: its I/O counters and whether its dataplane reflects the written entries."""
@@ -335,6 +397,7 @@ class AfPacketIO:
                 op = req.get("op")
                 if op == "status":
                     reply: dict[str, Any] = {"ok": True, "pid": os.getpid(), "time_unix": time.time(),
+                                             "link_events": self.link_events, "port_changes": self.port_changes,
                                              "devices": self.status()}
                 elif op == "port":
                     changed = self.service.set_port_status(int(req["device_id"]), int(req["port"]), bool(req["up"]))
