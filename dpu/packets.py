@@ -25,6 +25,7 @@ from numba import njit
 
 from fabric.errors import PacketError
 from fabric.io.atomic import atomic_open
+from fabric.io.reader import read_bytes
 
 #: pcap link types (tcpdump.org link-layer header types registry). The parser reads Ethernet, BSD
 #: loopback (NULL, LOOP), Linux cooked capture v1/v2 and raw IP; other link types are reported per
@@ -54,6 +55,10 @@ PCAPNG_IF_TSRESOL, PCAPNG_IF_TSOFFSET = 9, 14
 PCAPNG_BOM = 0x1A2B3C4D
 #: Largest snap length we accept in a record header (tcpdump's MAXIMUM_SNAPLEN is 262144).
 MAX_SNAPLEN = 262_144
+#: Largest capture read (1 GiB; ``FABRICCTL_MAX_CAPTURE_BYTES`` raises it): the whole file is read into
+#: memory and its packets indexed (about twice the file in all), so this keeps ``dpu parse`` within a
+#: few GiB; a FIFO or ``/dev/zero`` is refused before reading (:func:`fabric.io.reader.read_bytes`).
+MAX_CAPTURE_BYTES = 1024 * 1024 * 1024
 PCAP_GLOBAL_HEADER_BYTES = 24
 PCAP_RECORD_HEADER_BYTES = 16
 
@@ -217,7 +222,7 @@ def read_pcap(path: str | os.PathLike[str]) -> PacketBatch:
     Raises :class:`PacketError` naming the file and byte offset of a truncated or corrupt record.
     """
     p = Path(path)
-    raw = p.read_bytes()
+    raw = read_bytes(p, what="capture", allow_empty=True, max_bytes=MAX_CAPTURE_BYTES, cap="MAX_CAPTURE_BYTES")
     if len(raw) >= 4 and struct.unpack("<I", raw[:4])[0] == PCAPNG_SHB:
         return _read_pcapng(raw, str(p))
     if len(raw) < PCAP_GLOBAL_HEADER_BYTES:

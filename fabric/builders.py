@@ -13,6 +13,7 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 
 from fabric.errors import TopologyError
+from fabric.io.limits import check_count
 from fabric.topology import Fabric
 
 __all__ = ["Fabric", "Site", "WanLink", "fat_tree", "clos", "rail_optimized", "dual_plane", "multi_site",
@@ -42,6 +43,16 @@ def _need(cond: bool, what: str, builder: str) -> None:
         raise TopologyError(what, where=builder)
 
 
+def _cap(builder: str, nodes: int, links: int) -> None:
+    """Refuse a build whose node or link count (from its formula) is above the caps, before building.
+
+    See :data:`fabric.io.limits.MAX_BUILD_NODES` (``FABRICCTL_MAX_BUILD_NODES`` raises it) and
+    :data:`~fabric.io.limits.MAX_BUILD_LINKS`.
+    """
+    check_count(nodes, "MAX_BUILD_NODES", f"{builder} nodes")
+    check_count(links, "MAX_BUILD_LINKS", f"{builder} links")
+
+
 def fat_tree(k: int, capacity_gbps: float = DEFAULT_PORT_GBPS, *, name: str | None = None) -> Fabric:
     """The k-ary fat-tree of Al-Fares et al. (SIGCOMM 2008), built from k-port switches.
 
@@ -58,6 +69,7 @@ def fat_tree(k: int, capacity_gbps: float = DEFAULT_PORT_GBPS, *, name: str | No
     """
     _need(isinstance(k, int) and k >= 2 and k % 2 == 0, f"k must be an even integer >= 2, got {k!r}", "fat_tree")
     half = k // 2
+    _cap(f"fat_tree(k={k})", k**3 // 4 + 5 * k * k // 4, 3 * k**3 // 4)
     f = Fabric(name or f"fat-tree-k{k}")
     cores = [[f"c{i}-{j}" for j in range(half)] for i in range(half)]
     for i in range(half):
@@ -107,6 +119,7 @@ def clos(leaves: int, spines: int, hosts_per_leaf: int, uplinks_per_leaf: int | 
     _need(leaves >= 1 and spines >= 1 and hosts_per_leaf >= 1, "leaves, spines and hosts_per_leaf must be >= 1", "clos")
     _need(uplinks >= spines and uplinks % spines == 0,
           f"uplinks_per_leaf ({uplinks}) must be a positive multiple of spines ({spines})", "clos")
+    _cap("clos", leaves * hosts_per_leaf + leaves + spines, leaves * (hosts_per_leaf + uplinks))
     f = Fabric(name or f"clos-{leaves}x{spines}")
     sp = [f"spine{j + 1}" for j in range(spines)]
     for s in sp:
@@ -158,6 +171,9 @@ def rail_optimized(servers: int, gpus_per_server: int = DEFAULT_GPUS_PER_SERVER,
     nsp = spines if spines is not None else up
     _need(nsp >= 1 and up % nsp == 0, f"uplinks_per_leaf ({up}) must be a multiple of spines ({nsp})",
           "rail_optimized")
+    leaves = gpus_per_server * sus
+    _cap(f"rail_optimized(servers={servers})", servers * gpus_per_server + leaves + nsp,
+         servers * gpus_per_server + leaves * up)
     f = Fabric(name or f"rail-{servers}x{gpus_per_server}")
     _rail_plane(f, servers, gpus_per_server, s, nsp, up, gpu_gbps, uplink_gbps, plane=None)
     f.meta.update(builder="rail_optimized", params={
@@ -186,6 +202,9 @@ def dual_plane(servers: int, gpus_per_server: int = DEFAULT_GPUS_PER_SERVER, *, 
     nsp = spines_per_plane if spines_per_plane is not None else up
     _need(nsp >= 1 and up % nsp == 0, f"uplinks_per_leaf ({up}) must be a multiple of spines_per_plane ({nsp})",
           "dual_plane")
+    leaves = 2 * gpus_per_server * (servers // s)
+    _cap(f"dual_plane(servers={servers})", servers * gpus_per_server + leaves + 2 * nsp,
+         2 * servers * gpus_per_server + leaves * up)
     f = Fabric(name or f"dual-plane-{servers}x{gpus_per_server}")
     for plane in ("A", "B"):
         _rail_plane(f, servers, gpus_per_server, s, nsp, up, port_gbps, uplink_gbps, plane=plane)

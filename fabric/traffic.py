@@ -33,7 +33,7 @@ from __future__ import annotations
 import os
 import zlib
 from collections import defaultdict
-from collections.abc import Iterable, Sequence
+from collections.abc import Sequence
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
@@ -41,6 +41,7 @@ from typing import Any
 import numpy as np
 
 from fabric.errors import ConfigError
+from fabric.io.limits import check_count
 from fabric.io.reader import read_csv, read_document
 from fabric.topology import ENDPOINT_ROLES, Fabric
 
@@ -160,10 +161,17 @@ def _check_rate(rate_gbps: float, qps_per_pair: int) -> None:
         raise ConfigError(f"rate_gbps must be positive, got {rate_gbps}")
     if qps_per_pair < 1:
         raise ConfigError(f"qps_per_pair must be >= 1, got {qps_per_pair}")
+    check_count(qps_per_pair, "MAX_FLOWS", "qps_per_pair (QPs per GPU pair)")
 
 
-def _flows(pairs: Iterable[tuple[str, str, float]], qps_per_pair: int, rng: np.random.Generator,
+def _check_flows(pairs: int, qps_per_pair: int) -> None:
+    """Refuse a demand of more flows than :data:`fabric.io.limits.MAX_FLOWS` before making any."""
+    check_count(pairs * qps_per_pair, "MAX_FLOWS", f"{pairs:,} pairs x {qps_per_pair:,} QPs per pair: flows")
+
+
+def _flows(pairs: Sequence[tuple[str, str, float]], qps_per_pair: int, rng: np.random.Generator,
            job: str | None) -> list[Flow]:
+    _check_flows(len(pairs), qps_per_pair)
     out = []
     qp = 0x100
     for s, d, r in pairs:
@@ -244,6 +252,7 @@ def all_to_all(fabric: Fabric, gpus: Sequence[str], rate_gbps: float, seed: int 
     _check_rate(rate_gbps, qps_per_pair)
     rng = np.random.default_rng(seed)
     n = len(gpus)
+    _check_flows(n * (n - 1), qps_per_pair)
     pairs = [(a, b, rate_gbps / (n - 1)) for a in gpus for b in gpus if a != b]
     return Demand(_flows(pairs, qps_per_pair, rng, job), f"all-to-all ({n} GPUs)")
 

@@ -76,7 +76,7 @@ def test_size_limit_is_checked_before_reading(tmp_path, monkeypatch):
     monkeypatch.setattr(Path, "open", no_read)
     msg = _err(p, what="topology file")
     assert msg == (f"{p}: topology file is too large: {MAX_INPUT_BYTES + 1:,} bytes, the limit is 64 MiB "
-                   "(fabric.io.reader.MAX_INPUT_BYTES)")
+                   "(set FABRICCTL_MAX_INPUT_BYTES to raise it)")
 
 
 def test_size_limit_also_holds_while_reading(tmp_path):

@@ -48,6 +48,7 @@ from typing import Any
 import yaml
 
 from fabric.errors import ConfigError
+from fabric.io.limits import env_name, limit
 
 #: Largest input file read, in bytes (64 MiB): far above any real topology, demand or plan file,
 #: small enough that reading and parsing it stays within a laptop's memory.
@@ -204,14 +205,19 @@ class Document:
 
 
 # ----------------------------------------------------------------------------- bytes and text
-def read_bytes(path: str | os.PathLike[str], *, what: str = "input file", max_bytes: int = MAX_INPUT_BYTES) -> bytes:
+def read_bytes(path: str | os.PathLike[str], *, what: str = "input file", max_bytes: int | None = None,
+               allow_empty: bool = False, cap: str = "MAX_INPUT_BYTES") -> bytes:
     """The bytes of a file, at most ``max_bytes``; a ConfigError for anything that stops reading.
 
-    A missing file, a directory, a permission problem, a file over the limit (checked before reading)
-    and an empty file are all refused with the file's name and the reason.
+    A missing file, a directory, anything that is not a regular file (a FIFO, which would block the
+    open; ``/dev/zero`` or ``/dev/urandom``, which never end; a socket), a permission problem, a file
+    over the limit (checked before reading) and an empty file (unless ``allow_empty``) are all refused
+    with the file's name and the reason. The limit is ``max_bytes`` (default :data:`MAX_INPUT_BYTES`),
+    or what the environment variable ``FABRICCTL_<cap>`` says (:func:`fabric.io.limits.limit`).
     """
     file = str(path)
     p = Path(path)
+    max_bytes = limit(cap, MAX_INPUT_BYTES if max_bytes is None else max_bytes)
     try:
         st = p.stat()
     except FileNotFoundError:
@@ -220,9 +226,11 @@ def read_bytes(path: str | os.PathLike[str], *, what: str = "input file", max_by
         raise ConfigError(f"cannot read {what}: {exc.strerror or exc}", file=file) from None
     if stat.S_ISDIR(st.st_mode):
         raise ConfigError(f"is a directory, not a {what}", file=file)
+    if not stat.S_ISREG(st.st_mode):  # opening a FIFO blocks; /dev/zero and /dev/urandom never end
+        raise ConfigError(f"is {_file_kind(st.st_mode)}, not a regular file; a {what} must be a file", file=file)
     if st.st_size > max_bytes:
         raise ConfigError(f"{what} is too large: {st.st_size:,} bytes, the limit is {_mib(max_bytes)} "
-                          "(fabric.io.reader.MAX_INPUT_BYTES)", file=file)
+                          f"(set {env_name(cap)} to raise it)", file=file)
     try:
         with p.open("rb") as fh:
             raw = fh.read(max_bytes + 1)
@@ -230,10 +238,18 @@ def read_bytes(path: str | os.PathLike[str], *, what: str = "input file", max_by
         raise ConfigError(f"cannot read {what}: {exc.strerror or exc}", file=file) from None
     if len(raw) > max_bytes:
         raise ConfigError(f"{what} is too large: more than {_mib(max_bytes)} "
-                          "(fabric.io.reader.MAX_INPUT_BYTES)", file=file)
-    if not raw:
+                          f"(set {env_name(cap)} to raise it)", file=file)
+    if not raw and not allow_empty:
         raise ConfigError(f"the {what} is empty", file=file)
     return raw
+
+
+def _file_kind(mode: int) -> str:
+    for test, kind in ((stat.S_ISFIFO, "a FIFO (named pipe)"), (stat.S_ISCHR, "a character device"),
+                       (stat.S_ISBLK, "a block device"), (stat.S_ISSOCK, "a socket")):
+        if test(mode):
+            return kind
+    return "not a regular file"
 
 
 def decode_text(raw: bytes, *, file: str | None = None) -> str:
@@ -257,9 +273,10 @@ def decode_text(raw: bytes, *, file: str | None = None) -> str:
     return text[1:] if text.startswith("\ufeff") else text
 
 
-def read_text(path: str | os.PathLike[str], *, what: str = "input file", max_bytes: int = MAX_INPUT_BYTES) -> str:
+def read_text(path: str | os.PathLike[str], *, what: str = "input file", max_bytes: int | None = None,
+              cap: str = "MAX_INPUT_BYTES") -> str:
     """The UTF-8 text of a file (:func:`read_bytes`, then :func:`decode_text`)."""
-    return decode_text(read_bytes(path, what=what, max_bytes=max_bytes), file=str(path))
+    return decode_text(read_bytes(path, what=what, max_bytes=max_bytes, cap=cap), file=str(path))
 
 
 def head_lines(path: str | os.PathLike[str], n_bytes: int = SNIFF_BYTES) -> list[str]:
@@ -496,7 +513,8 @@ def parse_json(text: str, *, file: str | None = None) -> Document:
 
 
 def read_document(path: str | os.PathLike[str], *, what: str = "input file",
-                  formats: Sequence[str] = FORMATS, max_bytes: int = MAX_INPUT_BYTES) -> Document:
+                  formats: Sequence[str] = FORMATS, max_bytes: int | None = None,
+                  cap: str = "MAX_INPUT_BYTES") -> Document:
     """Read a YAML or JSON file into a :class:`Document`, or raise one ConfigError.
 
     ``formats`` says what the file may be: ``("json",)`` parses strict JSON whatever the name (plans,
@@ -508,12 +526,12 @@ def read_document(path: str | os.PathLike[str], *, what: str = "input file",
     if unknown or not formats:
         raise ValueError(f"formats must be drawn from {FORMATS}, got {formats!r}")
     file = str(path)
-    text = read_text(path, what=what, max_bytes=max_bytes)
+    text = read_text(path, what=what, max_bytes=max_bytes, cap=cap)
     as_json = "json" in formats and ("yaml" not in formats or file.lower().endswith(".json"))
     return parse_json(text, file=file) if as_json else parse_yaml(text, file=file)
 
 
-def read_csv(path: str | os.PathLike[str], *, what: str = "CSV file", max_bytes: int = MAX_INPUT_BYTES
+def read_csv(path: str | os.PathLike[str], *, what: str = "CSV file", max_bytes: int | None = None
              ) -> tuple[list[str], list[tuple[int, dict[str, str]]]]:
     """Read a CSV file with a header row: ``(header, [(line, {column: value})])``.
 

@@ -31,6 +31,7 @@ import yaml
 from fabric import builders
 from fabric.errors import ConfigError, FabricError, TopologyError
 from fabric.io.atomic import write_text_atomic
+from fabric.io.limits import bounded
 from fabric.io.reader import Dumper, LineIndex, read_document, where_in
 from fabric.topology import Fabric
 
@@ -214,9 +215,13 @@ def _restore_builder_formulas(fab: Fabric, generated_by: dict[str, Any]) -> None
     func = BUILDERS.get(str(generated_by.get("builder")))
     if func is None:
         return
-    try:
-        rebuilt = func(**generated_by.get("params", {}), name=fab.name)
-    except (TypeError, FabricError):
+    params = generated_by.get("params", {})
+    if not isinstance(params, dict):
+        return
+    try:  # never bigger than the file itself: a 1 KB file saying fat_tree k: 100000 builds nothing
+        with bounded(MAX_BUILD_NODES=len(fab), MAX_BUILD_LINKS=fab.graph.number_of_edges()):
+            rebuilt = func(**params, name=fab.name)
+    except (TypeError, ValueError, ArithmeticError, FabricError):
         return
     built, loaded = fabric_to_dict(rebuilt), fabric_to_dict(fab)
     if (built["nodes"], built["links"]) == (loaded["nodes"], loaded["links"]):
