@@ -24,6 +24,13 @@ import numpy as np
 from numba import njit
 
 from fabric.ccsim.eventheap import H_LEN, H_OVERFLOW, N_HEAP_COUNTERS, N_HI, pop, push
+from fabric.headroom import SWITCH_HOP_US
+
+#: PFC pause/resume frames are made and consumed by the MAC: they take a link's cable delay, not the
+#: per-hop forwarding latency that the link's one-way delay ``dl_prop`` also holds (packet.py builds it
+#: as cable + SWITCH_HOP_US). SONiC's headroom (fabric.headroom) budgets the cable, mac/phy and the
+#: peer's response, not a second pipeline crossing.
+PFC_SKIPPED_HOP_S = SWITCH_HOP_US * 1e-6
 
 # event kinds
 (EV_START, EV_SEND, EV_TXDONE, EV_ARRIVE, EV_PFC, EV_CNP, EV_ALPHA, EV_RATE, EV_ACK, EV_SAMPLE, EV_LOSS,
@@ -292,7 +299,7 @@ def run_kernel(cfg, dl_src, dl_dst, dl_rate, dl_prop, dl_kmin, dl_kmax, dl_pmax,
                 pause_level[iq] = ingress[iq]
                 res_dl[d, RD_PAUSE_FRAMES] += 1
                 stats[ST_PAUSE_FRAMES] += 1
-                _schedule(t + dl_prop[d], EV_PFC, iq, 1, 0.0)
+                _schedule(t + dl_prop[d] - PFC_SKIPPED_HOP_S, EV_PFC, iq, 1, 0.0)
         elif q_bytes[oq] + nb > thr:
             drop = True
         if drop:
@@ -593,7 +600,7 @@ def run_kernel(cfg, dl_src, dl_dst, dl_rate, dl_prop, dl_kmin, dl_kmax, dl_pmax,
                 thr = dyn * (node_shared[v] - sw_used[v])
                 if ingress[iq] + dl_xon[ind] <= thr or ingress[iq] <= 0.0:
                     pause_sent[iq] = 0
-                    _schedule(t + dl_prop[ind], EV_PFC, iq, 0, 0.0)
+                    _schedule(t + dl_prop[ind] - PFC_SKIPPED_HOP_S, EV_PFC, iq, 0, 0.0)
         _schedule(t + nb / dl_rate[d], EV_TXDONE, d, 0, 0.0)
 
 

@@ -8,7 +8,8 @@ Model (each simplification is a stated assumption):
 - Switch buffer: one shared pool per switch = buffer − lossless headroom reserved on its ports.
   Dynamic threshold (``dyn_alpha``, :data:`fabric.cc.DEFAULT_DYNAMIC_ALPHA`, *assumption* 1/8): with PFC an
   ingress port pauses its upstream when its buffered bytes reach dyn_alpha·(free shared buffer);
-  pause and resume frames take the link's one-way delay; bytes beyond the pause level + xoff
+  pause and resume frames take the cable's delay (MAC frames skip the forwarding latency); bytes
+  beyond the pause level + xoff
   (headroom) are dropped and counted as ``headroom_overflows``. Without PFC an egress queue drops
   above dyn_alpha·(free shared buffer). One lossless priority carries data; CNPs and ACKs are
   control frames that are neither queued nor paused (they arrive after the path's one-way delay).
