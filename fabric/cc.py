@@ -55,7 +55,6 @@ from fabric.headroom import (  # noqa: F401 - re-exported: fabric.cc is the publ
     SWITCH_MODELS,
     Headroom,
     SwitchModel,
-    _ceil_1k,
     cell_occupancy,
     check_buffer,
     pause_quanta,

@@ -13,7 +13,8 @@ e6b0c5b5, 2026-08-21; the file's last change is 422271e7, 2026-08-01), run by ``
 - ``propagation = port_mtu + cable + 2 · gearbox + mac_phy + peer_response (+ tile)``;
 - cell occupancy: worst-case factor ``w = ceil(cell / 64)`` for cells above 128 B (else
   ``ceil(2 · cell / (1 + cell))``); the small-packet percentage ``s`` is counted by bytes,
-  ``b = 100 · 64 / ((s · 64 + (100 − s) · lossless_mtu) / 100)``, and occupancy = ``(100 − b + b · w) / 100``;
+  ``b = 100 · 64 / ((s · 64 + (100 − s) · lossless_mtu) / 100)`` (as written: without a factor s/100, so
+  s = 50 gives b = 11.8 %, s = 0 gives 6.25 % at MTU 1024), and occupancy = ``(100 − b + b · w) / 100``;
 - ``xoff = ceil_1K(lossless_mtu + propagation · occupancy)``; Spectrum-6 adds 18 KiB; without a shared
   headroom pool and ``s ≠ 100`` it adds 2 KiB when that still stays below the rounded worst case
   ``ceil_1K(lossless_mtu + propagation · w)``;
@@ -203,7 +204,8 @@ def worst_case_factor(cell_bytes: int) -> int:
 
 def cell_occupancy(cell_bytes: int, small_packet_percent: float,
                    lossless_mtu_bytes: int = DEFAULT_LOSSLESS_MTU_BYTES) -> float:
-    """Worst-case buffer cells used per byte: the small-packet share counted by bytes (plug-in)."""
+    """Worst-case buffer cells used per byte, with the plug-in's "by byte" small-packet share
+    ``100 · 64 / mean packet size`` (its expression, kept as written: 6.25 % for 0 % small packets)."""
     s = float(small_packet_percent)
     by_byte = 100 * MIN_PACKET_BYTES / ((s * MIN_PACKET_BYTES + (100 - s) * lossless_mtu_bytes) / 100)
     return (100 - by_byte + by_byte * worst_case_factor(cell_bytes)) / 100
@@ -246,7 +248,7 @@ def sonic_headroom(speed_gbps: float, cable_m: float, model: SwitchModel | str =
 
     >>> h = sonic_headroom(100, 5)
     >>> (h.xoff_bytes, h.xon_bytes, h.headroom_bytes, h.compensated)
-    (47104, 19456, 66560, True)
+    (48128, 19456, 67584, True)
     """
     m = _model(model)
     if not (_finite(speed_gbps) and speed_gbps > 0):

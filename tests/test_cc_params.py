@@ -23,51 +23,57 @@ from fabric.errors import ConfigError, InfeasibleError
 from fabric.plan import Plan
 
 # ---------------------------------------------------------------- hand-worked SONiC cases
-# Spectrum-2: cell 144 B, pipeline 18 KiB, mac_phy 0.8 KiB; port MTU 9100, lossless MTU 1024, small
-# packets 100 % -> occupancy 144/64 = 2.25.
+# Spectrum-2 (SONiC ASIC_TABLE): cell 144 B, pipeline 19 KiB, mac_phy 0.8 KiB; port MTU 9100, lossless MTU
+# 1024, small packets 50 % by count = 11.765 % by bytes -> occupancy (100 - 11.765 + 3 x 11.765)/100 = 1.2353
+# (w = ceil(144/64) = 3). More cases, the real plug-in's table and properties: tests/test_headroom.py.
 
 
 def test_headroom_100g_5m_by_hand():
-    # peer = 394*512/8 = 25216; cable = 2*5*100e9/198e6/8 = 631.31; prop = 9100+631.31+819.2+25216
-    # = 35766.51; xoff = 1024 + 2.25*35766.51 = 81498.6 -> 80 KiB = 81920; xon = 18432.
+    # peer = 394*512/8 = 25216; cable = 2*5*100000*1e9/198e6/8000 = 631.31; prop = 9100+631.31+819.2+25216
+    # = 35766.51; xoff = ceil_1K(1024 + 1.2353*35766.51 = 45205.1) = 46080, +2 KiB compensation (worst case
+    # ceil_1K(1024 + 3*35766.51) = 108544 is more than 2 KiB above) = 48128; xon = 19456; size = 67584.
     h = sonic_headroom(100, 5)
     assert h.pause_quanta == 394
     assert h.peer_response_bytes == 25216
     assert h.cable_bytes == pytest.approx(631.313, abs=1e-3)
     assert h.propagation_bytes == pytest.approx(35766.51, abs=0.01)
-    assert (h.xoff_bytes, h.xon_bytes, h.headroom_bytes) == (81920, 18432, 100352)
+    assert (h.xoff_bytes, h.xon_bytes, h.headroom_bytes) == (48128, 19456, 67584)
 
 
 def test_headroom_400g_40m_by_hand():
-    # peer = 905*512/8 = 57920; cable = 2*40*400e9/198e6/8 = 20202.02; prop = 88041.22;
-    # xoff = 1024 + 2.25*88041.22 = 199116.7 -> 195 KiB = 199680.
+    # peer = 905*512/8 = 57920; cable = 2*40*400000*1e9/198e6/8000 = 20202.02; prop = 88041.22;
+    # xoff = ceil_1K(1024 + 1.2353*88041.22 = 109780.9) = 110592, +2048 = 112640. 400G on 50G lanes is an
+    # 8-lane port: xon = 2*19456 = 38912, size = ceil_1K(112640 + 38912 + 9100) = 160768.
     h = sonic_headroom(400, 40)
     assert h.peer_response_bytes == 57920
     assert h.cable_bytes == pytest.approx(20202.02, abs=0.01)
-    assert h.xoff_bytes == 199680
-    assert h.headroom_bytes == 199680 + 18432
+    assert h.xoff_bytes == 112640
+    assert h.headroom_bytes == 160768
 
 
 def test_headroom_25g_300m_large_packets_by_hand():
-    # small packets 0 % -> occupancy 1; peer = 80*512/8 = 5120; cable = 2*300*25e9/198e6/8 = 9469.70;
-    # prop = 9100+9469.70+819.2+5120 = 24508.9; xoff = 25532.9 -> 25 KiB = 25600.
+    # small packets 0 %: the plug-in's byte share is 100*64 / (average packet 1024 B) = 6.25 %, not 0 (its
+    # expression has no factor s/100), so occupancy = (100 - 6.25 + 3*6.25)/100 = 1.125.
+    # peer = 80*512/8 = 5120; cable = 2*300*25000*1e9/198e6/8000 = 9469.70; prop = 9100+9469.70+819.2+5120
+    # = 24508.9; xoff = ceil_1K(1024 + 1.125*24508.9 = 28596.5) = 28672, +2048 (worst case
+    # ceil_1K(1024 + 3*24508.9) = 74752) = 30720.
     h = sonic_headroom(25, 300, small_packet_percent=0)
-    assert h.cell_occupancy == 1.0
-    assert h.xoff_bytes == 25600
-    assert h.xon_bytes == 18432
+    assert h.cell_occupancy == 1.125
+    assert h.xoff_bytes == 30720
+    assert h.xon_bytes == 19456
 
 
 def test_cell_occupancy_both_branches():
-    assert cell_occupancy(144, 100) == pytest.approx(2.25)
-    assert cell_occupancy(144, 50) == pytest.approx(1.625)
-    assert cell_occupancy(96, 100) == pytest.approx(192 / 97)   # cell <= 128 B branch
+    assert cell_occupancy(144, 100) == pytest.approx(3.0)          # ceil(144/64)
+    assert cell_occupancy(144, 50) == pytest.approx((100 - 6400 / 544 + 3 * 6400 / 544) / 100)
+    assert cell_occupancy(96, 100) == pytest.approx(2.0)           # cell <= 128 B branch: ceil(192/97)
 
 
 def test_gearbox_and_model_override():
-    m = SwitchModel("x", 144, 18 * 1024, 0.8 * 1024, 10 * 2**20, gearbox_delay_ns=100)
-    # gearbox bytes = 400e9 * 100e-9 / 8 = 5000, counted twice -> prop grows by 10000
+    m = SwitchModel("x", 144, 19 * 1024, 0.8 * 1024, 10 * 2**20, gearbox_delay_ns=100)
+    # the plug-in's gearbox bytes = 400000 Mb/s * 100 / (8*1024) = 4882.8125, counted twice
     a, b = sonic_headroom(400, 5), sonic_headroom(400, 5, m)
-    assert b.propagation_bytes - a.propagation_bytes == pytest.approx(10000.0)
+    assert b.propagation_bytes - a.propagation_bytes == pytest.approx(2 * 4882.8125)
 
 
 def test_headroom_grows_with_cable_and_rejects_bad_input():
@@ -123,7 +129,7 @@ def test_plan_groups_cover_every_switch_port_once():
     assert len(ports) == n_switch_ports
     by = {(g["speed_gbps"], g["cable_m"]): g for g in data["port_groups"]}
     assert set(by) == {(100.0, 5.0), (400.0, 40.0)}
-    assert by[(100.0, 5.0)]["pfc"]["headroom_bytes"] == 100352
+    assert by[(100.0, 5.0)]["pfc"]["headroom_bytes"] == 67584
     assert by[(100.0, 5.0)]["ecn"]["kmin_bytes"] == 400_000
     for g in data["port_groups"]:
         assert set(g["pfc"]) >= {"xoff_bytes", "xon_bytes", "headroom_bytes"}
@@ -144,13 +150,13 @@ def test_wdm_ports_are_not_lossless_and_not_in_buffer_check():
 
 def test_buffer_check_names_switch_and_ports():
     fab = clos(1, 1, 4, host_gbps=400, uplink_gbps=400)
-    # leaf1: 4 ports x 5 m (178176 B) + 1 x 40 m (218112 B), x2 priorities = 1,861,632 B
+    # leaf1 (400G = 8 lanes): 4 ports x 5 m (138240 B) + 1 x 40 m (160768 B), x2 priorities = 1,427,456 B
     data = plan_cc(fab, CcOptions(switch_buffer_bytes=4 * 2**20))
     leaf = next(r for r in data["buffer"] if r["switch"] == "leaf1")
-    assert leaf["headroom_bytes"] == 2 * (4 * 178176 + 218112)
-    with pytest.raises(InfeasibleError, match=r"leaf1 needs 1,861,632 B .*leaf1:eth5 \(436,224 B\)"):
-        plan_cc(fab, CcOptions(switch_buffer_bytes=2 * 2**20))
-    assert math.floor(2 * 2**20 * 0.75) < 1_861_632
+    assert leaf["headroom_bytes"] == 2 * (4 * 138240 + 160768)
+    with pytest.raises(InfeasibleError, match=r"leaf1 needs 1,427,456 B .*leaf1:eth5 \(321,536 B\)"):
+        plan_cc(fab, CcOptions(switch_buffer_bytes=3 * 2**19))
+    assert math.floor(3 * 2**19 * 0.75) < 1_427_456
 
 
 # ---------------------------------------------------------------- CLI
@@ -185,7 +191,7 @@ def test_ecn_before_pfc_warning_only_when_kmax_above_trigger():
     ok = plan_cc(fab, CcOptions(profile="paper"))                     # Kmax 2 MB at 400G
     assert ok["warnings"] == []
     small = plan_cc(fab, CcOptions(profile="production", switch_buffer_bytes=16 * 2**20))
-    # shared = 16 MiB - 2 x (4 x 178176 + 218112) = 14,915,584 B; trigger = /8 = 1,864,448 B < Kmax 6.4 MB
-    assert small["buffer"][0]["shared_bytes"] == 16 * 2**20 - 1_861_632
+    # shared = 16 MiB - 2 x (4 x 138240 + 160768) = 15,349,760 B; trigger = /8 = 1,918,720 B < Kmax 6.4 MB
+    assert small["buffer"][0]["shared_bytes"] == 16 * 2**20 - 1_427_456
     assert len(small["warnings"]) == len(small["port_groups"])
-    assert "1,864,448 B" in small["warnings"][0]
+    assert "1,918,720 B" in small["warnings"][0]
