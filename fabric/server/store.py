@@ -39,7 +39,8 @@ MIGRATIONS: tuple[str, ...] = (
                           body_json TEXT NOT NULL, created_unix REAL NOT NULL);
     CREATE TABLE plans (version INTEGER PRIMARY KEY, digest TEXT NOT NULL UNIQUE,
                         fabric_digest TEXT, body_json TEXT NOT NULL, parent_version INTEGER,
-                        reason TEXT NOT NULL DEFAULT '', created_unix REAL NOT NULL);
+                        reason TEXT NOT NULL DEFAULT '', recipe_json TEXT NOT NULL DEFAULT '{}',
+                        created_unix REAL NOT NULL);
     CREATE TABLE desired (id INTEGER PRIMARY KEY CHECK (id = 1), version INTEGER NOT NULL
                           REFERENCES plans(version));
     CREATE TABLE switches (name TEXT PRIMARY KEY, device_id INTEGER NOT NULL, applied_version INTEGER,
@@ -72,6 +73,7 @@ class PlanRow:
     fabric_digest: str | None
     parent_version: int | None
     reason: str
+    recipe: dict[str, Any]
     created_unix: float
 
 
@@ -193,9 +195,10 @@ class Store:
 
     # ------------------------------------------------------------------ plans
     def put_plan(self, plan: dict[str, Any], now: float, *, parent_version: int | None = None,
-                 reason: str = "") -> tuple[int, bool]:
-        """Record a plan (its JSON object); returns ``(version, new)``. A plan with the same content as
-        an earlier version *is* that version (content-addressed; ``created_unix`` does not enter the
+                 reason: str = "", recipe: dict[str, Any] | None = None) -> tuple[int, bool]:
+        """Record a plan (its JSON object) and its recipe (how the controller computed it, to
+        recompute it after a failure); returns ``(version, new)``. A plan with the same content as an
+        earlier version *is* that version (content-addressed; ``created_unix`` does not enter the
         address, so recomputing the same plan does not make a new version)."""
         digest = content_digest({k: v for k, v in plan.items() if k != "created_unix"})
         with self._tx() as db:
@@ -203,18 +206,27 @@ class Store:
             if row is not None:
                 return int(row[0]), False
             cur = db.execute("INSERT INTO plans (digest, fabric_digest, body_json, parent_version, reason, "
-                             "created_unix) VALUES (?, ?, ?, ?, ?, ?)",
+                             "recipe_json, created_unix) VALUES (?, ?, ?, ?, ?, ?, ?)",
                              (digest, plan.get("fabric_digest"), json.dumps(plan, sort_keys=True),
-                              parent_version, reason, now))
+                              parent_version, reason, json.dumps(recipe or {}, sort_keys=True), now))
             return int(cur.lastrowid or 0), True
 
     def plan(self, version: int) -> dict[str, Any] | None:
         row = self._one("SELECT body_json FROM plans WHERE version = ?", version)
         return None if row is None else json.loads(row[0])
 
+    _PLAN_ROW = "SELECT version, digest, fabric_digest, parent_version, reason, recipe_json, created_unix FROM plans"
+
+    @staticmethod
+    def _plan_row(r: Any) -> PlanRow:
+        return PlanRow(r[0], r[1], r[2], r[3], r[4], json.loads(r[5]), r[6])
+
     def plans(self) -> list[PlanRow]:
-        return [PlanRow(*r) for r in self._all(
-            "SELECT version, digest, fabric_digest, parent_version, reason, created_unix FROM plans ORDER BY version")]
+        return [self._plan_row(r) for r in self._all(f"{self._PLAN_ROW} ORDER BY version")]
+
+    def plan_row(self, version: int) -> PlanRow | None:
+        r = self._one(f"{self._PLAN_ROW} WHERE version = ?", version)
+        return None if r is None else self._plan_row(r)
 
     def latest_version(self) -> int | None:
         row = self._one("SELECT MAX(version) FROM plans")

@@ -1,0 +1,561 @@
+"""The controller service: the store, the pure reconciler and the southbound put together.
+
+One *loop* thread owns the desired and observed state: it takes one event at a time from a queue
+(switch events from the southbound, new desired states from the planner thread, ticks), folds it into
+the observed state (:func:`fabric.server.reconcile.observe`), asks the reconciler for actions and hands
+them to the southbound's pool. A *planner* thread computes plans after topology events (warm) and
+derives the desired state of a new version, so the loop is never blocked by a solver. API calls (from
+the gRPC threads) read state under a lock and wait on a condition for acknowledgements.
+
+The failure loop, with the figures :meth:`Controller.report_event` returns::
+
+    link down -> warm WCMP recompute (recompute_ms) -> plan N+1 stored and made desired
+              -> desired entries derived for the switches whose groups changed, diffs (diff_ms)
+              -> one Write per changed switch, in parallel -> all acknowledged (push_ms)
+"""
+
+from __future__ import annotations
+
+import json
+import queue
+import threading
+import time
+from collections.abc import Callable, Mapping
+from concurrent.futures import Future, ThreadPoolExecutor
+from dataclasses import dataclass, field, replace
+from typing import Any
+
+from fabric.errors import ConfigError, FabricError
+from fabric.plan import Plan
+from fabric.server import reconcile as rc
+from fabric.server.desired import DesiredBuilder
+from fabric.server.planning import FailurePlanner, FailureSet, cc_section, link_spec, wcmp_demand
+from fabric.server.southbound import AgentRef, PortDown, Southbound
+from fabric.server.store import Store
+from fabric.topology import Fabric
+
+#: Seconds between ticks of the loop (retries and reconnects are checked on ticks).
+TICK_S = 0.25
+#: Default seconds an API call waits for switches to acknowledge.
+DEFAULT_WAIT_S = 60.0
+#: Event kinds the API accepts.
+EVENT_KINDS = ("link_down", "link_up", "node_down", "node_up")
+
+
+class NotFoundError(FabricError):
+    """An unknown plan version, fabric, demand, link or node (gRPC NOT_FOUND)."""
+
+
+class PreconditionError(FabricError):
+    """The call needs state the controller does not have yet (gRPC FAILED_PRECONDITION)."""
+
+
+@dataclass
+class _NewDesired:
+    version: int
+    desired: dict[str, rc.Desired]
+    changed: set[str]
+    posted: float = 0.0
+
+
+@dataclass
+class _Progress:
+    """What the loop did for one desired version (read by waiting API calls)."""
+
+    version: int
+    posted: float
+    changed: set[str]
+    writes: dict[str, int] = field(default_factory=dict)      # switch -> updates sent
+    acked: dict[str, float] = field(default_factory=dict)     # switch -> perf_counter when acknowledged
+
+
+def fabric_from_store(body: dict[str, Any], name: str) -> Fabric:
+    from fabric.io.yamlio import fabric_from_dict
+
+    return fabric_from_dict(body, file=f"store:fabric {name}")
+
+
+class Controller:
+    """The service without its gRPC face (:mod:`fabric.server.grpc_api` translates)."""
+
+    def __init__(self, store: Store, agents: Mapping[str, AgentRef] | None = None, *,
+                 credentials: Any = None, clock: Callable[[], float] = time.time,
+                 southbound_timeout_s: float = 10.0) -> None:
+        self.store, self.clock = store, clock
+        self.agents = dict(agents or {})
+        self.credentials, self.southbound_timeout_s = credentials, southbound_timeout_s
+        self.lock = threading.RLock()
+        self.cond = threading.Condition(self.lock)
+        self.queue: queue.Queue[Any] = queue.Queue()
+        self.fabric: Fabric | None = None
+        self.builder: DesiredBuilder | None = None
+        self.desired: dict[str, rc.Desired] = {}
+        self.desired_version: int | None = None
+        self.observed: dict[str, rc.Observed] = {}
+        self.progress: dict[int, _Progress] = {}
+        self.planners: dict[str, FailurePlanner] = {}
+        self.watchers: list[queue.Queue[Any]] = []
+        self.southbound: Southbound | None = None
+        self.planner_pool = ThreadPoolExecutor(max_workers=1, thread_name_prefix="planner")
+        self._loop: threading.Thread | None = None
+        self._stop = threading.Event()
+
+    # ================================================================== lifetime
+    def start(self) -> None:
+        """Resume from the store: the latest fabric, the desired version's state; connect to agents."""
+        rows = self.store.fabrics()
+        want = self.store.desired()
+        digest = None
+        if want is not None:
+            plan = self.store.plan(want)
+            digest = plan.get("fabric_digest") if plan else None
+        if digest is None and rows:
+            digest = rows[-1][0]
+        if digest is not None:
+            got = self.store.fabric(digest)
+            if got is not None:
+                self.fabric = fabric_from_store(got[1], got[0])
+        if self.fabric is not None and self.agents:
+            self.builder = DesiredBuilder(self.fabric, {s: a.device_id for s, a in self.agents.items()})
+        if want is not None and self.builder is not None:
+            nd = self._derive(want)
+            self._install(nd)
+        if self.agents:
+            self.southbound = Southbound(self.agents, self.store.next_election_id(), self.queue.put,
+                                         self._pipeline_of, self._decoder_of, credentials=self.credentials,
+                                         timeout_s=self.southbound_timeout_s)
+            self.southbound.start()
+        self._loop = threading.Thread(target=self._run, name="controller-loop", daemon=True)
+        self._loop.start()
+
+    def stop(self) -> None:
+        self._stop.set()
+        self.queue.put(None)
+        if self.southbound is not None:
+            self.southbound.close()
+        self.planner_pool.shutdown(wait=False, cancel_futures=True)
+        if self._loop is not None:
+            self._loop.join(timeout=5)
+
+    # ================================================================== the loop
+    def _run(self) -> None:
+        while not self._stop.is_set():
+            try:
+                item = self.queue.get(timeout=TICK_S)
+            except queue.Empty:
+                item = rc.Tick()
+            if item is None:
+                break
+            try:
+                self._handle(item)
+            except Exception as exc:          # one bad event must not stop the controller
+                self._notify("error", body={"error": f"{type(exc).__name__}: {exc}"})
+
+    def _handle(self, item: Any) -> None:
+        now = self.clock()
+        with self.lock:
+            if isinstance(item, _NewDesired):
+                self._install(item)
+                event: Any = rc.Tick()
+            elif isinstance(item, PortDown):
+                self._port_event(item)
+                return
+            else:
+                event = item
+            self.observed = rc.observe(self.observed, event, now)
+            if isinstance(event, rc.Acked):
+                self._acked(event)
+            elif isinstance(event, rc.Failed):
+                sw = self.agents.get(event.switch)
+                self.store.set_applied(event.switch, sw.device_id if sw else 0, None, None, event.error, now)
+                self._notify("error", a=event.switch, body={"error": event.error, "version": event.version})
+            elif isinstance(event, rc.ReadDone):
+                self._synced_after_read(event.switch, now)
+            actions = rc.reconcile(self.desired, self.observed, event, now)
+            self.observed = rc.dispatched(self.observed, actions)
+            for a in actions:
+                if isinstance(a, rc.Write):
+                    p = self.progress.get(a.version)
+                    if p is not None:
+                        p.writes[a.switch] = p.writes.get(a.switch, 0) + len(a.changes)
+                if self.southbound is not None and not isinstance(a, rc.Recompute):
+                    self.southbound.perform(a)
+            self.cond.notify_all()
+
+    def _install(self, nd: _NewDesired) -> None:
+        old = self.desired_version
+        self.desired, self.desired_version = nd.desired, nd.version
+        self.progress[nd.version] = _Progress(nd.version, nd.posted or time.perf_counter(), nd.changed)
+        for v in [v for v in self.progress if v < nd.version - 16]:
+            del self.progress[v]
+        # switches that hold the old version's entries and were not touched hold the new one's
+        if old is not None:
+            for s, o in self.observed.items():
+                if s not in nd.changed and o.applied_version == old and o.entries is not None:
+                    self.observed[s] = replace(o, applied_version=nd.version)
+
+    def _acked(self, ev: rc.Acked) -> None:
+        sw = self.agents[ev.switch]
+        self.store.set_applied(ev.switch, sw.device_id, ev.version, None, None, self.clock())
+        p = self.progress.get(ev.version)
+        if p is not None:
+            p.acked[ev.switch] = time.perf_counter()
+        self._notify("applied", a=ev.switch, body={"version": ev.version})
+
+    def _synced_after_read(self, switch: str, now: float) -> None:
+        d, o = self.desired.get(switch), self.observed.get(switch)
+        if d is None or o is None or o.entries is None or o.cookie != d.cookie:
+            return
+        from p4.diff import diff_canonical
+
+        if not diff_canonical(o.entries, d.entries):
+            self.observed[switch] = replace(o, applied_version=d.version)
+            self.store.set_applied(switch, d.device_id, d.version, None, None, now)
+            p = self.progress.get(d.version)
+            if p is not None:
+                p.acked.setdefault(switch, time.perf_counter())
+
+    def _pipeline_of(self, switch: str) -> Any:
+        assert self.builder is not None
+        return self.builder.pipeline_of(switch)
+
+    def _decoder_of(self, switch: str) -> Any:
+        from p4.decode import Decoder
+
+        pipe = self._pipeline_of(switch)
+        dec = getattr(pipe, "decoder", None)
+        if dec is None:
+            dec = pipe.decoder = Decoder(pipe.program)
+        return dec
+
+    # ================================================================== watchers
+    def _notify(self, kind: str, *, a: str | None = None, b: str | None = None, body: dict[str, Any] | None = None,
+                event_id: int = 0) -> None:
+        msg = {"event_id": event_id, "kind": kind, "a": a or "", "b": b or "", "body": body or {},
+               "created_unix": self.clock()}
+        for w in list(self.watchers):
+            w.put(msg)
+
+    def watch(self) -> queue.Queue[Any]:
+        q: queue.Queue[Any] = queue.Queue()
+        with self.lock:
+            self.watchers.append(q)
+        return q
+
+    def unwatch(self, q: queue.Queue[Any]) -> None:
+        with self.lock:
+            if q in self.watchers:
+                self.watchers.remove(q)
+
+    # ================================================================== fabrics, demands, plans
+    def submit_fabric(self, fabric: Fabric, who: str = "api") -> str:
+        from fabric.io.yamlio import fabric_to_dict
+
+        digest = fabric.digest()
+        self.store.put_fabric(fabric.name, fabric_to_dict(fabric), digest, self.clock())
+        self.store.audit(who, "submit_fabric", self.clock(), detail={"digest": digest, "name": fabric.name})
+        with self.lock:
+            if self.fabric is None or self.desired_version is None:
+                self.fabric = fabric
+                if self.agents:
+                    self.builder = DesiredBuilder(fabric, {s: a.device_id for s, a in self.agents.items()})
+        return digest
+
+    def _fabric(self, digest: str | None) -> Fabric:
+        if not digest:
+            if self.fabric is None:
+                raise PreconditionError("no fabric submitted yet")
+            return self.fabric
+        if self.fabric is not None and self.fabric.digest() == digest:
+            return self.fabric
+        got = self.store.fabric(digest)
+        if got is None:
+            raise NotFoundError(f"no fabric {digest}")
+        return fabric_from_store(got[1], got[0])
+
+    def submit_demand(self, kind: str, text: str, fmt: str, who: str = "api") -> int:
+        if kind not in ("demand", "job"):
+            raise ConfigError(f"kind must be 'demand' or 'job', got {kind!r}", where="kind")
+        fab = self._fabric(None)
+        body = {"format": fmt, "text": text}
+        if kind == "demand":
+            from fabric.server.planning import _demand_from_flows
+
+            _demand_from_flows(body, fab)           # refuse a bad document now, naming the field
+        did = self.store.put_demand(kind, body, self.clock())
+        self.store.audit(who, "submit_demand", self.clock(), detail={"demand_id": did, "kind": kind})
+        return did
+
+    def compute_plan(self, planner: str, *, fabric_digest: str = "", demand_id: int = 0,
+                     options: dict[str, Any] | None = None, base_version: int = 0, apply: bool = False,
+                     who: str = "api") -> dict[str, Any]:
+        t0 = time.perf_counter()
+        opts = dict(options or {})
+        fab = self._fabric(fabric_digest)
+        if base_version:
+            base = self._plan(base_version)
+            base.check_fabric(fab)
+            recipe = dict(self.store.plan_row(base_version).recipe)  # type: ignore[union-attr]
+        else:
+            base = Plan(fabric=fab.name, fabric_digest=fab.digest())
+            recipe = {}
+        now = self.clock()
+        if planner == "wcmp":
+            demand = self.store.demand(demand_id) if demand_id else None
+            if demand_id and demand is None:
+                raise NotFoundError(f"no demand {demand_id}")
+            fp = FailurePlanner(fab, wcmp_demand(fab, opts, demand), opts)
+            res = fp.solve(FailureSet())
+            section, summary = res.section(), res.summary()
+            recipe["wcmp"] = {"options": opts, "demand_id": demand_id, "failures": {"links": [], "nodes": []}}
+        elif planner == "cc":
+            section = cc_section(fab, opts)
+            summary = {"port_groups": len(section.port_groups)}
+            recipe["cc"] = {"options": opts}
+        else:
+            raise ConfigError(f"unknown planner {planner!r} (planners: wcmp, cc)", where="planner")
+        base.add(section, fabric=fab, created_unix=now)
+        version, new = self.store.put_plan(base.to_dict(), now, parent_version=base_version or None,
+                                           reason=f"{planner} by {who}", recipe=recipe)
+        if planner == "wcmp":
+            self.planners[self._planner_key(fab, recipe)] = fp
+        self.store.audit(who, "compute_plan", now, version=version, detail={"planner": planner})
+        if apply:
+            self.apply(version, who=who, wait=False)
+        return {"version": version, "new": new, "summary": summary, "seconds": time.perf_counter() - t0}
+
+    def _plan(self, version: int) -> Plan:
+        body = self.store.plan(version)
+        if body is None:
+            raise NotFoundError(f"no plan version {version}")
+        return Plan.from_dict(body, file=f"store:plan {version}")
+
+    def plans(self) -> list[dict[str, Any]]:
+        want = self.store.desired()
+        out = []
+        for r in self.store.plans():
+            body = self.store.plan(r.version) or {}
+            out.append({"version": r.version, "digest": r.digest, "fabric_digest": r.fabric_digest or "",
+                        "parent_version": r.parent_version or 0, "reason": r.reason,
+                        "created_unix": r.created_unix, "desired": r.version == want,
+                        "sections": sorted(body.get("sections", {}))})
+        return out
+
+    def plan_json(self, version: int) -> str:
+        return self._plan(version).to_json()
+
+    def diff(self, old: int, new: int) -> dict[str, Any]:
+        from fabric.plan.diff import diff
+
+        return diff(self._plan(old), self._plan(new))
+
+    # ================================================================== apply
+    def _derive(self, version: int) -> _NewDesired:
+        if self.builder is None:
+            raise PreconditionError("the controller has no fabric or no switch agents")
+        plan = self._plan(version)
+        desired = self.builder.build(version, plan)
+        return _NewDesired(version, desired, set(self.builder.last_changed), time.perf_counter())
+
+    def apply(self, version: int, *, who: str = "api", wait: bool = True,
+              timeout_s: float = DEFAULT_WAIT_S) -> dict[str, Any]:
+        """Make ``version`` desired (audited) and push it; with ``wait``, until every switch acknowledged."""
+        plan = self._plan(version)
+        if plan.wcmp is None:
+            raise PreconditionError(f"plan version {version} has no wcmp section: nothing to program")
+        if self.builder is None:
+            raise PreconditionError("the controller has no fabric or no switch agents")
+        plan.check_fabric(self.builder.fabric)
+        self.store.set_desired(version, who, self.clock())
+        t0 = time.perf_counter()
+        nd = self.planner_pool.submit(self._derive, version).result()
+        self.queue.put(nd)
+        self._notify("apply", body={"version": version, "who": who})
+        out: dict[str, Any] = {"version": version, "converged": False}
+        if wait:
+            out["converged"] = self.wait_converged(version, timeout_s)
+        with self.lock:
+            p = self.progress.get(version)
+            out |= {"switches_updated": len(p.writes) if p else 0,
+                    "updates": sum(p.writes.values()) if p else 0,
+                    "push_ms": (max(p.acked.values()) - t0) * 1000 if p and p.acked else 0.0}
+        return out
+
+    def wait_converged(self, version: int, timeout_s: float) -> bool:
+        deadline = time.monotonic() + timeout_s
+        with self.cond:
+            while True:
+                if self.desired_version == version and rc.converged(self.desired, self.observed):
+                    return True
+                left = deadline - time.monotonic()
+                superseded = self.desired_version is not None and self.desired_version > version
+                if left <= 0 or superseded:
+                    return False
+                self.cond.wait(min(left, TICK_S))
+
+    def _wait_switches(self, version: int, switches: set[str], timeout_s: float) -> float | None:
+        """perf_counter when every switch of ``switches`` acknowledged ``version`` (None on timeout)."""
+        deadline = time.monotonic() + timeout_s
+        with self.cond:
+            while True:
+                p = self.progress.get(version)
+                if p is not None:
+                    pending = {s for s in switches if s in self.desired} - set(p.acked)
+                    if not pending:
+                        return max((p.acked[s] for s in switches if s in p.acked), default=time.perf_counter())
+                left = deadline - time.monotonic()
+                if left <= 0:
+                    return None
+                self.cond.wait(min(left, TICK_S))
+
+    # ================================================================== events
+    def _planner_key(self, fab: Fabric, recipe: dict[str, Any]) -> str:
+        w = recipe.get("wcmp", {})
+        return json.dumps([fab.digest(), w.get("options", {}), w.get("demand_id", 0)], sort_keys=True)
+
+    def _failure_planner(self, fab: Fabric, recipe: dict[str, Any]) -> FailurePlanner:
+        key = self._planner_key(fab, recipe)
+        fp = self.planners.get(key)
+        if fp is None:
+            w = recipe.get("wcmp")
+            if w is None:
+                raise PreconditionError("the desired plan was not computed by this controller's wcmp planner: "
+                                        "compute one (ctl plans / ComputePlan wcmp) before reporting events")
+            did = int(w.get("demand_id") or 0)
+            demand = self.store.demand(did) if did else None
+            fp = self.planners[key] = FailurePlanner(fab, wcmp_demand(fab, w.get("options", {}), demand),
+                                                     w.get("options", {}))
+        return fp
+
+    def report_event(self, kind: str, a: str, b: str = "", *, who: str = "api", wait: bool = True,
+                     timeout_s: float = DEFAULT_WAIT_S) -> dict[str, Any]:
+        """A topology event: recompute warm, store and apply version N+1, push the diffs; returns the
+        timings of each step (the ``ctl fail --json`` document)."""
+        t0 = time.perf_counter()
+        if kind not in EVENT_KINDS:
+            raise ConfigError(f"unknown event kind {kind!r} (kinds: {', '.join(EVENT_KINDS)})", where="kind")
+        with self.lock:
+            version = self.desired_version
+            fab = self.builder.fabric if self.builder is not None else None
+        if version is None or fab is None:
+            raise PreconditionError("no plan is applied yet: apply one before reporting events")
+        row = self.store.plan_row(version)
+        assert row is not None
+        recipe = row.recipe
+        fails = recipe.get("wcmp", {}).get("failures", {})
+        current = FailureSet(frozenset(fails.get("links", [])), frozenset(fails.get("nodes", [])))
+        if kind.startswith("link"):
+            if not b:
+                raise ConfigError("a link event needs both ends (a and b)", where="b")
+            try:
+                spec = link_spec(fab, a, b)
+            except ConfigError as exc:
+                raise NotFoundError(exc.reason) from None
+            target = current.with_link(spec, kind == "link_down")
+        else:
+            if a not in fab.graph:
+                raise NotFoundError(f"no node {a!r} in fabric {fab.name!r}")
+            target = current.with_node(a, kind == "node_down")
+        event_id = self.store.add_event(kind, self.clock(), a=a, b=b or None, body={"who": who})
+        self._notify(kind, a=a, b=b, event_id=event_id)
+        fut: Future[tuple[int, float, float, _NewDesired]] = self.planner_pool.submit(
+            self._recompute, version, recipe, fab, target, kind, a, b, who)
+        new_version, recompute_ms, diff_ms, nd = fut.result()
+        t_posted = time.perf_counter()
+        self.queue.put(nd)
+        out: dict[str, Any] = {"event_id": event_id, "plan_version": new_version, "recompute_ms": recompute_ms,
+                               "diff_ms": diff_ms, "push_ms": 0.0, "total_ms": 0.0,
+                               "switches_updated": 0, "updates": 0}
+        if wait:
+            done = self._wait_switches(new_version, nd.changed, timeout_s)
+            if done is not None:
+                out["push_ms"] = (done - t_posted) * 1000
+        with self.lock:
+            p = self.progress.get(new_version)
+            if p is not None:
+                out["switches_updated"] = len(p.writes)
+                out["updates"] = sum(p.writes.values())
+        out["total_ms"] = (time.perf_counter() - t0) * 1000
+        self.store.update_event(event_id, {k: v for k, v in out.items() if k != "event_id"})
+        return out
+
+    def _recompute(self, version: int, recipe: dict[str, Any], fab: Fabric, target: FailureSet, kind: str,
+                   a: str, b: str, who: str) -> tuple[int, float, float, _NewDesired]:
+        t0 = time.perf_counter()
+        cached = self._version_for(recipe, target, fab)
+        if cached is not None:
+            new_version = cached
+        else:
+            fp = self._failure_planner(fab, recipe)
+            res = fp.solve(target)
+            plan = self._plan(version)
+            plan.add(res.section(), fabric=fab, created_unix=self.clock())
+            new_recipe = json.loads(json.dumps(recipe))
+            new_recipe["wcmp"]["failures"] = {"links": sorted(target.links), "nodes": sorted(target.nodes)}
+            new_version, _new = self.store.put_plan(plan.to_dict(), self.clock(), parent_version=version,
+                                                    reason=f"{kind} {a} {b}".strip(), recipe=new_recipe)
+        t1 = time.perf_counter()
+        self.store.set_desired(new_version, who, self.clock(), detail={"event": kind, "a": a, "b": b})
+        nd = self._derive(new_version)
+        t2 = time.perf_counter()
+        if cached is not None:
+            fp = self._failure_planner(fab, recipe)
+            if not fp.ready_for(target):          # a restore: stand the planner there for the next failure
+                self.planner_pool.submit(fp.prepare, target)
+        return new_version, (t1 - t0) * 1000, (t2 - t1) * 1000, nd
+
+    def _version_for(self, recipe: dict[str, Any], target: FailureSet, fab: Fabric) -> int | None:
+        """A stored version of the same recipe under the same failures (newest first)."""
+        w = recipe.get("wcmp", {})
+        key = (json.dumps(w.get("options", {}), sort_keys=True), w.get("demand_id", 0))
+        want = {"links": sorted(target.links), "nodes": sorted(target.nodes)}
+        digest = fab.digest()
+        for r in reversed(self.store.plans()):
+            rw = r.recipe.get("wcmp")
+            if (rw is not None and r.fabric_digest == digest and rw.get("failures") == want
+                    and (json.dumps(rw.get("options", {}), sort_keys=True), rw.get("demand_id", 0)) == key
+                    and {k: v for k, v in r.recipe.items() if k != "wcmp"}
+                    == {k: v for k, v in recipe.items() if k != "wcmp"}):
+                return r.version
+        return None
+
+    def _port_event(self, pd: PortDown) -> None:
+        """An agent's port went down or up: the link on that port goes down or up (in the background)."""
+        if self.builder is None:
+            return
+        from p4.runtime import port_numbers
+
+        fab = self.builder.fabric
+        names = {n: p for p, n in port_numbers(fab, pd.switch).items()}
+        port = names.get(pd.port)
+        if port is None:
+            return
+        for other in fab.graph.adj[pd.switch]:
+            for lk in fab.links_between(pd.switch, other):
+                if (lk.a, lk.port_a) != (pd.switch, port) and (lk.b, lk.port_b) != (pd.switch, port):
+                    continue
+                    threading.Thread(target=self._agent_event, args=("link_up" if pd.up else "link_down",
+                                                                     pd.switch, other), daemon=True).start()
+                    return
+
+    def _agent_event(self, kind: str, a: str, b: str) -> None:
+        try:
+            self.report_event(kind, a, b, who=f"agent:{a}", wait=False)
+        except FabricError as exc:
+            self._notify("error", a=a, b=b, body={"error": str(exc)})
+
+    # ================================================================== status
+    def status(self) -> dict[str, Any]:
+        with self.lock:
+            switches = []
+            for name in sorted(set(self.agents) | set(self.desired)):
+                o = self.observed.get(name, rc.Observed(name))
+                d = self.desired.get(name)
+                ref = self.agents.get(name)
+                switches.append({"name": name, "connected": o.connected, "primary": o.primary,
+                                 "desired_version": d.version if d else 0,
+                                 "applied_version": o.applied_version or 0, "error": o.error or "",
+                                 "device_id": ref.device_id if ref else 0, "address": ref.address if ref else ""})
+            return {"plan_version": self.desired_version or 0, "switches": switches,
+                    "fabric_digest": self.fabric.digest() if self.fabric is not None else "",
+                    "converged": bool(self.desired) and rc.converged(self.desired, self.observed)}
