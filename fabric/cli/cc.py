@@ -7,7 +7,7 @@ from pathlib import Path
 import typer
 from rich.table import Table
 
-from fabric.cc import DEFAULT_PROFILE, DEFAULT_SWITCH_MODEL
+from fabric.cc import DEFAULT_OVER_SUBSCRIBE_RATIO, DEFAULT_PROFILE, DEFAULT_SWITCH_MODEL
 from fabric.cli.common import JSON_HELP, add_section, console, emit_json, err_console
 from fabric.cli.options import (
     PLAN_OUT_HELP,
@@ -29,6 +29,10 @@ def register(app: typer.Typer, groups: dict[str, typer.Typer]) -> None:
                     switch_buffer: float | None = typer.Option(None, "--switch-buffer", callback=positive("MiB"),
                                                                help="Switch packet buffer in MB (MiB)."),
                     switch_model: str = typer.Option(DEFAULT_SWITCH_MODEL, "--switch-model", help="ASIC figures."),
+                    over_subscribe_ratio: float = typer.Option(
+                        DEFAULT_OVER_SUBSCRIBE_RATIO, "--over-subscribe-ratio", callback=non_negative(),
+                        help="Shared headroom pool: 0 = off (SONiC default); N > 0 = pool of sum(xoff)/N, "
+                             "each PG reserves xon only."),
                     plan: Path | None = typer.Option(None, "--plan", help="Plan JSON to add the section to."),
                     out: Path | None = typer.Option(None, "-o", "--out", help=PLAN_OUT_HELP),
                     json_out: bool = typer.Option(False, "--json", help=JSON_HELP)) -> None:
@@ -38,7 +42,8 @@ def register(app: typer.Typer, groups: dict[str, typer.Typer]) -> None:
 
         fab = load_fabric(fabric)
         buf = None if switch_buffer is None else int(switch_buffer * 1024 * 1024)
-        opts = CcOptions(profile=profile, switch_model=switch_model, switch_buffer_bytes=buf)
+        opts = CcOptions(profile=profile, switch_model=switch_model, switch_buffer_bytes=buf,
+                         over_subscribe_ratio=over_subscribe_ratio)
         sec = cc_section(fab, opts)
         data = sec.to_dict()
         read_from, target = plan_files(plan, out)
