@@ -351,3 +351,18 @@ def test_xoff_bounds_and_lane_and_pool_relations(mbps, cable, small):
     pool = sonic_headroom(mbps / 1000, cable, small_packet_percent=small, lanes=4, over_subscribe_ratio=1.0)
     assert pool.headroom_bytes == pool.xon_bytes == h.xon_bytes
     assert pool.xoff_bytes == h.xoff_bytes - (2048 if h.compensated else 0)
+
+
+# ------------------------------------------------------------- CLI
+def test_cli_plan_cc_over_subscribe_ratio(cli):
+    import json
+
+    r = cli(["plan", "cc", "example", "--over-subscribe-ratio", "2", "--json"])
+    assert r.exit_code == 0, r.output
+    doc = json.loads(r.output)
+    lossless = [g for g in doc["port_groups"] if g["lossless"]]
+    assert lossless and all(g["pfc"]["headroom_bytes"] == g["pfc"]["xon_bytes"] for g in lossless)
+    off = json.loads(cli(["plan", "cc", "example", "--json"]).output)
+    assert max(b["headroom_bytes"] for b in doc["buffer"]) < max(b["headroom_bytes"] for b in off["buffer"])
+    bad = cli(["plan", "cc", "example", "--over-subscribe-ratio", "-1"])
+    assert bad.exit_code == 2 and "--over-subscribe-ratio" in bad.output and "Traceback" not in bad.output
