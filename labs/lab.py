@@ -327,7 +327,9 @@ class Lab:
                             "devices": len(ag.get("devices", {})), "peak_rss_bytes": ag.get("peak_rss_bytes")}
             if out["agent"]["alive"]:
                 try:
-                    out["agent"]["dataplanes"] = agent_status(self.ops)["devices"]
+                    reply = agent_status(self.ops)
+                    out["agent"]["dataplanes"] = reply["devices"]
+                    out["agent"]["peak_rss_bytes"] = reply["peak_rss_bytes"]   # now, after whatever ran since up
                 except LabError as exc:
                     out["agent"]["error"] = exc.reason
         for rec in st.get("links", []):

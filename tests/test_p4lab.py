@@ -229,7 +229,9 @@ def _run_example(cli, name: str, sd: Path, plan: Path, switch: str) -> dict:
     assert r.exit_code == 0, r.output
     out["split"] = json.loads(r.output)
     if switch == "p4":
-        out["agent_status"] = st["agent"]
+        r = cli(["lab", "status", "--json", *args])             # again, after the probes and 2,000 flows
+        assert r.exit_code == 0, r.output
+        out["agent_status"] = json.loads(r.output)["labs"][0]["agent"]
     r = cli(["lab", "down", "--json", *args])
     assert r.exit_code == 0, r.output
     return out
@@ -252,7 +254,8 @@ def test_example_fabric_with_p4_and_kernel_switches(cli, labs, example_plan, cap
                   f"{r['probe']['lost']} lost; split at {sp['switch']} over {sp['packets_counted']} packets: {rows}; "
                   f"largest error {sp['max_share_error']:.3f}")
         ag = results["p4"]["up"]["agent"]
-        print(f"[p4] agent: {ag['devices']} devices, peak RSS {ag['peak_rss_bytes'] / 2**20:.0f} MiB; "
+        print(f"[p4] agent: {ag['devices']} devices, peak RSS {ag['peak_rss_bytes'] / 2**20:.0f} MiB after up, "
+              f"{results['p4']['agent_status']['peak_rss_bytes'] / 2**20:.0f} MiB after probe and split; "
               f"timings {results['p4']['up']['timings_s']}")
     for switch, r in results.items():
         sp = r["split"]
@@ -269,6 +272,7 @@ def test_example_fabric_with_p4_and_kernel_switches(cli, labs, example_plan, cap
     assert p4["up"]["agent"]["devices"] == 28
     assert p4["up"]["seconds"] < UP_LIMIT_S, p4["up"]["timings_s"]
     assert p4["up"]["agent"]["peak_rss_bytes"] < RSS_LIMIT_BYTES
+    assert p4["agent_status"]["peak_rss_bytes"] < RSS_LIMIT_BYTES
     assert all(d["current"] and d["error"] is None for d in p4["agent_status"]["dataplanes"].values())
 
 

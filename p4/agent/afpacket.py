@@ -51,6 +51,7 @@ from __future__ import annotations
 import errno
 import json
 import os
+import resource
 import select
 import socket
 import struct
@@ -398,6 +399,7 @@ class AfPacketIO:
                 if op == "status":
                     reply: dict[str, Any] = {"ok": True, "pid": os.getpid(), "time_unix": time.time(),
                                              "link_events": self.link_events, "port_changes": self.port_changes,
+                                             "peak_rss_bytes": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024,
                                              "devices": self.status()}
                 elif op == "port":
                     changed = self.service.set_port_status(int(req["device_id"]), int(req["port"]), bool(req["up"]))
