@@ -32,7 +32,8 @@ a member whose link is down cannot carry traffic anyway. :func:`failover` derive
 from the one built from the entries: down members get weight 0 in the group's cumulative weights, and a
 route (or any entry) whose group has no member left gets the DPU's ``drop`` instead of ``wcmp``, so its
 packets are dropped (counted in :attr:`Live.dead_entries`' table counters) rather than sent to a dead
-port. It is a shallow copy that shares the tables' counters; a port coming back up derives it again from
+port; an entry sending straight out of a down port (a route to a lone next hop) drops the same way. It
+is a shallow copy that shares the tables' counters; a port coming back up derives it again from
 the unpatched pipeline, so the member is used again.
 """
 
@@ -49,7 +50,7 @@ import numpy as np
 from finsy.proto import p4r
 from google.protobuf import any_pb2, descriptor_pb2, descriptor_pool, message_factory
 
-from dpu.actions import A_DROP, A_WCMP
+from dpu.actions import A_DROP, A_FORWARD, A_SET_NEXTHOP, A_WCMP
 
 PACKAGE = "fabricctl.agent.v1"
 
@@ -161,37 +162,50 @@ class Live:
 def failover(base: Any, watch: dict[int, list[int | None]], down: Iterable[int]) -> Live:
     """``base`` (a :class:`dpu.pipeline.Pipeline` from :func:`p4.dpu.to_pipeline`) with the members whose
     watch port is in ``down`` left out (module docstring). ``watch``: per WCMP group id, each member's
-    watch port in the group's member order (None: its own egress port)."""
+    watch port in the group's member order (None: its own egress port). An entry that sends straight out
+    of a down port (``set_nexthop`` to a next hop on it, ``forward`` to it: the routes of single-member
+    groups ``p4 gen`` writes) drops too, counted like a dead group's."""
     down = frozenset(down)
-    if base is None or not down or not getattr(base, "group_index", None):
+    if base is None or not down:
         return Live(base)
-    cum = base.mem_cum.copy()
+    groups = getattr(base, "group_index", None) or {}
     dead: list[int] = []
     out_members = 0
-    for g, gi in base.group_index.items():
-        ws = watch.get(int(g[1:]), []) if g[:1] == "g" and g[1:].isdigit() else []
-        o, n = int(base.grp_off[gi]), int(base.grp_len[gi])
-        total, prev = 0, 0
-        for k in range(n):
-            w = int(base.mem_cum[o + k]) - prev
-            prev = int(base.mem_cum[o + k])
-            wp = ws[k] if k < len(ws) and ws[k] is not None else int(base.mem_port[o + k])
-            if wp in down:
-                w = 0
-                out_members += 1
-            total += w
-            cum[o + k] = total
-        if total == 0:
-            dead.append(gi)
     live = copy.copy(base)
-    live.mem_cum = cum
+    if groups:
+        cum = base.mem_cum.copy()
+        for g, gi in groups.items():
+            ws = watch.get(int(g[1:]), []) if g[:1] == "g" and g[1:].isdigit() else []
+            o, n = int(base.grp_off[gi]), int(base.grp_len[gi])
+            total, prev = 0, 0
+            for k in range(n):
+                w = int(base.mem_cum[o + k]) - prev
+                prev = int(base.mem_cum[o + k])
+                wp = ws[k] if k < len(ws) and ws[k] is not None else int(base.mem_port[o + k])
+                if wp in down:
+                    w = 0
+                    out_members += 1
+                total += w
+                cum[o + k] = total
+            if total == 0:
+                dead.append(gi)
+        live.mem_cum = cum
+    nh_index = getattr(base, "nexthop_index", None) or {}
+    dead_nh = [hi for hi in nh_index.values() if int(base.nh_port[hi]) in down]
     dead_entries: dict[int, np.ndarray] = {}
-    if dead:
+    if dead or dead_nh:
         tables = []
-        dead_a = np.array(dead, np.int64)
+        dead_a, nh_a, down_a = (np.array(x, np.int64) for x in (dead, dead_nh, sorted(down)))
         for ti, t in enumerate(base.tables):
-            mask = (t.act == A_WCMP) & np.isin(t.params[:, 0], dead_a) if len(t.act) else np.zeros(0, bool)
-            miss_dead = t.miss_act == A_WCMP and int(t.miss_params[0]) in dead
+            if len(t.act):
+                p0 = t.params[:, 0]
+                mask = (((t.act == A_WCMP) & np.isin(p0, dead_a)) | ((t.act == A_SET_NEXTHOP) & np.isin(p0, nh_a))
+                        | ((t.act == A_FORWARD) & np.isin(p0, down_a)))
+            else:
+                mask = np.zeros(0, bool)
+            m0 = int(t.miss_params[0]) if len(t.miss_params) else -1
+            miss_dead = ((t.miss_act == A_WCMP and m0 in dead) or (t.miss_act == A_SET_NEXTHOP and m0 in dead_nh)
+                         or (t.miss_act == A_FORWARD and m0 in down))
             if mask.any() or miss_dead:
                 act = t.act.copy()
                 act[mask] = A_DROP
@@ -199,7 +213,7 @@ def failover(base: Any, watch: dict[int, list[int | None]], down: Iterable[int])
                 dead_entries[ti] = np.flatnonzero(mask)
             tables.append(t)
         live.tables = tables
-    return Live(live, dead_entries, out_members, tuple(g for g, gi in base.group_index.items() if gi in dead))
+    return Live(live, dead_entries, out_members, tuple(g for g, gi in groups.items() if gi in dead))
 
 
 __all__ = ["PORT_STATUS_TYPE_URL", "Live", "PortStatus", "PortTable", "failover", "parse_port_status",

@@ -38,6 +38,7 @@ class Code(IntEnum):
     FAILED_PRECONDITION = 9
     OUT_OF_RANGE = 11
     UNIMPLEMENTED = 12
+    UNAVAILABLE = 14
 
 
 class P4Error(Exception):

@@ -12,9 +12,10 @@ answers and errors, and keeps the state directory.
   a refused bid ends the stream with the arbiter's status. A PacketOut (spec 16.1) from the primary of
   the stream's (device, role) goes to :meth:`p4.agent.dataplane.Dataplane.packet_out` on the port its
   ``egress_port`` metadata names; a PacketOut from a backup is a StreamError PERMISSION_DENIED, one
-  without a dataplane UNIMPLEMENTED, one with bad metadata INVALID_ARGUMENT (the packet echoed back in
-  ``error.packet_out``). A frame the pipeline punts to the CPU port comes back as a PacketIn with
-  ``ingress_port`` on the stream of the device's primary for the default role.
+  without a dataplane UNIMPLEMENTED, one with bad metadata INVALID_ARGUMENT, one to a port that is down
+  UNAVAILABLE (the packet echoed back in ``error.packet_out``; nothing is sent). A frame the pipeline
+  punts to the CPU port comes back as a PacketIn with ``ingress_port`` on the stream of the device's
+  primary for the default role.
 - Dataplane (:mod:`p4.agent.dataplane`): with ``dataplane=True`` each device's DPU pipeline is rebuilt
   by its own worker thread after every Write that changed something and every commit; the gRPC thread
   only sets a flag. The DPU kernels are compiled (:func:`p4.agent.packetio.warm`) before the server
@@ -184,6 +185,8 @@ class P4RuntimeService:
             if dp.controller is None:
                 raise P4Error(Code.FAILED_PRECONDITION, NO_PIPELINE)
             port, payload = dp.controller.packet_out(packet)
+            if not dp.ports.is_up(port):
+                raise P4Error(Code.UNAVAILABLE, f"PacketOut egress port {port} is down")
         except P4Error as e:
             err = p4r.StreamMessageResponse()
             err.error.canonical_code, err.error.message = int(e.code), e.message
