@@ -97,7 +97,7 @@ def test_unknown_group_and_missing_kind_are_refused(tmp_path):
      ["line 10: topology.links[0]: skipped link l1:eth1 -- mgmt-net:l1eth1: 'mgmt-net' is the management network "
       "bridge, not a node of the fabric"]),
     ("tests__01-smoke__macvlan.clab.yml", 0,
-     ["line 16: topology.links[0]: skipped link l1:eth1 -- macvlan:${host_link:=ens3}: 'macvlan' is a macvlan "
+     ["line 16: topology.links[0]: skipped link l1:eth1 -- macvlan:ens3: 'macvlan' is a macvlan "
       "interface on a host interface, not a node of the fabric"]),
     ("tests__01-smoke__01-linux-nodes.clab.yml", 3,
      ["line 70: topology.links[3]: skipped host link from l2:eth4: its other end is a host interface, not a node "

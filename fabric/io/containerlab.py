@@ -46,6 +46,7 @@ from __future__ import annotations
 import os
 import re
 import warnings
+from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
@@ -80,8 +81,95 @@ class ClabImportWarning(UserWarning):
     """Part of a containerlab file that the import skips (a special endpoint, a loopback cable)."""
 
 
+#: containerlab's node kinds, each with the names that can be used for it interchangeably (its
+#: ``kindNames`` in ``nodes/*/*.go`` of srl-labs/containerlab at 39ff2b7, August 2026; the kinds
+#: manual's "Short/Long kind name" column). The first name of each is the one we report.
+CLAB_KINDS: tuple[tuple[str, ...], ...] = (
+    ("nokia_srlinux", "srl"), ("arista_ceos", "ceos"), ("juniper_crpd", "crpd"), ("cumulus_cvx", "cvx"),
+    ("cisco_xrd", "xrd"), ("cisco_c8000", "c8000"), ("juniper_cjunosevolved", "cjunosevolved"),
+    ("ciena_saos", "vr-ciena_saos"), ("nokia_sros", "vr-sros", "vr-nokia_sros"), ("nokia_srsim",),
+    ("aruba_aoscx", "vr-aoscx", "vr-aruba_aoscx"), ("cisco_csr1000v", "vr-csr", "vr-cisco_csr1000v"),
+    ("dell_ftosv", "vr-ftosv", "vr-dell_ftosv"), ("cisco_n9kv", "vr-n9kv", "vr-cisco_n9kv"),
+    ("paloalto_panos", "vr-pan", "vr-paloalto_panos"), ("mikrotik_ros", "vr-ros", "vr-mikrotik_ros"),
+    ("arista_veos", "vr-veos", "vr-arista_veos"), ("juniper_vmx", "vr-vmx", "vr-juniper_vmx"),
+    ("juniper_vqfx", "vr-vqfx", "vr-juniper_vqfx"), ("juniper_vsrx", "vr-vsrx", "vr-juniper_vsrx"),
+    ("cisco_xrv", "vr-xrv", "vr-cisco_xrv"), ("cisco_xrv9k", "vr-xrv9k", "vr-cisco_xrv9k"),
+    ("juniper_vjunosrouter",), ("juniper_vjunosswitch",), ("juniper_vjunosevolved",), ("juniper_csrx",),
+    ("linux",), ("bridge",), ("ovs-bridge",), ("host",), ("ext-container",), ("k8s-kind",),
+    ("generic_vm",), ("freebsd",), ("openbsd",), ("openwrt",), ("sonic-vs",), ("sonic-vm",), ("dell_sonic",),
+    ("plvision_sonic",), ("nvidia_cumulusvx",), ("6wind_vsr",), ("arrcus_arcos",), ("checkpoint_cloudguard",),
+    ("cisco_asav",), ("cisco_sdwan",), ("cisco_vios",), ("cisco_xrd_vrouter",), ("cisco_iol",),
+    ("cisco_c8000v",), ("cisco_cat9kv",), ("cisco_ftdv",), ("f5_bigip-ve",), ("fdio_vpp",),
+    ("fortinet_fortigate",), ("huawei_vrp",), ("ipinfusion_ocnos",), ("keysight_ixia-c-one",), ("rare",),
+    ("spirent_stc",), ("veesix_osvbng",), ("vyosnetworks_vyos",),
+)
+_CANONICAL_KIND = {name: names[0] for names in CLAB_KINDS for name in names}
+#: Kinds whose nodes are endpoints (role ``host``): Linux containers and VMs, the host's namespace,
+#: Kubernetes-in-docker clusters and traffic generators. Every other kind is a network OS or a
+#: bridge, i.e. a switch (``leaf``).
+HOST_KINDS = frozenset({"linux", "host", "ext-container", "k8s-kind", "generic_vm", "freebsd", "openbsd",
+                        "keysight_ixia-c-one", "spirent_stc"})
+
+
+def canonical_kind(kind: Any) -> str | None:
+    """The name we report for a containerlab kind or alias (``srl`` -> ``nokia_srlinux``); None if unknown.
+
+    >>> canonical_kind("ceos"), canonical_kind("arista_ceos"), canonical_kind("vr-n9kv"), canonical_kind("x")
+    ('arista_ceos', 'arista_ceos', 'cisco_n9kv', None)
+    """
+    return _CANONICAL_KIND.get(str(kind).lower())  # containerlab lower-cases kinds (core/config.go)
+
+
 def _role_for_kind(kind: str) -> str:
-    return "host" if kind in ("linux", "host") else "leaf"
+    return "host" if canonical_kind(kind) in HOST_KINDS else "leaf"
+
+
+#: ``$NAME``, ``${NAME}``, ``${NAME:=default}`` (``:-``, ``=``, ``-``, ``:+``, ``+``) and ``$$``, as
+#: containerlab expands them before parsing (core/file.go: hellt/envsubst, restricted "no replace").
+_ENV_REF = re.compile(r"\$(?:(\$)|\{([A-Za-z_][A-Za-z0-9_]*)(?:(:?[-=+])([^}\n]*))?\}|([A-Za-z_][A-Za-z0-9_]*))")
+
+
+def expand_env(text: str, env: Mapping[str, str] | None = None, *, file: str | None = None) -> str:
+    """Environment variables in a containerlab file, expanded as containerlab does before parsing it.
+
+    With containerlab's restrictions (hellt/envsubst, ``BytesRestrictedNoReplace``): a variable that is
+    unset or empty is left as ``$NAME`` (so shell commands in ``exec`` keep theirs), ``${NAME:=x}`` and
+    ``${NAME:-x}`` give ``x`` unless NAME is set and not empty, ``${NAME=x}``/``${NAME-x}`` give ``x``
+    unless NAME is set, ``${NAME:+x}``/``${NAME+x}`` give ``x`` when NAME is set, ``$$`` is ``$``, and a
+    name starting with a digit (``$1``) is not a variable. A ``${`` without its ``}`` on the line is an
+    error, as in containerlab.
+
+    >>> expand_env("image: ${IMG:=alpine}, cmd: echo $HOME$$ ${UNSET}", {"HOME": "/root"})
+    'image: alpine, cmd: echo /root$ $UNSET'
+    """
+    env = os.environ if env is None else env
+
+    def sub(m: re.Match[str]) -> str:
+        if m.group(1):
+            return "$"
+        name = m.group(2) or m.group(5)
+        value = env.get(name, "")
+        shown = value if value else f"${name}"
+        op, default = m.group(3), m.group(4)
+        if op is None:
+            return shown
+        default = expand_env(default, env, file=file)
+        if op in (":-", ":="):
+            return value if value else default
+        if op in ("-", "="):
+            return default if name not in env else shown
+        return default if name in env else ""  # + and :+
+
+    out = _ENV_REF.sub(sub, text)
+    for lineno, line in enumerate(out.splitlines(), 1):
+        at = line.find("${")
+        if at >= 0 and "}" not in line[at:] and _ENV_OPEN.match(line[at:]):
+            raise ConfigError("closing brace expected for ${...} (containerlab's variable expansion)", file=file,
+                              where=f"line {lineno}, column {at + 1}")
+    return out
+
+
+_ENV_OPEN = re.compile(r"^\$\{[A-Za-z_]")
 
 
 def _mapping(value: Any, what: str, file: str, lines: Any, path: tuple[Any, ...]) -> dict[Any, Any]:
@@ -150,7 +238,7 @@ def load_clab(path: str | os.PathLike[str]) -> Fabric:
     file = str(path)
     text = read_text(path, what="containerlab file")
     rendered = _render_template(text, file)
-    doc = parse_yaml(text if rendered is None else rendered, file=file)
+    doc = parse_yaml(expand_env(text if rendered is None else rendered, file=file), file=file)
     data, lines = doc.data, doc.lines
     if not isinstance(data, dict):
         raise ConfigError("a containerlab file must be a mapping with 'name' and 'topology'", file=file)
@@ -227,6 +315,9 @@ def load_clab(path: str | os.PathLike[str]) -> Fabric:
             except (TypeError, ValueError, OverflowError):
                 raise ConfigError(f"label {LABEL_PREFIX + key} must be {typ.__name__}, got {raw!r}", file=file,
                                   where=where_in(lines, path_ + ("labels", LABEL_PREFIX + key))) from None
+        if canonical_kind(kind) is None:
+            skip(path_ + ("kind",), f"nothing: unknown containerlab kind {kind!r} (not one of containerlab's "
+                 "kinds or aliases); the node is imported as a switch")
         role = attrs.pop("role", _role_for_kind(str(kind)))
         if role not in ROLES:
             raise ConfigError(f"unknown role {role!r}", file=file, where=where_in(lines, path_ + ("labels",)))
