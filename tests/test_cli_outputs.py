@@ -12,7 +12,7 @@ import json
 from pathlib import Path
 
 import pytest
-import typer.main
+from cli_tree import leaf_commands
 
 from fabric.plan import Plan
 
@@ -23,20 +23,9 @@ DEPRECATED = "is deprecated in 'fabricctl "
 LEGACY_OUT_DIR = {"plan wcmp", "plan ports", "sim cc", "dpu run", "p4 gen", "demo"}
 
 
-def _walk(cmd, path=()):
-    subs = getattr(cmd, "commands", None)
-    if subs:
-        for name, sub in subs.items():
-            yield from _walk(sub, (*path, name))
-    else:
-        yield " ".join(path), cmd
-
-
 @pytest.fixture(scope="module")
 def commands():
-    from fabric.cli.main import app
-
-    return dict(_walk(typer.main.get_command(app)))
+    return leaf_commands()
 
 
 def test_out_means_a_file_everywhere_and_folders_are_out_dir(commands):

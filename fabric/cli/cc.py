@@ -140,7 +140,7 @@ def _register_sim(groups: dict[str, typer.Typer]) -> None:
                senders: int | None = typer.Option(None, "--senders", callback=at_least(1), help="incast/bottleneck: flows; allreduce/alltoall: ranks; victim: long flows."),
                flow_kb: float | None = typer.Option(None, "--flow-kb", callback=positive("kB"), help="Flow size (incast), data per rank (allreduce, alltoall), short flows (victim)."),
                gbps: float = typer.Option(DEFAULT_GBPS, "--gbps", callback=positive("Gb/s"), help="Port speed."),
-               t_end_us: float | None = typer.Option(None, "--t-end-us", callback=positive("us"), help="Simulated time limit."),
+               t_end_us: float | None = typer.Option(None, "--t-end-us", callback=positive("microseconds"), help="Simulated time limit."),
                seed: int = typer.Option(DEFAULT_SEED, "--seed", callback=non_negative(), help="Seed of the ECMP hashes and the seeded scenarios."),
                out_dir: Path | None = typer.Option(None, "--out-dir", help="Folder for the PNG plot (none without it)."),
                legacy_out: Path | None = typer.Option(None, "--out", hidden=True, help="Deprecated: --out-dir."),
@@ -199,7 +199,7 @@ def _register_sim(groups: dict[str, typer.Typer]) -> None:
                     senders: int | None = typer.Option(None, "--senders", callback=at_least(1)),
                     flow_kb: float | None = typer.Option(None, "--flow-kb", callback=positive("kB")),
                     gbps: float = typer.Option(DEFAULT_GBPS, "--gbps", callback=positive("Gb/s")),
-                    t_end_us: float | None = typer.Option(None, "--t-end-us", callback=positive("us")),
+                    t_end_us: float | None = typer.Option(None, "--t-end-us", callback=positive("microseconds")),
                     verify: int = typer.Option(DEFAULT_VERIFY, "--verify", callback=at_least(1), help="Fluid-screened sets to verify in the packet model."),
                     json_out: bool = typer.Option(False, "--json", help=JSON_HELP)) -> None:
         """Search ECN Kmin/Kmax/Pmax and the DCQCN rate timer for a scenario (fluid sweep, packet check).

@@ -79,9 +79,9 @@ def version() -> str:
 def usage_line(exc: Any, prog: str = PROG) -> str:
     """One line for a click usage error: ``error: fabricctl plan wcmp: No such option: --frob (see
     'fabricctl plan wcmp --help')``."""
-    ctx = getattr(exc, "ctx", None)
+    ctx = getattr(exc, "ctx", None)  # None for some parser errors ("requires an argument")
     path = ctx.command_path if ctx is not None else prog
-    hint = ""
+    hint = f" (see '{prog} --help')"
     if ctx is not None and ctx.command.get_help_option(ctx) is not None:
         hint = f" (see '{path} {ctx.help_option_names[0]}')"
     return f"error: {path}: {exc.format_message()}{hint}".replace("\n", " ")
@@ -143,14 +143,15 @@ class FabricGroup(TyperGroup):
              complete_var: str | None = None, standalone_mode: bool = True, windows_expand_args: bool = True,
              **extra: Any) -> Any:
         """Usage errors as one line (typer would draw a Rich panel with the usage above it)."""
+        del prog_name  # always PROG, however it was started (a test runner passes "root")
         if not standalone_mode:
-            return super().main(args, prog_name, complete_var, False, windows_expand_args, **extra)
+            return super().main(args, PROG, complete_var, False, windows_expand_args, **extra)
         exc = _click_exceptions()
         try:
-            rv = super().main(args, prog_name or PROG, complete_var, False, windows_expand_args, **extra)
+            rv = super().main(args, PROG, complete_var, False, windows_expand_args, **extra)
         except exc.UsageError as e:
             if type(e).__name__ != "NoArgsIsHelpError":  # the help was printed: exit 2, nothing more
-                typer.echo(usage_line(e, prog_name or PROG), err=True)
+                typer.echo(usage_line(e), err=True)
             sys.exit(e.exit_code)
         except exc.ClickException as e:
             typer.echo(f"error: {e.format_message()}".replace("\n", " "), err=True)

@@ -64,9 +64,9 @@ def register(app: typer.Typer, groups: dict[str, typer.Typer]) -> None:
                                           "exceeds the transceiver reach."),
                stretch_max: float = typer.Option(C.STRETCH_MAX, "--stretch-max", callback=non_negative(), help="Max fibre km / great-circle km "
                                                  "(the 1.5x rule); 0 disables."),
-               city_ms: float = typer.Option(C.BUDGET_CLASSES_MS["city"], "--city-ms", callback=positive("ms"), help="Budget of class city, ms."),
-               regional_ms: float = typer.Option(C.BUDGET_CLASSES_MS["regional"], "--regional-ms", callback=positive("ms"), help="Budget of class regional, ms."),
-               hub_ms: float = typer.Option(C.BUDGET_CLASSES_MS["hub"], "--hub-ms", callback=positive("ms"), help="Budget of class hub, ms."),
+               city_ms: float = typer.Option(C.BUDGET_CLASSES_MS["city"], "--city-ms", callback=positive("milliseconds"), help="Budget of class city, ms."),
+               regional_ms: float = typer.Option(C.BUDGET_CLASSES_MS["regional"], "--regional-ms", callback=positive("milliseconds"), help="Budget of class regional, ms."),
+               hub_ms: float = typer.Option(C.BUDGET_CLASSES_MS["hub"], "--hub-ms", callback=positive("milliseconds"), help="Budget of class hub, ms."),
                transponder_us: float | None = typer.Option(None, callback=non_negative(), help=f"Per transponder, µs (default {C.TRANSPONDER_US:g}, assumption)."),
                fec_us: float | None = typer.Option(None, callback=non_negative(), help=f"Per FEC decode, µs (default {C.FEC_US:g})."),
                regen_us: float | None = typer.Option(None, callback=non_negative(), help=f"Per regeneration site, µs (default {C.REGEN_US:g})."),
@@ -124,7 +124,7 @@ def register(app: typer.Typer, groups: dict[str, typer.Typer]) -> None:
                                        "route exceeds the reach (otherwise such routes are not used)."),
             k: int = typer.Option(C.WDM_K_PATHS, "-k", "--k-paths", callback=at_least(1), help="Candidate routes per demand (k shortest)."),
             solver: str = typer.Option(C.WDM_SOLVER, "--solver", help="cp-sat or first-fit (the baseline)."),
-            time_limit: float = typer.Option(C.WDM_TIME_LIMIT_S, "--time-limit", callback=positive("s"), help="CP-SAT time limit, s."),
+            time_limit: float = typer.Option(C.WDM_TIME_LIMIT_S, "--time-limit", callback=positive("seconds"), help="CP-SAT time limit, s."),
             route_factor: float | None = typer.Option(None, "--route-factor", callback=at_least(1.0), help=ROUTE_FACTOR_HELP),
             plan_file: Path | None = typer.Option(None, "--plan", help=PLAN_HELP),
             out: Path | None = typer.Option(None, "-o", "--out", help=PLAN_OUT_HELP),
@@ -174,8 +174,8 @@ def register(app: typer.Typer, groups: dict[str, typer.Typer]) -> None:
                                                 "ocs section: change as few circuits as possible."),
             tolerance: float = typer.Option(C.OCS_TOLERANCE, "--tolerance", callback=in_range(0, 1, hi_open=True), help="With --current: accept throughput "
                                             "within this fraction of the best found."),
-            time_limit: float = typer.Option(C.OCS_TIME_LIMIT_S, "--time-limit", callback=positive("s"), help="CP-SAT and local-search time limit, s."),
-            eval_time_limit: float = typer.Option(C.OCS_EVAL_TIME_LIMIT_S, "--eval-time-limit", callback=positive("s"), help="Time limit of each "
+            time_limit: float = typer.Option(C.OCS_TIME_LIMIT_S, "--time-limit", callback=positive("seconds"), help="CP-SAT and local-search time limit, s."),
+            eval_time_limit: float = typer.Option(C.OCS_EVAL_TIME_LIMIT_S, "--eval-time-limit", callback=positive("seconds"), help="Time limit of each "
                                                   "evaluation of placed circuits, s."),
             evaluate: str = typer.Option(C.OCS_EVALUATOR, "--evaluate", help="Throughput of the placed circuits: "
                                          "lp (exact GLOP LP), flow (flow deviation, fast, a feasible "

@@ -92,7 +92,7 @@ def register(app: typer.Typer, groups: dict[str, typer.Typer]) -> None:
         max_groups: int = typer.Option(DEFAULT_MAX_GROUPS, "--max-groups", callback=at_least(1), help=f"Distinct groups per switch (default {DEFAULT_MAX_GROUPS:,}, SONiC PINS)."),
         theta0: float = typer.Option(DEFAULT_THETA0, "--theta0", callback=at_least(1.0), help="Initial oversubscription bound of the reduction."),
         solver: SolverKind = typer.Option(SolverKind.auto, "--solver", help="LP solver (auto: GLOP, PDLP when large)."),
-        time_limit: float = typer.Option(DEFAULT_LP_TIME_LIMIT_S, "--time-limit", callback=positive("s"), help="LP time limit per component, s."),
+        time_limit: float = typer.Option(DEFAULT_LP_TIME_LIMIT_S, "--time-limit", callback=positive("seconds"), help="LP time limit per component, s."),
         no_balance: bool = typer.Option(False, "--no-balance", help="Skip the phase that keeps splits close to ECMP."),
         max_mlu: float | None = typer.Option(None, "--max-mlu", callback=positive(), help="Exit 1 when the WCMP MLU exceeds this."),
         out: Path | None = typer.Option(None, "-o", "--out", help="Plan file to write (*.json; default: the --plan "
