@@ -150,6 +150,9 @@ def split_point(lab: Lab, a: str, b: str) -> tuple[str, list[tuple[str, str, int
     """The first node on the way from ``a`` to ``b`` whose route to ``b`` has several next hops, and
     those next hops ``(ifname, neighbour, weight)`` as installed (from the lab's route tables)."""
     st = lab.state
+    for n in (a, b):
+        if n not in st.get("nodes", {}):
+            raise LabError(f"no node {n!r} in lab {lab.name!r}")
     if "routes" not in st:
         raise LabError("this lab has no route tables (containerlab labs route as their exec lines say)")
     addr = {n: d["ip"] for n, d in st["nodes"].items()}

@@ -91,3 +91,12 @@ def test_ctrl_c_during_up_tears_down_and_exits_130(names, tmp_path):
     assert "interrupted" in err
     assert netns.list_netns(f"{name}.") == []
     assert not state_path(name, tmp_path).exists()
+
+
+def test_split_and_probe_with_an_unknown_node_are_one_line_exit_2(cli, names, tmp_path):
+    name = f"{TAG}-unk"
+    names.append(name)
+    Lab(chain(3), name=name, state_dir=tmp_path, rate_scale=0).up().close()
+    for cmd in (["split", "nosuch", "s2"], ["split", "s0", "nosuch"], ["probe", "nosuch", "s2", "--count", "1"]):
+        r = cli(["lab", *cmd, "--name", name, "--state-dir", tmp_path])
+        assert r.exit_code == 2 and "no node 'nosuch'" in r.output and len(r.output.strip().splitlines()) == 1, r.output
