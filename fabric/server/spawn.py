@@ -25,17 +25,83 @@ SPAWN_TIMEOUT_S = 60.0
 class SpawnedAgents:
     """The agent process and where each switch is on it. ``stop()`` ends it (SIGTERM, then SIGKILL)."""
 
-    def __init__(self, proc: subprocess.Popen[bytes], address: str, refs: dict[str, AgentRef]) -> None:
+    def __init__(self, proc: subprocess.Popen[bytes] | None, address: str, refs: dict[str, AgentRef], *,
+                 pid: int | None = None, record: Path | None = None) -> None:
         self.proc, self.address, self.refs = proc, address, refs
+        self.proc_pid = proc.pid if proc is not None else pid
+        self.record = record
+
+    def alive(self) -> bool:
+        return self.proc_pid is not None and _alive(self.proc_pid)
 
     def stop(self, timeout_s: float = 5.0) -> None:
-        if self.proc.poll() is None:
-            self.proc.send_signal(signal.SIGTERM)
-            try:
-                self.proc.wait(timeout_s)
-            except subprocess.TimeoutExpired:
-                self.proc.kill()
-                self.proc.wait(timeout_s)
+        """End the agent (SIGTERM, then SIGKILL) and forget it."""
+        if self.proc is not None:
+            if self.proc.poll() is None:
+                self.proc.send_signal(signal.SIGTERM)
+                try:
+                    self.proc.wait(timeout_s)
+                except subprocess.TimeoutExpired:
+                    self.proc.kill()
+                    self.proc.wait(timeout_s)
+        elif self.proc_pid is not None and _alive(self.proc_pid):
+            os.kill(self.proc_pid, signal.SIGTERM)
+            deadline = time.monotonic() + timeout_s
+            while _alive(self.proc_pid) and time.monotonic() < deadline:
+                time.sleep(0.05)
+            if _alive(self.proc_pid):
+                os.kill(self.proc_pid, signal.SIGKILL)
+        if self.record is not None:
+            self.record.unlink(missing_ok=True)
+
+
+def _alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    try:                                   # a zombie child of ours is not alive
+        with open(f"/proc/{pid}/stat") as f:
+            return f.read().rsplit(")", 1)[1].split()[0] != "Z"
+    except OSError:
+        return True
+
+
+def _cmdline(pid: int) -> list[str]:
+    try:
+        with open(f"/proc/{pid}/cmdline", "rb") as f:
+            return [a.decode(errors="replace") for a in f.read().split(b"\0") if a]
+    except OSError:
+        return []
+
+
+def reuse_or_spawn(switches: list[str], state_dir: str | os.PathLike[str], *, dataplane: bool = False) -> SpawnedAgents:
+    """The agent a previous run of the service spawned for the same switches, when it is still running
+    (a controller killed with -9 and restarted finds its switches as it left them and repairs only what
+    differs), else a new one (a stale one is ended first). The record is ``state_dir/agent.json``."""
+    d = Path(state_dir)
+    record = d / "agent.json"
+    try:
+        doc = json.loads(record.read_text())
+    except (OSError, ValueError):
+        doc = None
+    if isinstance(doc, dict) and isinstance(doc.get("pid"), int):
+        old = SpawnedAgents(None, str(doc.get("address")), {}, pid=doc["pid"], record=record)
+        ours = str(d / "agent-state") in _cmdline(doc["pid"])
+        if old.alive() and ours and doc.get("switches") == switches and doc.get("dataplane") == dataplane:
+            old.refs = {s: AgentRef(s, old.address, i) for i, s in enumerate(switches, 1)}
+            return old
+        if old.alive() and ours:
+            old.stop()
+    sp = spawn_agents(switches, d, dataplane=dataplane)
+    from fabric.io.atomic import write_text_atomic
+
+    write_text_atomic(record, json.dumps({"pid": sp.proc_pid, "address": sp.address, "switches": switches,
+                                          "dataplane": dataplane}) + "\n")
+    sp.record = record
+    return sp
 
 
 def spawn_agents(switches: list[str], state_dir: str | os.PathLike[str], *, dataplane: bool = False,

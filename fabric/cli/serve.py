@@ -1,0 +1,111 @@
+"""``fabricctl serve`` (the controller service) and ``fabricctl certs init`` (its TLS certificates)."""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import sys
+import threading
+from pathlib import Path
+
+import typer
+
+from fabric.cli.common import console
+
+#: Where ``serve`` listens by default: loopback only (say --listen 0.0.0.0:PORT to be reached).
+DEFAULT_LISTEN = "127.0.0.1:50051"
+#: Seconds in-flight API calls get to finish when the service is asked to stop.
+STOP_GRACE_S = 2.0
+
+
+def register(app: typer.Typer, groups: dict[str, typer.Typer]) -> None:
+    certs = groups.setdefault("certs", typer.Typer(no_args_is_help=True, pretty_exceptions_enable=False,
+                                                   help="TLS certificates for the controller service."))
+
+    @app.command("serve")
+    def serve_cmd(
+        db: Path = typer.Option(..., "--db", help="The controller's store (SQLite file; created if missing)."),
+        listen: str = typer.Option(DEFAULT_LISTEN, "--listen", help="HOST:PORT of the API (port 0: any free port)."),
+        fabric: str | None = typer.Option(None, "--fabric", help="Submit this topology at start (file, 'example', "
+                                          "'zoo:<Name>'); default: the store's latest."),
+        agents: str | None = typer.Option(None, "--agents", help="'spawn' (one local agent for every switch) or a "
+                                          "file mapping switch -> {address, device_id}; none: no southbound."),
+        agent_dataplane: bool = typer.Option(False, "--agent-dataplane/--no-agent-dataplane",
+                                             help="Spawned agents run the DPU dataplane (off: control plane only)."),
+        tls_dir: Path | None = typer.Option(None, "--tls-dir", help="Serve TLS with DIR/server.pem and server.key "
+                                            "(made by 'fabricctl certs init DIR')."),
+        token_file: Path | None = typer.Option(None, "--token-file", help="Require a bearer token from this file "
+                                               "(lines 'TOKEN' or 'NAME TOKEN') on every call."),
+        port_file: Path | None = typer.Option(None, "--port-file", help="Also write the bound address here (JSON)."),
+    ) -> None:
+        """Run the controller: gRPC API, SQLite store, reconciler, P4Runtime southbound."""
+        from fabric.errors import ConfigError
+        from fabric.io import load_fabric
+        from fabric.io.atomic import write_text_atomic
+        from fabric.server.desired import managed_switches
+        from fabric.server.grpc_api import build_server, load_tokens
+        from fabric.server.service import Controller, fabric_from_store
+        from fabric.server.spawn import load_agents, reuse_or_spawn
+        from fabric.server.store import Store
+
+        if not listen.rpartition(":")[2].isdigit():
+            raise ConfigError(f"--listen wants HOST:PORT, got {listen!r}", where="--listen")
+        tokens = load_tokens(token_file) if token_file is not None else None
+        store = Store(db)
+        fab = load_fabric(fabric) if fabric is not None else None
+        if fab is None and store.fabrics():
+            digest, name, _t = store.fabrics()[-1]
+            got = store.fabric(digest)
+            fab = fabric_from_store(got[1], name) if got else None
+        spawned = None
+        refs = {}
+        if agents == "spawn":
+            if fab is None:
+                raise ConfigError("--agents spawn needs a fabric (--fabric FILE, or one in the store)", where="--agents")
+            spawned = reuse_or_spawn(managed_switches(fab), Path(f"{db}.agents"), dataplane=agent_dataplane)
+            refs = spawned.refs
+        elif agents is not None:
+            refs = load_agents(agents)
+        ctl = Controller(store, refs)
+        done = threading.Event()
+        for sig in (signal.SIGINT, signal.SIGTERM):
+            signal.signal(sig, lambda *_: done.set())
+        ctl.start()
+        if fab is not None:
+            ctl.submit_fabric(fab, who="serve")
+        server, port = build_server(ctl, listen, tls_dir=tls_dir, tokens=tokens)
+        host = listen.rpartition(":")[0]
+        doc = {"listen": f"{host}:{port}", "port": port, "pid": os.getpid(), "db": str(db),
+               "switches": len(refs), "agents": spawned.address if spawned else agents,
+               "agent_pid": spawned.proc_pid if spawned else None, "tls": tls_dir is not None,
+               "tokens": tokens is not None}
+        line = json.dumps(doc)
+        if port_file is not None:
+            write_text_atomic(port_file, line + "\n")
+        sys.stdout.write(line + "\n")
+        sys.stdout.flush()
+        while not done.wait(3600):
+            pass
+        server.stop(STOP_GRACE_S).wait()
+        ctl.stop()
+        store.close()
+        if spawned is not None:
+            spawned.stop()
+
+    @certs.command("init")
+    def certs_init(directory: Path = typer.Argument(..., help="Folder for ca.pem, server.pem/key, client.pem/key."),
+                   host: list[str] = typer.Option([], "--host", help="Another name or address of the server "
+                                                  "(localhost, 127.0.0.1 and ::1 are always in)."),
+                   force: bool = typer.Option(False, "--force", help="Replace an existing CA."),
+                   json_out: bool = typer.Option(False, "--json", help="Print the files as JSON.")) -> None:
+        """Make a private CA and the controller's server and client certificates."""
+        from fabric.cli.common import emit_json
+        from fabric.server.certs import init_certs
+
+        files = init_certs(directory, hosts=host, force=force)
+        if json_out:
+            emit_json(files)
+        else:
+            for name, path in files.items():
+                console.print(f"{name:12} {path}")
