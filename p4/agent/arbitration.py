@@ -128,3 +128,8 @@ class Arbiter:
     def primary_conn(self, device_id: int, role: str) -> Any:
         p = self._pairs.get((device_id, role))
         return p.primary() if p is not None else None
+
+    def primaries(self, device_id: int) -> list[Any]:
+        """The live primary of every role of ``device_id`` (default role first, then by role name)."""
+        pairs = sorted((r, p) for (d, r), p in self._pairs.items() if d == device_id)
+        return [c for _r, p in pairs if (c := p.primary()) is not None]

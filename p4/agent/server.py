@@ -15,7 +15,7 @@ answers and errors, and keeps the state directory.
   without a dataplane UNIMPLEMENTED, one with bad metadata INVALID_ARGUMENT, one to a port that is down
   UNAVAILABLE (the packet echoed back in ``error.packet_out``; nothing is sent). A frame the pipeline
   punts to the CPU port comes back as a PacketIn with ``ingress_port`` on the stream of the device's
-  primary for the default role.
+  primary of every role (no role config: every role receives them).
 - Dataplane (:mod:`p4.agent.dataplane`): with ``dataplane=True`` each device's DPU pipeline is rebuilt
   by its own worker thread after every Write that changed something and every commit; the gRPC thread
   only sets a flag. The DPU kernels are compiled (:func:`p4.agent.packetio.warm`) before the server
@@ -164,12 +164,18 @@ class P4RuntimeService:
 
     # ------------------------------------------------------------------ packets
     def _packet_in(self, device_id: int, port: int, frame: bytes) -> None:
-        """A punted frame -> PacketIn to the device's primary (default role); dropped when none."""
+        """A punted frame -> PacketIn to the primary of every role of the device (the agent has no role
+        config to filter with, so every role receives them, as Stratum does for a role without one);
+        dropped when there is none."""
         meta = self.dataplanes[device_id].controller
+        if meta is None:
+            return
         with self.arb_lock:
-            conn = self.arbiter.primary_conn(device_id, "")
-        if conn is not None and meta is not None:
-            conn.out.put(meta.packet_in(port, frame))
+            conns = self.arbiter.primaries(device_id)
+        if conns:
+            msg = meta.packet_in(port, frame)
+            for conn in conns:
+                conn.out.put(msg)
 
     def _packet_out(self, conn: _Conn, packet: Any) -> Any:
         """Hand a PacketOut to the dataplane; the StreamMessageResponse error to send back, or None."""
