@@ -52,11 +52,15 @@ def _repeated(f: Any) -> bool:
 
 class ControllerClient:
     def __init__(self, server: str | None = None, *, token: str | None = None, ca_file: str | None = None,
-                 timeout_s: float = DEFAULT_CALL_TIMEOUT_S) -> None:
+                 timeout_s: float = DEFAULT_CALL_TIMEOUT_S, actor: str | None = None) -> None:
+        """``actor``: who this client acts for (the audit log records ``TOKEN-NAME/actor``)."""
         self.server = server or os.environ.get(SERVER_ENV) or DEFAULT_SERVER
         token = token if token is not None else os.environ.get(TOKEN_ENV)
         ca_file = ca_file if ca_file is not None else os.environ.get(CA_ENV)
-        self.metadata = (("authorization", f"Bearer {token}"),) if token else ()
+        md = [("authorization", f"Bearer {token}")] if token else []
+        if actor:
+            md.append(("x-fabricctl-actor", actor))
+        self.metadata = tuple(md)
         self.timeout_s = timeout_s
         opts = [("grpc.max_receive_message_length", 256 * 1024 * 1024)]
         if ca_file:

@@ -38,6 +38,9 @@ API_WORKERS = 64
 #: Methods that need no token: the standard health check (load balancers and probes call it bare).
 OPEN_METHODS = frozenset({"/grpc.health.v1.Health/Check", "/grpc.health.v1.Health/Watch"})
 SERVICE_NAME = pb.DESCRIPTOR.services_by_name["Controller"].full_name
+#: Request header naming who a client acts for (recorded after the token's name in the audit log).
+ACTOR_METADATA = "x-fabricctl-actor"
+MAX_ACTOR_CHARS = 100
 
 log = logging.getLogger("fabricctl.server")
 
@@ -149,9 +152,15 @@ class ControllerServicer(pb_grpc.ControllerServicer):
         self.ctl, self._tokens = ctl, tokens
 
     def _who(self, context: grpc.ServicerContext) -> str:
-        if self._tokens is not None:
-            return self._tokens.who(context.invocation_metadata()) or "api"
-        return "api"
+        """Who made the call, for the audit log: the token's name (``api`` without tokens), followed
+        by ``/ACTOR`` when the client names the person or program it acts for in the
+        :data:`ACTOR_METADATA` header (the MCP server passes its client's name)."""
+        md = context.invocation_metadata()
+        who = (self._tokens.who(md) if self._tokens is not None else None) or "api"
+        for k, v in md or ():
+            if k == ACTOR_METADATA and isinstance(v, str) and v.strip():
+                return f"{who}/{v.strip()[:MAX_ACTOR_CHARS]}"
+        return who
 
     @_guard
     def SubmitFabric(self, request: Any, context: grpc.ServicerContext) -> Any:
