@@ -73,6 +73,15 @@ def _agent_pids(name: str) -> list[int]:
     return out
 
 
+@pytest.fixture(scope="module", autouse=True)
+def _numba_cache_warm():
+    """Compile the DPU kernels here once (into numba's cache on disk), so an agent this module starts
+    loads them instead of compiling inside ``lab up``'s time (a fresh clone has no cache)."""
+    from p4.agent.packetio import warm
+
+    warm()
+
+
 @pytest.fixture
 def labs(tmp_path):
     made: list[str] = []
@@ -191,9 +200,6 @@ def example_plan(tmp_path_factory):
     from fabric.plan import Plan, WcmpSection
     from fabric.traffic import ring_allreduce
     from fabric.wcmp import WcmpPlanner
-    from p4.agent.packetio import warm
-
-    warm()   # numba's cache on disk, as a second run of the agent finds it
     fab = load_fabric("example")
     res = WcmpPlanner(fab, ring_allreduce(fab, [SRC_GPU, DST_GPU], 100.0, per_rail=False)).solve()
     d = res.section().to_dict()
