@@ -144,12 +144,18 @@ def alltoall(n: int = 8, data_bytes: float = 4e6, gbps: float = DEFAULT_GBPS, t_
                     expected_s=min(t_end_s, 3 * per_rank / (gbps * 1e9 / 8) + 20e-6), demand=demand)
 
 
-def bottleneck(n: int = 2, gbps: float = DEFAULT_GBPS, t_end_s: float = 10e-3) -> Scenario:
-    """n long flows through one switch port: senders and receiver on one leaf (fluid-model check)."""
+def bottleneck(n: int = 2, gbps: float = DEFAULT_GBPS, t_end_s: float = 10e-3, stagger_s: float = 0.0) -> Scenario:
+    """n long flows through one switch port: senders and receiver on one leaf (fluid-model check);
+    flow i starts at i·``stagger_s`` (a convergence experiment: each new flow meets the others' rates)."""
+    if n < 1:
+        raise ConfigError(f"a bottleneck needs at least one flow, got {n}")
+    if not stagger_s >= 0:
+        raise ConfigError(f"stagger must be zero or positive, got {stagger_s} s")
     fab = clos(1, 1, n + 1, 1, host_gbps=gbps, uplink_gbps=gbps)
     hosts = fab.endpoints()
-    flows = [Flow(h, hosts[0], 1e12, 0.0) for h in hosts[1:]]
-    return Scenario("bottleneck", fab, flows, t_end_s, f"{n} long flows through one {gbps:g}G port")
+    flows = [Flow(h, hosts[0], 1e12, i * stagger_s) for i, h in enumerate(hosts[1:])]
+    return Scenario("bottleneck", fab, flows, t_end_s, f"{n} long flows through one {gbps:g}G port"
+                    + (f", one more every {stagger_s * 1e3:g} ms" if stagger_s else ""))
 
 
 SCENARIOS: dict[str, Callable[..., Scenario]] = {
