@@ -133,8 +133,14 @@ def _schema_errors(data: dict[str, Any]) -> list[tuple[tuple[Any, ...], Any]]:
     return sorted(errors, key=lambda pe: (len(pe[0]), list(map(str, pe[0]))))
 
 
-def fabric_from_dict(data: Any, *, file: str | None = None, lines: LineIndex | None = None) -> Fabric:
-    """Build a Fabric from parsed YAML/JSON data; every error names file, line and YAML path."""
+def fabric_from_dict(data: Any, *, file: str | None = None, lines: LineIndex | None = None,
+                     consume: bool = False) -> Fabric:
+    """Build a Fabric from parsed YAML/JSON data; every error names file, line and YAML path.
+
+    ``consume``: each node and link entry of ``data`` is dropped (set to None) once it is in the Fabric,
+    so that the data and the Fabric are never both whole in memory (a 10^6-node file: the data alone
+    is ~1.5 GB). :func:`load_yaml` owns its data and consumes it.
+    """
     lines = lines or LineIndex()
     if not isinstance(data, dict):
         raise ConfigError("a topology file must be a mapping with 'name' and 'nodes'", file=file)
@@ -174,7 +180,10 @@ def fabric_from_dict(data: Any, *, file: str | None = None, lines: LineIndex | N
             raise ConfigError(exc.reason, file=file, where=where_in(lines, ("builder", "params"))) from None
         return fab
     fab = Fabric(name)
-    for i, nd in enumerate(data.get("nodes", [])):
+    node_list = data.get("nodes", [])
+    for i, nd in enumerate(node_list):
+        if consume:
+            node_list[i] = None
         attrs = dict(nd)
         nname, role = attrs.pop("name"), attrs.pop("role")
         try:
@@ -183,7 +192,10 @@ def fabric_from_dict(data: Any, *, file: str | None = None, lines: LineIndex | N
             key = "name" if "duplicate" in exc.reason else ("role" if "role" in exc.reason else None)
             raise TopologyError(exc.reason, file=file,
                                 where=where_in(lines, ("nodes", i) + ((key,) if key else ()))) from None
-    for i, lk in enumerate(data.get("links", [])):
+    link_list = data.get("links", [])
+    for i, lk in enumerate(link_list):
+        if consume:
+            link_list[i] = None
         attrs = dict(lk)
         a, b, cap = attrs.pop("a"), attrs.pop("b"), attrs.pop("capacity_gbps")
         try:
@@ -203,7 +215,7 @@ def fabric_from_dict(data: Any, *, file: str | None = None, lines: LineIndex | N
 def load_yaml(path: str | os.PathLike[str]) -> Fabric:
     """Load and validate one of our topology YAML files."""
     data, lines = read_yaml(path)
-    return fabric_from_dict(data, file=str(path), lines=lines)
+    return fabric_from_dict(data, file=str(path), lines=lines, consume=True)
 
 
 def _restore_builder_formulas(fab: Fabric, generated_by: dict[str, Any]) -> None:
