@@ -76,9 +76,10 @@ def write_errors(exc: grpc.RpcError) -> list[UpdateError | None]:
 
 class SwitchClient:
     """One client of device ``device_id`` at ``address``. ``connect()`` opens the stream and bids;
-    ``primary`` follows the server's arbitration messages. Use as a context manager or ``close()``."""
+    ``primary`` follows the server's arbitration messages. ``election_id`` None bids without one: an
+    observer that reads and can never be primary. Use as a context manager or ``close()``."""
 
-    def __init__(self, address: str, device_id: int, election_id: tuple[int, int] = (0, 1), *,
+    def __init__(self, address: str, device_id: int, election_id: tuple[int, int] | None = (0, 1), *,
                  role: str = "", credentials: grpc.ChannelCredentials | None = None,
                  metadata: Sequence[tuple[str, str]] = (), timeout_s: float = DEFAULT_TIMEOUT_S,
                  on_message: Callable[[Any], None] | None = None,
@@ -107,7 +108,8 @@ class SwitchClient:
     def _bid(self) -> Any:
         m = p4r.StreamMessageRequest()
         m.arbitration.device_id = self.device_id
-        m.arbitration.election_id.high, m.arbitration.election_id.low = self.election_id
+        if self.election_id is not None:
+            m.arbitration.election_id.high, m.arbitration.election_id.low = self.election_id
         if self.role:
             m.arbitration.role.name = self.role
         return m
@@ -142,7 +144,7 @@ class SwitchClient:
             code, _, message = self.stream_error.partition(": ")
             raise P4RuntimeError(code, message)
 
-    def rebid(self, election_id: tuple[int, int]) -> None:
+    def rebid(self, election_id: tuple[int, int] | None) -> None:
         """Bid again with another election id on the open stream (answer arrives asynchronously)."""
         self.election_id = election_id
         self._requests.put(self._bid())
@@ -172,7 +174,8 @@ class SwitchClient:
         self.primary = a.status.code == 0 and highest == self.election_id
         self.connected = True
         self._outbidding = False
-        if self.take_over and a.status.code == NOT_FOUND and highest >= self.election_id:
+        if (self.take_over and self.election_id is not None and a.status.code == NOT_FOUND
+                and highest >= self.election_id):
             high, low = highest
             self._outbidding = True
             self.rebid((high + 1, 0) if low == (1 << 64) - 1 else (high, low + 1))
@@ -207,7 +210,8 @@ class SwitchClient:
         """VERIFY_AND_COMMIT ``p4info`` with ``device_config`` under ``cookie`` (this wipes the tables)."""
         req = p4r.SetForwardingPipelineConfigRequest(
             device_id=self.device_id, action=p4r.SetForwardingPipelineConfigRequest.VERIFY_AND_COMMIT)
-        req.election_id.high, req.election_id.low = self.election_id
+        if self.election_id is not None:
+            req.election_id.high, req.election_id.low = self.election_id
         if self.role:
             req.role = self.role
         req.config.p4info.CopyFrom(p4info)
@@ -227,7 +231,8 @@ class SwitchClient:
             if not pending:
                 return
             req = p4r.WriteRequest(device_id=self.device_id, atomicity=p4r.WriteRequest.CONTINUE_ON_ERROR)
-            req.election_id.high, req.election_id.low = self.election_id
+            if self.election_id is not None:
+                req.election_id.high, req.election_id.low = self.election_id
             if self.role:
                 req.role = self.role
             req.updates.extend(pending)

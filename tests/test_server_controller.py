@@ -42,7 +42,7 @@ def _switch_state(agents, fab, plan):
     want = {s: canonical(progs[fab.role(s)], e) for s, e in all_switch_entries(fab, plan, progs).items()}
     got = {}
     for s, ref in agents.refs.items():
-        with SwitchClient(ref.address, ref.device_id, (0, 0), take_over=False) as c:
+        with SwitchClient(ref.address, ref.device_id, None) as c:     # an observer: no election id
             c.connect()
             got[s] = Decoder(progs[fab.role(s)]).canonical(c.read_all())
     return got, want

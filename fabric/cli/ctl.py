@@ -12,12 +12,18 @@ import json
 import typer
 
 from fabric.cli.common import JSON_HELP, console, emit_json
+from fabric.cli.options import non_negative, positive
 
 SERVER_HELP = "Controller address HOST:PORT (default: $FABRICCTL_SERVER or 127.0.0.1:50051)."
 TOKEN_HELP = "Bearer token (default: $FABRICCTL_TOKEN)."
 CA_HELP = "CA certificate of a TLS controller (default: $FABRICCTL_CA)."
 #: Seconds `ctl apply/fail/restore` wait for the switches to acknowledge.
 DEFAULT_WAIT_S = 60.0
+#: `ctl events --since`: from the first event; `ctl compute --base`: a new plan (no base version).
+FROM_FIRST_EVENT = 0
+NO_BASE_VERSION = 0
+#: `ctl compute --options`: the planner's defaults.
+NO_OPTIONS = "{}"
 #: The keys of `ctl fail --json` / `ctl restore --json` (issue 14's contract), in order.
 EVENT_KEYS = ("event_id", "plan_version", "recompute_ms", "push_ms", "total_ms", "switches_updated", "updates")
 #: The keys of each switch in `ctl status --json` (issue 14's contract).
@@ -94,14 +100,11 @@ def register(app: typer.Typer, groups: dict[str, typer.Typer]) -> None:
     @ctl.command("apply")
     def apply_cmd(version: int = typer.Argument(..., help="Plan version to make desired and push."),
                   wait: bool = typer.Option(True, "--wait/--no-wait", help="Wait for every switch to acknowledge."),
-                  timeout: float = typer.Option(DEFAULT_WAIT_S, "--timeout", help="Seconds to wait."),
+                  timeout: float = typer.Option(DEFAULT_WAIT_S, "--timeout", help="Seconds to wait.",
+                                               callback=positive("s")),
                   server: str | None = server_opt, token: str | None = token_opt, ca: str | None = ca_opt,
                   json_out: bool = json_opt) -> None:
         """Apply a plan version: push only what differs on each switch."""
-        from fabric.errors import ConfigError
-
-        if not timeout > 0 or timeout != timeout or timeout == float("inf"):
-            raise ConfigError(f"must be a finite number > 0, got {timeout}", where="--timeout")
         with client(server, token, ca) as c:
             out = c.apply(version, wait=wait, timeout_s=timeout)
         if json_out:
@@ -117,8 +120,6 @@ def register(app: typer.Typer, groups: dict[str, typer.Typer]) -> None:
 
         if not node and not b:
             raise ConfigError("give both ends of the link (A B), or --node A", where="B")
-        if not timeout > 0 or timeout != timeout or timeout == float("inf"):
-            raise ConfigError(f"must be a finite number > 0, got {timeout}", where="--timeout")
         with client(server, token, ca) as c:
             out = c.event(f"{'node' if node else 'link'}_{kind}", a, b or "", wait=wait, timeout_s=timeout)
         if json_out:
@@ -134,7 +135,8 @@ def register(app: typer.Typer, groups: dict[str, typer.Typer]) -> None:
                  b: str | None = typer.Argument(None, help="The other end of the link."),
                  node: bool = typer.Option(False, "--node", help="A is a node: all its links fail."),
                  wait: bool = typer.Option(True, "--wait/--no-wait", help="Wait for the switches to acknowledge."),
-                 timeout: float = typer.Option(DEFAULT_WAIT_S, "--timeout", help="Seconds to wait."),
+                 timeout: float = typer.Option(DEFAULT_WAIT_S, "--timeout", help="Seconds to wait.",
+                                               callback=positive("s")),
                  server: str | None = server_opt, token: str | None = token_opt, ca: str | None = ca_opt,
                  json_out: bool = json_opt) -> None:
         """A link (or node) failed: recompute warm, push the diff, print each step's time."""
@@ -145,22 +147,20 @@ def register(app: typer.Typer, groups: dict[str, typer.Typer]) -> None:
                     b: str | None = typer.Argument(None, help="The other end of the link."),
                     node: bool = typer.Option(False, "--node", help="A is a node."),
                     wait: bool = typer.Option(True, "--wait/--no-wait", help="Wait for the switches to acknowledge."),
-                    timeout: float = typer.Option(DEFAULT_WAIT_S, "--timeout", help="Seconds to wait."),
+                    timeout: float = typer.Option(DEFAULT_WAIT_S, "--timeout", help="Seconds to wait.",
+                                               callback=positive("s")),
                     server: str | None = server_opt, token: str | None = token_opt, ca: str | None = ca_opt,
                     json_out: bool = json_opt) -> None:
         """A link (or node) is back: recompute, push the diff."""
         event("up", a, b, node, wait, timeout, server, token, ca, json_out)
 
     @ctl.command("events")
-    def events_cmd(since: int = typer.Option(0, "--since", help="Only events after this id."),
+    def events_cmd(since: int = typer.Option(FROM_FIRST_EVENT, "--since", help="Only events after this id.",
+                                           callback=non_negative()),
                    follow: bool = typer.Option(False, "--follow", "-f", help="Keep printing new events."),
                    server: str | None = server_opt, token: str | None = token_opt, ca: str | None = ca_opt,
                    json_out: bool = json_opt) -> None:
         """The event log (link/node events with their timings), and with --follow what happens next."""
-        from fabric.errors import ConfigError
-
-        if since < 0:
-            raise ConfigError(f"must be >= 0, got {since}", where="--since")
         with client(server, token, ca) as c:
             for e in c.watch(since, timeout_s=None if follow else 2.0):
                 if not follow and e["event_id"] == 0:
@@ -194,8 +194,9 @@ def register(app: typer.Typer, groups: dict[str, typer.Typer]) -> None:
 
     @ctl.command("compute")
     def compute_cmd(planner: str = typer.Argument(..., help="wcmp or cc."),
-                    options: str = typer.Option("{}", "--options", help="Planner options as a JSON object."),
-                    base: int = typer.Option(0, "--base", help="Add the section to this plan version."),
+                    options: str = typer.Option(NO_OPTIONS, "--options", help="Planner options as a JSON object."),
+                    base: int = typer.Option(NO_BASE_VERSION, "--base", help="Add the section to this plan version "
+                                             "(0: a new plan).", callback=non_negative()),
                     apply: bool = typer.Option(False, "--apply", help="Make the new version desired at once."),
                     server: str | None = server_opt, token: str | None = token_opt, ca: str | None = ca_opt,
                     json_out: bool = json_opt) -> None:
@@ -208,8 +209,6 @@ def register(app: typer.Typer, groups: dict[str, typer.Typer]) -> None:
             raise ConfigError(f"not JSON: {exc}", where="--options") from None
         if not isinstance(opts, dict):
             raise ConfigError("must be a JSON object", where="--options")
-        if base < 0:
-            raise ConfigError(f"must be >= 0, got {base}", where="--base")
         with client(server, token, ca) as c:
             out = c.compute_plan(planner, options=opts, base_version=base, apply=apply)
         if json_out:

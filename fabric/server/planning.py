@@ -92,7 +92,7 @@ def wcmp_demand(fabric: Fabric, options: Mapping[str, Any], demand: tuple[str, d
         kind, body = demand
         if kind != "demand":
             raise ConfigError(f"a {kind} document is not a demand the wcmp planner reads", where="demand_id")
-        return _demand_from_flows(body, fabric)
+        return demand_from_document(body, fabric)
     kind = options.get("demand", DEFAULT_COLLECTIVE)
     if kind not in traffic.KINDS:
         raise ConfigError(f"not a demand kind ({', '.join(traffic.KINDS)}): {kind!r}", where="options_json.demand")
@@ -103,7 +103,7 @@ def wcmp_demand(fabric: Fabric, options: Mapping[str, Any], demand: tuple[str, d
                             _int(options, "seed", 0), qps_per_pair=_int(options, "qps_per_pair", 1, low=1))
 
 
-def _demand_from_flows(body: dict[str, Any], fabric: Fabric) -> Any:
+def demand_from_document(body: dict[str, Any], fabric: Fabric) -> Any:
     """A submitted demand document (``{"format": "csv"|"yaml", "text": ...}``, the text of a
     ``--demand FILE``) read through the same loader as a file."""
     from fabric import traffic

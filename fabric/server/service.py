@@ -279,9 +279,9 @@ class Controller:
         fab = self._fabric(None)
         body = {"format": fmt, "text": text}
         if kind == "demand":
-            from fabric.server.planning import _demand_from_flows
+            from fabric.server.planning import demand_from_document
 
-            _demand_from_flows(body, fab)           # refuse a bad document now, naming the field
+            demand_from_document(body, fab)           # refuse a bad document now, naming the field
         did = self.store.put_demand(kind, body, self.clock())
         self.store.audit(who, "submit_demand", self.clock(), detail={"demand_id": did, "kind": kind})
         return did
