@@ -368,7 +368,8 @@ def test_link_down_seen_by_the_agent_fails_over_and_back(labs):
         r = probe.flow_split(lab, "h1", "h2", 2000)
         got = {h["next_hop"]: h["packets"] for h in r["next_hops"]}
         assert got["s2"] == 0 and got["s3"] >= 2000, r
-        assert probe.latency(lab, "h1", "h2", count=3)["lost"] == 0
+        # (no round-trip probe here: s4 still hashes half its flows back to s2, whose link to s1 is down;
+        # only a controller's new plan routes around that)
         s2.ipr.link("set", index=s2.index(s2_if), state="up")
         wait_for([])
         share = {h["next_hop"]: h["measured_share"] for h in probe.flow_split(lab, "h1", "h2", 2000)["next_hops"]}
