@@ -48,7 +48,6 @@ The configuration (``fabricctl agent serve --ports FILE``) is JSON::
 
 from __future__ import annotations
 
-import errno
 import json
 import os
 import resource
@@ -101,6 +100,8 @@ class DeviceStats:
     truncated: int = 0
     punted: int = 0
     batches: int = 0
+    recv_errors: int = 0
+    pipeline_errors: int = 0
 
 
 @dataclass
@@ -313,10 +314,9 @@ class AfPacketIO:
                             k = recv(mv[n * SLOT_BYTES:(n + 1) * SLOT_BYTES], SLOT_BYTES, socket.MSG_TRUNC)
                         except BlockingIOError:
                             break
-                        except OSError as exc:
-                            if exc.errno in (errno.ENETDOWN, errno.ENXIO):
-                                break
-                            raise
+                        except OSError:  # ENETDOWN once when the interface goes down: the loop goes on
+                            st.recv_errors += 1
+                            break
                         if k > SLOT_BYTES:
                             st.truncated += 1
                             continue
@@ -337,7 +337,12 @@ class AfPacketIO:
             st = self.stats[dev]
             st.rx += len(sel)
             st.batches += 1
-            res = self.service.dataplanes[dev].run_batch(batch, slot_port[sel])
+            try:
+                res = self.service.dataplanes[dev].run_batch(batch, slot_port[sel])
+            except Exception:  # noqa: BLE001 - one device's failure must not stop the others' forwarding
+                st.pipeline_errors += 1
+                st.dropped += len(sel)
+                continue
             st.dropped += res.dropped
             st.punted += len(res.punted)
             out = res.out
