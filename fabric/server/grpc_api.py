@@ -16,7 +16,7 @@ import logging
 import os
 import queue
 import sys
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Any
@@ -278,13 +278,14 @@ def channel_credentials(ca_file: str | os.PathLike[str]) -> grpc.ChannelCredenti
 
 # ============================================================================ the server
 def build_server(ctl: Controller, listen: str, *, tls_dir: str | os.PathLike[str] | None = None,
-                 tokens: dict[str, str] | None = None) -> tuple[grpc.Server, int]:
+                 tokens: dict[str, str] | None = None,
+                 interceptors: Sequence[grpc.ServerInterceptor] = ()) -> tuple[grpc.Server, int]:
     """A started gRPC server for ``ctl`` on ``listen`` (``HOST:PORT``, port 0: any free port);
-    returns it and its port."""
+    returns it and its port. ``interceptors`` run before the token check (metrics count refused calls)."""
     from grpc_health.v1 import health, health_pb2, health_pb2_grpc
     from grpc_reflection.v1alpha import reflection
 
-    interceptors = []
+    chain: list[grpc.ServerInterceptor] = list(interceptors)
     tok = None
     if tokens:
         def refused(method: str, why: str) -> None:
@@ -296,9 +297,9 @@ def build_server(ctl: Controller, listen: str, *, tls_dir: str | os.PathLike[str
                 pass
 
         tok = _TokenInterceptor(tokens, refused)
-        interceptors.append(tok)
+        chain.append(tok)
     server = grpc.server(ThreadPoolExecutor(max_workers=API_WORKERS, thread_name_prefix="api"),
-                         interceptors=interceptors,
+                         interceptors=chain,
                          options=[("grpc.max_receive_message_length", MAX_REQUEST_BYTES),
                                   ("grpc.max_send_message_length", MAX_RESPONSE_BYTES),
                                   ("grpc.so_reuseport", 0)])

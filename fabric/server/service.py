@@ -95,6 +95,10 @@ class Controller:
         self.progress: dict[int, _Progress] = {}
         self.planners: dict[str, FailurePlanner] = {}
         self.watchers: list[queue.Queue[Any]] = []
+        #: Callbacks ``(what, figures)`` for metrics: ``("loop", {"seconds"})`` after each event the loop
+        #: handled, ``("reaction", <report_event's result>)`` after each topology event's push,
+        #: ``("apply", <apply's result>)``. They run on the calling thread and must not block.
+        self.observers: list[Callable[[str, dict[str, Any]], None]] = []
         self.southbound: Southbound | None = None
         self.planner_pool = ThreadPoolExecutor(max_workers=1, thread_name_prefix="planner")
         self._loop: threading.Thread | None = None
@@ -146,10 +150,19 @@ class Controller:
                 item = rc.Tick()
             if item is None:
                 break
+            t0 = time.perf_counter()
             try:
                 self._handle(item)
             except Exception as exc:          # one bad event must not stop the controller
                 self._notify("error", body={"error": f"{type(exc).__name__}: {exc}"})
+            self._observe("loop", {"seconds": time.perf_counter() - t0, "event": type(item).__name__})
+
+    def _observe(self, what: str, figures: dict[str, Any]) -> None:
+        for cb in list(self.observers):
+            try:
+                cb(what, figures)
+            except Exception:  # noqa: BLE001 (a metrics callback must never break the controller)
+                pass
 
     def _handle(self, item: Any) -> None:
         now = self.clock()
@@ -379,6 +392,7 @@ class Controller:
             out |= {"switches_updated": len(p.writes) if p else 0,
                     "updates": sum(p.writes.values()) if p else 0,
                     "push_ms": (max(p.acked.values()) - t0) * 1000 if p and p.acked else 0.0}
+        self._observe("apply", out)
         return out
 
     def wait_converged(self, version: int, timeout_s: float) -> bool:
@@ -477,6 +491,8 @@ class Controller:
                 out["updates"] = sum(p.writes.values())
         out["total_ms"] = (time.perf_counter() - t0) * 1000
         self.store.update_event(event_id, {k: v for k, v in out.items() if k != "event_id"})
+        self._notify("reaction", a=a, b=b, body=out, event_id=event_id)
+        self._observe("reaction", out | {"kind": kind, "a": a, "b": b})
         return out
 
     def _recompute(self, version: int, recipe: dict[str, Any], fab: Fabric, target: FailureSet, kind: str,
