@@ -65,6 +65,7 @@ class _Progress:
     version: int
     posted: float
     changed: set[str]
+    source: object = None                                     # the _NewDesired it was installed from
     writes: dict[str, int] = field(default_factory=dict)      # switch -> updates sent
     acked: dict[str, float] = field(default_factory=dict)     # switch -> perf_counter when acknowledged
 
@@ -198,7 +199,7 @@ class Controller:
     def _install(self, nd: _NewDesired) -> None:
         old = self.desired_version
         self.desired, self.desired_version = nd.desired, nd.version
-        self.progress[nd.version] = _Progress(nd.version, nd.posted or time.perf_counter(), nd.changed)
+        self.progress[nd.version] = _Progress(nd.version, nd.posted or time.perf_counter(), nd.changed, nd)
         for v in [v for v in self.progress if v < nd.version - 16]:
             del self.progress[v]
         # switches that hold the old version's entries and were not touched hold the new one's
@@ -386,14 +387,25 @@ class Controller:
         self._notify("apply", body={"version": version, "who": who})
         out: dict[str, Any] = {"version": version, "converged": False}
         if wait:
+            self._wait_installed(nd, timeout_s)
             out["converged"] = self.wait_converged(version, timeout_s)
         with self.lock:
             p = self.progress.get(version)
+            p = p if p is not None and p.source is nd else None
             out |= {"switches_updated": len(p.writes) if p else 0,
                     "updates": sum(p.writes.values()) if p else 0,
                     "push_ms": (max(p.acked.values()) - t0) * 1000 if p and p.acked else 0.0}
         self._observe("apply", out)
         return out
+
+    def _wait_installed(self, nd: _NewDesired, timeout_s: float) -> None:
+        deadline = time.monotonic() + timeout_s
+        with self.cond:
+            while (p := self.progress.get(nd.version)) is None or p.source is not nd:
+                left = deadline - time.monotonic()
+                if left <= 0:
+                    return
+                self.cond.wait(min(left, TICK_S))
 
     def wait_converged(self, version: int, timeout_s: float) -> bool:
         deadline = time.monotonic() + timeout_s
@@ -407,13 +419,15 @@ class Controller:
                     return False
                 self.cond.wait(min(left, TICK_S))
 
-    def _wait_switches(self, version: int, switches: set[str], timeout_s: float) -> float | None:
-        """perf_counter when every switch of ``switches`` acknowledged ``version`` (None on timeout)."""
+    def _wait_switches(self, nd: _NewDesired, switches: set[str], timeout_s: float) -> float | None:
+        """perf_counter when every switch of ``switches`` acknowledged the desired state ``nd`` (a
+        version applied again is waited for afresh; None on timeout)."""
         deadline = time.monotonic() + timeout_s
+        version = nd.version
         with self.cond:
             while True:
                 p = self.progress.get(version)
-                if p is not None:
+                if p is not None and p.source is nd:
                     pending = {s for s in switches if s in self.desired} - set(p.acked)
                     if not pending:
                         return max((p.acked[s] for s in switches if s in p.acked), default=time.perf_counter())
@@ -481,7 +495,7 @@ class Controller:
                                "diff_ms": diff_ms, "push_ms": 0.0, "total_ms": 0.0,
                                "switches_updated": 0, "updates": 0}
         if wait:
-            done = self._wait_switches(new_version, nd.changed, timeout_s)
+            done = self._wait_switches(nd, nd.changed, timeout_s)
             if done is not None:
                 out["push_ms"] = (done - t_posted) * 1000
         with self.lock:
