@@ -9,11 +9,6 @@ the interfaces the file names, inside their network namespaces (what ``lab up --
 
 from __future__ import annotations
 
-import json
-import os
-import signal
-import sys
-import threading
 from pathlib import Path
 
 import typer
@@ -40,35 +35,6 @@ def register(app: typer.Typer, groups: dict[str, typer.Typer]) -> None:
                                           "their agent by it); not used otherwise."),
     ) -> None:
         """Serve P4Runtime v1 (Capabilities, pipeline config, Write, Read, StreamChannel arbitration)."""
-        from fabric.errors import ConfigError
-        from fabric.io.atomic import write_text_atomic
-        from p4.agent.server import AgentServer
+        from p4.agent.server import serve
 
-        if not listen.rpartition(":")[2].isdigit():
-            raise ConfigError(f"--listen wants HOST:PORT, got {listen!r}", where="--listen")
-        cfg = None
-        if ports is not None:
-            from p4.agent.afpacket import PortsConfig
-
-            cfg = PortsConfig.load(ports)
-            if not dataplane:
-                raise ConfigError("--ports needs the dataplane (drop --no-dataplane)", where="--ports")
-        ids = sorted(set(device_id) | set(cfg.device_ids if cfg is not None else ()))
-        if any(d < 0 for d in ids):
-            raise ConfigError("device ids are unsigned", where="--device-id")
-        done = threading.Event()
-        for sig in (signal.SIGINT, signal.SIGTERM):
-            signal.signal(sig, lambda *_: done.set())
-        srv = AgentServer(listen, ids, state_dir, dataplane=dataplane, ports=cfg)
-        srv.start()
-        doc = {"listen": srv.address, "port": srv.port, "devices": ids, "pid": os.getpid(),
-               "state_dir": str(state_dir) if state_dir is not None else None,
-               "interfaces": len(srv.io.ports) if srv.io is not None else 0}
-        line = json.dumps(doc)
-        if port_file is not None:
-            write_text_atomic(port_file, line + "\n")
-        sys.stdout.write(line + "\n")
-        sys.stdout.flush()
-        while not done.wait(3600):
-            pass
-        srv.stop()
+        serve(listen, device_id, state_dir, port_file=port_file, dataplane=dataplane, ports=ports)

@@ -54,6 +54,7 @@ import resource
 import select
 import socket
 import struct
+import sys
 import threading
 import time
 from dataclasses import dataclass, field
@@ -286,12 +287,10 @@ class AfPacketIO:
         for fd in self._monitors:
             ep.register(fd, select.EPOLLIN)
         buf = np.zeros(BATCH_FRAMES * SLOT_BYTES, np.uint8)
-        mv = buf.data
-        lengths = np.zeros(BATCH_FRAMES, np.int64)
-        slot_dev = np.zeros(BATCH_FRAMES, np.int64)
-        slot_port = np.zeros(BATCH_FRAMES, np.int64)
+        slots = [buf.data[i * SLOT_BYTES:(i + 1) * SLOT_BYTES] for i in range(BATCH_FRAMES)]
         zeros = np.zeros(BATCH_FRAMES, np.int64)
         offsets = np.arange(BATCH_FRAMES, dtype=np.int64) * SLOT_BYTES
+        trunc = socket.MSG_TRUNC
         try:
             while not self._stop:
                 try:
@@ -299,6 +298,9 @@ class AfPacketIO:
                 except InterruptedError:
                     continue
                 n = 0
+                lengths: list[int] = []
+                devs: list[int] = []      # per device that got frames, in order: [device, first, last + 1]
+                ports: list[int] = []
                 for fd, _ev in events:
                     if fd == ctl_fd:
                         self._control()
@@ -308,10 +310,10 @@ class AfPacketIO:
                         continue
                     p = self._by_fd[fd]
                     st = self.stats[p.device_id]
-                    recv = p.sock.recv_into
+                    recv, port, n0 = p.sock.recv_into, p.port, n
                     while n < BATCH_FRAMES:
                         try:
-                            k = recv(mv[n * SLOT_BYTES:(n + 1) * SLOT_BYTES], SLOT_BYTES, socket.MSG_TRUNC)
+                            k = recv(slots[n], SLOT_BYTES, trunc)
                         except BlockingIOError:
                             break
                         except OSError:  # ENETDOWN once when the interface goes down: the loop goes on
@@ -320,37 +322,64 @@ class AfPacketIO:
                         if k > SLOT_BYTES:
                             st.truncated += 1
                             continue
-                        lengths[n], slot_dev[n], slot_port[n] = k, p.device_id, p.port
+                        lengths.append(k)
+                        ports.append(port)
                         n += 1
+                    if n > n0:
+                        devs.append(p.device_id)
+                        devs.append(n0)
+                        devs.append(n)
                 if n:
-                    self._forward(buf, offsets[:n], lengths[:n], zeros[:n], slot_dev[:n], slot_port[:n])
+                    self._forward(buf, offsets, np.array(lengths, np.int64), zeros, devs, np.array(ports, np.int64))
         finally:
             ep.close()
 
     def _forward(self, buf: np.ndarray, offsets: np.ndarray, lengths: np.ndarray, zeros: np.ndarray,
-                 slot_dev: np.ndarray, slot_port: np.ndarray) -> None:
-        """Run each device's frames of this batch through its pipeline and send the results."""
-        for dev in np.unique(slot_dev).tolist():
-            sel = np.flatnonzero(slot_dev == dev)
+                 devs: list[int], ports: np.ndarray) -> None:
+        """Run each device's frames of this batch through its pipeline and send the results. ``devs``:
+        ``device, first slot, end slot`` per socket drained, in order."""
+        spans: dict[int, list[tuple[int, int]]] = {}
+        for i in range(0, len(devs), 3):
+            spans.setdefault(devs[i], []).append((devs[i + 1], devs[i + 2]))
+        for dev, runs in spans.items():
+            if len(runs) == 1:
+                a, b = runs[0]
+                sel: Any = slice(a, b)
+                count = b - a
+            else:
+                sel = np.concatenate([np.arange(a, b) for a, b in runs])
+                count = len(sel)
             ln = lengths[sel]
-            batch = PacketBatch(buf, offsets[sel], ln, ln.copy(), zeros[:len(sel)])
+            batch = PacketBatch(buf, offsets[sel], ln, ln, zeros[:count])
             st = self.stats[dev]
-            st.rx += len(sel)
+            st.rx += count
             st.batches += 1
             try:
-                res = self.service.dataplanes[dev].run_batch(batch, slot_port[sel])
+                res = self.service.dataplanes[dev].run_batch(batch, ports[sel])
             except Exception:  # noqa: BLE001 - one device's failure must not stop the others' forwarding
                 st.pipeline_errors += 1
-                st.dropped += len(sel)
+                st.dropped += count
                 continue
             st.dropped += res.dropped
             st.punted += len(res.punted)
             out = res.out
             data = out.data.data
             offs, lens = out.offsets.tolist(), out.lengths.tolist()
+            socks = self._out
+            tx = errors = 0
             for i, port in enumerate(res.egress.tolist()):
+                sock = socks.get((dev, port))
+                if sock is None:
+                    st.no_port += 1
+                    continue
                 o = offs[i]
-                self._send_one(dev, port, data[o:o + lens[i]])
+                try:
+                    sock.send(data[o:o + lens[i]])
+                    tx += 1
+                except OSError:  # as in _send_one
+                    errors += 1
+            st.tx += tx
+            st.send_errors += errors
 
     # ------------------------------------------------------------------ link monitor
     def _links(self, mon: socket.socket, index: dict[int, tuple[int, int]]) -> None:
@@ -437,5 +466,34 @@ def control_request(path: str, req: dict[str, Any], timeout_s: float = 5.0) -> d
             s.close()
 
 
+def main(argv: list[str] | None = None) -> int:
+    """``python -m p4.agent.afpacket --ports FILE [--listen H:P] [--port-file F] [--marker TAG]``: the agent
+    as ``fabricctl agent serve --ports`` runs it, without the CLI's imports (a lab starts it this way: one
+    second less on a 2-core machine). A bad option is one line on stderr and exit 2."""
+    import argparse
+
+    from fabric.errors import FabricError
+    from p4.agent import DEFAULT_LISTEN
+    from p4.agent.server import serve
+
+    ap = argparse.ArgumentParser(prog="python -m p4.agent.afpacket")
+    ap.add_argument("--ports", required=True)
+    ap.add_argument("--listen", default=DEFAULT_LISTEN)
+    ap.add_argument("--port-file")
+    ap.add_argument("--state-dir")
+    ap.add_argument("--marker", help="a tag kept in the command line (labs find their agent by it)")
+    args = ap.parse_args(argv)
+    try:
+        serve(args.listen, (), args.state_dir, port_file=args.port_file, ports=args.ports)
+    except FabricError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
+    return 0
+
+
 __all__ = ["BATCH_FRAMES", "SLOT_BYTES", "AfPacketIO", "DeviceStats", "PortsConfig", "control_request",
            "open_port_socket"]
+
+
+if __name__ == "__main__":
+    sys.exit(main())

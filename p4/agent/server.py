@@ -356,6 +356,12 @@ def _handler(service: P4RuntimeService) -> grpc.GenericRpcHandler:
     })
 
 
+#: Worker threads for unary calls (Write, Read, pipeline) on top of the streams.
+UNARY_WORKERS = 32
+#: StreamChannels per device the agent keeps a thread for (a primary and up to three backups).
+STREAMS_PER_DEVICE = 4
+
+
 class AgentServer:
     """A P4Runtime server for ``device_ids`` on ``listen`` (``host:0`` picks a free port). Constructing
     it does nothing; :meth:`start` binds and returns the port, :meth:`stop` ends it.
@@ -368,7 +374,7 @@ class AgentServer:
     """
 
     def __init__(self, listen: str = "127.0.0.1:0", device_ids: Iterable[int] = (1,),
-                 state_dir: str | Path | None = None, max_workers: int = 32, *, dataplane: bool = False,
+                 state_dir: str | Path | None = None, max_workers: int | None = None, *, dataplane: bool = False,
                  ports: Any = None) -> None:
         self.listen = listen
         self.device_ids = tuple(device_ids)
@@ -376,7 +382,9 @@ class AgentServer:
         self.ports = ports
         self.io: Any = None
         self.state_dir = state_dir
-        self.max_workers = max_workers
+        # every open StreamChannel holds a worker thread of grpc's sync server: room for a primary and
+        # backups on every device, plus the unary calls (28 devices with two controllers ran out at 32)
+        self.max_workers = max_workers or UNARY_WORKERS + STREAMS_PER_DEVICE * len(self.device_ids)
         self.dataplane = dataplane
         self.service: P4RuntimeService | None = None
         self._server: grpc.Server | None = None
@@ -426,3 +434,46 @@ class AgentServer:
     def wait(self, timeout: float | None = None) -> bool:
         assert self._server is not None
         return self._server.wait_for_termination(timeout)
+
+
+def serve(listen: str, device_ids: Iterable[int], state_dir: str | Path | None = None, *,
+          port_file: str | Path | None = None, dataplane: bool = True, ports: str | Path | None = None) -> None:
+    """What ``fabricctl agent serve`` does (and ``python -m p4.agent.afpacket``, the lean start a lab
+    uses): check the options, start an :class:`AgentServer` (with the ``ports`` file's AF_PACKET I/O), print
+    ``{"listen", "port", "devices", "pid", "state_dir", "interfaces"}`` as one JSON line (and write it to
+    ``port_file`` atomically), serve until SIGINT or SIGTERM. Bad options are a ConfigError."""
+    import os
+    import signal
+    import sys
+
+    from fabric.errors import ConfigError
+    from fabric.io.atomic import write_text_atomic
+
+    if not listen.rpartition(":")[2].isdigit():
+        raise ConfigError(f"--listen wants HOST:PORT, got {listen!r}", where="--listen")
+    cfg = None
+    if ports is not None:
+        from p4.agent.afpacket import PortsConfig
+
+        cfg = PortsConfig.load(ports)
+        if not dataplane:
+            raise ConfigError("--ports needs the dataplane (drop --no-dataplane)", where="--ports")
+    ids = sorted(set(device_ids) | set(cfg.device_ids if cfg is not None else ()))
+    if any(d < 0 for d in ids):
+        raise ConfigError("device ids are unsigned", where="--device-id")
+    done = threading.Event()
+    for sig in (signal.SIGINT, signal.SIGTERM):
+        signal.signal(sig, lambda *_: done.set())
+    srv = AgentServer(listen, ids, state_dir, dataplane=dataplane, ports=cfg)
+    srv.start()
+    doc = {"listen": srv.address, "port": srv.port, "devices": ids, "pid": os.getpid(),
+           "state_dir": str(state_dir) if state_dir is not None else None,
+           "interfaces": len(srv.io.ports) if srv.io is not None else 0}
+    line = json.dumps(doc)
+    if port_file is not None:
+        write_text_atomic(port_file, line + "\n")
+    sys.stdout.write(line + "\n")
+    sys.stdout.flush()
+    while not done.wait(3600):
+        pass
+    srv.stop()
