@@ -25,7 +25,7 @@ from fabric.topology import Fabric
 
 #: Options a ``wcmp`` recipe may carry (the CLI's ``plan wcmp`` options of the same names).
 WCMP_OPTIONS = {"demand", "rate_gbps", "seed", "qps_per_pair", "max_members", "max_group_weight",
-                "table_size", "max_groups", "solver", "time_limit_s", "balance"}
+                "table_size", "max_groups", "solver", "time_limit_s", "balance", "shuffle_seed"}
 #: Solvers ``plan wcmp --solver`` accepts.
 SOLVERS = ("auto", "glop", "pdlp")
 
@@ -99,6 +99,11 @@ def wcmp_demand(fabric: Fabric, options: Mapping[str, Any], demand: tuple[str, d
     gpus = fabric.nodes("gpu") or fabric.endpoints()
     if not gpus:
         raise ConfigError(f"fabric {fabric.name!r} has no endpoints (gpu, nic, host) to generate {kind!r} traffic for")
+    if "shuffle_seed" in options:        # the job's ranks scattered over the cluster (bench/wcmp.py scenario B)
+        import numpy as np
+
+        order = np.random.default_rng(_int(options, "shuffle_seed", 0)).permutation(len(gpus))
+        gpus = [gpus[i] for i in order]
     return traffic.generate(kind, fabric, gpus, _float(options, "rate_gbps", DEFAULT_RATE_GBPS),
                             _int(options, "seed", 0), qps_per_pair=_int(options, "qps_per_pair", 1, low=1))
 
