@@ -4,7 +4,12 @@
   (flows large enough to stay active the whole 10 ms), compiled kernel, warm-up excluded;
 - fluid model: wall time of a 1,000-set parameter sweep (4 flows, 10 ms each, dt 0.2 µs);
 - baseline: the same kernels run as pure Python (``NUMBA_DISABLE_JIT=1``) on small cases, in a
-  subprocess; ``ratio`` = numba speed / pure-Python speed on the same small case.
+  subprocess; ``ratio`` = numba speed / pure-Python speed on the same small case;
+- model figures (``model``): the 16-to-1 incast's delivered Gb/s per profile with the ConnectX firmware
+  RP, against the same run with the target clamped on every cut (``clamp_tgt_rate`` 1, the rule the
+  model had before: the baseline); the DCQCN paper's fairness experiment (2 and 4 flows joining a 40G
+  bottleneck, :func:`fabric.ccsim.reproduce.paper_fairness`); fluid vs packet queue and utilisation
+  for 2, 4 and 16 long flows through one 400G port (20 ms) for every profile.
 """
 
 from __future__ import annotations
@@ -40,6 +45,53 @@ def _sub(code: str, jit: bool) -> dict:
     env = {**os.environ, "NUMBA_DISABLE_JIT": "0" if jit else "1"}
     out = subprocess.run([sys.executable, "-c", code], env=env, capture_output=True, text=True, check=True)
     return json.loads(out.stdout)
+
+
+def _fluid_vs_packet(profile: str, n: int, t_end_s: float = 20e-3) -> dict:
+    import numpy as np
+
+    from fabric.cc import dcqcn_params, ecn_params
+    from fabric.ccsim import scenarios
+    from fabric.ccsim.fluid import FluidParams, fluid_run
+    from fabric.ccsim.packet import PacketConfig, build_network, simulate
+
+    sc = scenarios.bottleneck(n, t_end_s=t_end_s)
+    cfg = PacketConfig(cc="dcqcn", profile=profile, t_end_s=t_end_s, mtu_bytes=1000, max_packets=1 << 16, samples=2000)
+    r = simulate(sc.fabric, sc.flows, cfg)
+    b = int(np.argmax(r.max_queue_bytes))
+    h = len(r.t_s) // 2
+    line = 400e9 / 8
+    _a, meta = build_network(sc.fabric, sc.flows, cfg)
+    fp = FluidParams.from_dcqcn(dcqcn_params(profile, 400), ecn_params(profile, 400), packet_bytes=1000,
+                                feedback_delay_s=meta["params"]["base_rtt_s"], t_end_s=t_end_s)
+    st = fluid_run(fp, n).steady(0.5)
+    return {"profile": profile, "flows": n,
+            "queue_kb_packet": round(float(r.queue_bytes[h:, b].mean()) / 1e3, 1),
+            "queue_kb_fluid": round(st["queue_mean_bytes"] / 1e3, 1),
+            "util_packet": round(float((r.rcv_bytes[-1] - r.rcv_bytes[h]).sum() / (r.t_s[-1] - r.t_s[h]) / line), 3),
+            "util_fluid": round(st["utilisation"], 3)}
+
+
+def model_figures() -> dict:
+    """Delivered Gb/s of the 16-to-1 incast per profile (firmware RP vs target clamped on every cut),
+    the paper's fairness experiment and the fluid-vs-packet table."""
+    from fabric.ccsim import scenarios
+    from fabric.ccsim.packet import PacketConfig, simulate
+    from fabric.ccsim.reproduce import paper_fairness
+
+    sc = scenarios.incast(16, 40e6, gbps=400.0, t_end_s=10e-3)
+    incast = {}
+    for prof in ("nvidia", "production", "paper"):
+        row = {}
+        for label, ov in (("firmware_rp", {}), ("baseline_clamp_every_cut", {"clamp_tgt_rate": True})):
+            r = simulate(sc.fabric, sc.flows, PacketConfig(cc="dcqcn", profile=prof, t_end_s=10e-3, samples=200,
+                                                           dcqcn_override=ov))
+            row[label + "_gbps"] = round(float(r.rcv_bytes[-1].sum()) * 8 / 1e9 / float(r.t_s[-1]), 1)
+        row["ratio"] = round(row["firmware_rp_gbps"] / row["baseline_clamp_every_cut_gbps"], 2)
+        incast[prof] = row
+    paper = [paper_fairness(2), paper_fairness(4), paper_fairness(2, profile="nvidia")]
+    fvp = [_fluid_vs_packet(p, n) for p in ("paper", "nvidia", "production") for n in (2, 4, 16)]
+    return {"incast16_400g_10ms_delivered": incast, "dcqcn_paper_fairness": paper, "fluid_vs_packet_400g_20ms": fvp}
 
 
 def main() -> None:
@@ -92,6 +144,7 @@ def main() -> None:
                      "small_fluid_case": "4 flows, 0.5 ms"},
         "ratio": {"packet_numba_over_python": round(pk_ratio, 1), "fluid_numba_over_python": round(fl_ratio, 1)},
     }
+    out["model"] = model_figures()
     print(json.dumps(out, indent=2))
 
 
