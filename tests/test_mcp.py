@@ -117,16 +117,16 @@ def test_read_and_what_if_tools_on_files_match_the_library(fab, files, tmp_path)
             listed = (await s.list_tools()).tools
             got["tools"] = {t.name: t for t in listed}
             got["summary"] = await call(s, "fabric_summary")
-            got["find"] = await call(s, "find_nodes", role="spine", site="beijing")
+            got["find"] = await call(s, "find_nodes", transcript, role="spine", site="beijing")
             got["find_glob"] = await call(s, "find_nodes", name="*dci*", limit=2)
             got["show"] = await call(s, "plan_show", section="wcmp")
             got["show_missing"] = await call(s, "plan_show", section="cc")
             got["diff"] = await call(s, "plan_diff", old=str(plan_file), new=str(files / "failed.json"))
             got["link"] = await call(s, "link_status", a=LINK[0], b=LINK[1])
             got["link_bad"] = await call(s, "link_status", a="nope")
-            got["hot"] = await call(s, "hot_links", transcript, top=5)
-            got["hot_hashed"] = await call(s, "hot_links", top=5, basis="hashed")
-            got["budget"] = await call(s, "budget_check", pairs=PAIRS)
+            got["hot"] = await call(s, "hot_links", top=5)
+            got["hot_hashed"] = await call(s, "hot_links", transcript, top=5, basis="hashed")
+            got["budget"] = await call(s, "budget_check", transcript, pairs=PAIRS)
             got["hubs"] = await call(s, "budget_check", hubs=True)
             got["cc"] = await call(s, "cc_parameters")
             got["cc_opts"] = await call(s, "cc_parameters", options={"over_subscribe_ratio": 2})
@@ -244,21 +244,44 @@ def test_read_and_what_if_tools_on_files_match_the_library(fab, files, tmp_path)
         write_transcript(Path(out), transcript)
 
 
+QUESTIONS = {"find_nodes": "Which spines are there in Beijing?",
+             "what_if_fail": f"What happens if {SPINE} fails?",
+             "hot_links": "Why are links hot? (the busiest links as the switches hash the flows)",
+             "budget_check": "Are the inter-site paths within their latency budgets?",
+             "what_if_demand": "What if a 2-server all-to-all job starts?"}
+
+
+def _abridge(tool: str, out: Any) -> Any:
+    out = json.loads(json.dumps(out))
+    if str(out.get("plan", "")).endswith(".json"):
+        out["plan"] = Path(out["plan"]).name
+    if tool == "hot_links":
+        out["links"] = [{k: x[k] for k in ("link", "util_planned", "util_hashed", "flows")}
+                        | {"top_flows": x["top_flows"][:2]} for x in out["links"][:3]] + ["... (2 more)"]
+    elif tool == "what_if_fail":
+        out["after"]["failed_links"] = out["after"]["failed_links"][:2] + ["..."]
+        out["per_switch"] = dict(list(out["per_switch"].items())[:3]) | {"...": "..."}
+        for v in out["budgets"]["violations"]:
+            v["path"] = " > ".join(v["path"])
+    elif tool == "budget_check":
+        for p in out["paths"]:
+            p["path"] = " > ".join(p["path"])
+            p["components"] = {c["name"]: round(c["us"], 1) for c in p["components"]}
+        out["model"] = "... (the budget model's parameters)"
+    elif tool == "what_if_demand":
+        out["hot_links"] = out["hot_links"][:3]
+    return out
+
+
 def write_transcript(path: Path, calls: list[Any]) -> None:
-    """A what-if session as Markdown: each call with its arguments and (abridged) structured result."""
-    lines = ["# A what-if session (MCP SDK client over stdio: `fabricctl mcp --fabric example --plan plan.json`)",
-             ""]
+    """The what-if session as Markdown: the question, the tool call and its structured result (lists
+    abridged), as the SDK's client received them."""
+    lines = ["A what-if session, as produced by the SDK's client in `tests/test_mcp.py` (`fabricctl mcp --fabric "
+             "example --plan plan.json` over stdio; the plan holds the controller's default WCMP recipe and two "
+             "budget pairs). Results are abridged where marked `...`.", ""]
     for tool, args, out in calls:
-        shown = json.loads(json.dumps(out))
-        if tool == "hot_links":
-            shown["links"] = [{k: x[k] for k in ("link", "util_planned", "util_hashed", "flows")}
-                              | {"top_flows": x["top_flows"][:2]} for x in shown["links"][:3]]
-        if tool == "what_if_fail":
-            shown["per_switch"] = dict(list(shown["per_switch"].items())[:3])
-            shown["after"]["failed_links"] = shown["after"]["failed_links"][:2] + ["..."]
-        if tool == "what_if_demand":
-            shown["hot_links"] = shown["hot_links"][:3]
-        lines += [f"**call** `{tool}` `{json.dumps(args)}`", "", "```json", json.dumps(shown, indent=1)[:4000], "```", ""]
+        lines += [f"**{QUESTIONS.get(tool, tool)}**", "", f"`{tool}` `{json.dumps(args)}`", "", "```json",
+                  json.dumps(_abridge(tool, out), indent=1), "```", ""]
     path.parent.mkdir(parents=True, exist_ok=True)
     path.write_text("\n".join(lines))
 
@@ -369,3 +392,39 @@ def test_bad_options_are_one_line_and_exit_2(args, message, cli, tmp_path, monke
     monkeypatch.chdir(tmp_path)
     r = cli(["mcp", *args])
     assert r.exit_code == 2 and r.stderr.startswith(message) and len(r.stderr.strip().splitlines()) == 1, r.stderr
+
+
+# ============================================================================ HTTP
+def test_streamable_http_on_loopback(fab, tmp_path):
+    import socket
+
+    from mcp.client.streamable_http import streamable_http_client
+
+    with socket.socket() as sk:
+        sk.bind(("127.0.0.1", 0))
+        port = sk.getsockname()[1]
+    proc = subprocess.Popen([sys.executable, "-m", "fabric.cli.main", "mcp", "--fabric", "example", "--http",
+                             f"127.0.0.1:{port}"], cwd=REPO, stdout=subprocess.DEVNULL,
+                            stderr=(tmp_path / "http.err").open("w"))
+    try:
+        deadline = time.monotonic() + START_TIMEOUT_S
+        while True:
+            assert proc.poll() is None and time.monotonic() < deadline, (tmp_path / "http.err").read_text()[-2000:]
+            try:
+                socket.create_connection(("127.0.0.1", port), timeout=0.2).close()
+                break
+            except OSError:
+                time.sleep(0.1)
+
+        async def run() -> tuple[set[str], Any]:
+            async with streamable_http_client(f"http://127.0.0.1:{port}/mcp") as (read, write):
+                async with ClientSession(read, write, client_info=Implementation(name=CLIENT, version="1")) as s:
+                    await s.initialize()
+                    return {t.name for t in (await s.list_tools()).tools}, await call(s, "fabric_summary")
+
+        names, summary = asyncio.run(run())
+    finally:
+        proc.kill()
+        proc.wait(timeout=10)
+    assert names == set(READ_TOOLS) | set(WHAT_IF_TOOLS)
+    assert summary["digest"] == fab.digest()
