@@ -201,6 +201,15 @@ def test_alias_bomb_and_file_problems(lo, tmp_path):
         t0 = time.perf_counter()
         _check(lo, content)
         assert time.perf_counter() - t0 < 2.0, (lo.name, content[:20])
+    fifo = tmp_path / f"fifo{lo.suffix}"
+    os.mkfifo(fifo)  # opened for reading, it would block until a writer came: it must be refused unopened
+    with pytest.raises(FabricError, match=r"is a FIFO \(named pipe\), not a regular file") as exc:
+        lo.load(fifo)
+    assert str(exc.value).startswith(str(fifo)) and "\n" not in str(exc.value)
+    for dev in ("/dev/zero", "/dev/urandom"):  # never read (they never end): refused by kind, or by name
+        with pytest.raises(FabricError, match=f"^{dev}: (is a character device, not a regular file|cannot tell "
+                                              "the format from the file name)"):
+            lo.load(Path(dev))
     p = tmp_path / f"dir{lo.suffix}"
     p.mkdir()
     with pytest.raises(FabricError) as exc:
