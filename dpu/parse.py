@@ -16,6 +16,9 @@ Conventions: addresses are four big-endian 32-bit words ``ip_src0..3`` (IPv4 in 
 ``F_L4_SKIPPED`` in ``present`` and no L4 fields; an error in the inner packet is reported in
 ``inner_parse_error`` (the outer row's ``parse_error`` stays 0).
 
+The kernel functions take raw pointers (:mod:`dpu.rawptr`) to the packet buffer and to the output rows,
+not arrays: numba would otherwise count references to the arrays on every inlined call, per packet.
+
 Note for editors: numba's on-disk cache (``cache=True``) is keyed on each kernel's own source file, so
 the layouts live here, next to the kernel. Kernels in other files that use these constants or
 ``parse_frame`` (:mod:`dpu.fastpath`, :mod:`dpu.actions`) are not recompiled when only this file
@@ -43,6 +46,7 @@ from dpu.packets import (
     LINKTYPE_RAW_ALT,
     PacketBatch,
 )
+from dpu.rawptr import data_ptr
 
 # ------------------------------------------------------------------------------------------- layouts
 
@@ -165,6 +169,8 @@ NCOL = len(COLUMNS)
 ALL_COLUMNS = COLUMNS + tuple("inner_" + c for c in COLUMNS)
 COL = {c: k for k, c in enumerate(ALL_COLUMNS)}
 INNER = NCOL
+#: Columns of one parse row (outer and inner packet).
+ROW = 2 * NCOL
 
 # Kernel constants: derived from the layouts and column list above (numba freezes module globals).
 (C_ERR, C_PRESENT, C_ETH_DST, C_ETH_SRC, C_ETHERTYPE, C_NVLAN, C_VLAN0, C_VLAN1, C_PCP, C_L3OFF, C_IPVER,
@@ -225,53 +231,56 @@ def _get_word(buf, base, k, w):  # pragma: no cover - numba
 
 
 @njit(cache=True, inline="always")
-def parse_frame(buf, p, end, out, i, b, outer):  # pragma: no cover - numba
-    """Parse one Ethernet frame in ``buf[p:end]`` into ``out[i, b + column]``.
+def parse_frame(buf, p, end, out, o, outer):  # pragma: no cover - numba
+    """Parse one Ethernet frame in ``buf[p:end]`` into ``out[o + column]``.
 
-    Returns the offset of the inner frame when ``outer`` and a VXLAN header was parsed, else -1.
+    ``buf`` and ``out`` are pointers (:func:`dpu.rawptr.data_ptr` of the packet buffer and of an
+    ``int64`` row), ``o`` the row's first column (``INNER`` for the inner packet). Returns the offset of
+    the inner frame when ``outer`` and a VXLAN header was parsed, else -1.
     """
-    return parse_link(buf, p, end, out, i, b, outer, LINKTYPE_ETHERNET)
+    return parse_link(buf, p, end, out, o, outer, LINKTYPE_ETHERNET)
 
 
 @njit(cache=True, inline="always")
-def _link_error(out, i, b, p, err):  # pragma: no cover - numba
-    out[i, b + C_ERR] = err
-    out[i, b + C_PAYLOAD] = p
+def _link_error(out, o, p, err):  # pragma: no cover - numba
+    out[o + C_ERR] = err
+    out[o + C_PAYLOAD] = p
     return -1
 
 
 @njit(cache=True, inline="always")
-def parse_link(buf, p, end, out, i, b, outer, lt):  # pragma: no cover - numba
-    """Parse one packet of pcap link type ``lt`` in ``buf[p:end]`` (see :func:`parse_frame`).
+def parse_link(buf, p, end, out, o, outer, lt):  # pragma: no cover - numba
+    """Parse one packet of pcap link type ``lt`` in ``buf[p:end]`` into ``out[o + column]`` (pointers:
+    see :func:`parse_frame`).
 
     Ethernet, Linux cooked v1/v2, BSD loopback and raw IP reach the same L3 parser (``ethertype`` is
     the link header's protocol, or the one the link type or IP version implies); any other link type
     is ``unsupported_linktype`` with no field read.
     """
     for c in range(NCOL):
-        out[i, b + c] = 0
+        out[o + c] = 0
     present = 0
     if lt == LINKTYPE_ETHERNET:
         if p + ETH_LEN > end:
-            return _link_error(out, i, b, p, E_TR_ETH)
+            return _link_error(out, o, p, E_TR_ETH)
         present = F_ETH
-        out[i, b + C_ETH_DST] = _get(buf, p, K_ETH_DST)
-        out[i, b + C_ETH_SRC] = _get(buf, p, K_ETH_SRC)
+        out[o + C_ETH_DST] = _get(buf, p, K_ETH_DST)
+        out[o + C_ETH_SRC] = _get(buf, p, K_ETH_SRC)
         et = _get(buf, p, K_ETH_TYPE)
         p += ETH_LEN
     elif lt == LINKTYPE_LINUX_SLL:
         if p + SLL_LEN > end:
-            return _link_error(out, i, b, p, E_TR_LINK)
+            return _link_error(out, o, p, E_TR_LINK)
         et = _get(buf, p, SLL_PROTO)
         p += SLL_LEN
     elif lt == LINKTYPE_LINUX_SLL2:
         if p + SLL2_LEN > end:
-            return _link_error(out, i, b, p, E_TR_LINK)
+            return _link_error(out, o, p, E_TR_LINK)
         et = _get(buf, p, SLL2_PROTO)
         p += SLL2_LEN
     elif lt == LINKTYPE_NULL or lt == LINKTYPE_LOOP:
         if p + NULL_LEN > end:
-            return _link_error(out, i, b, p, E_TR_LINK)
+            return _link_error(out, o, p, E_TR_LINK)
         fam = _get(buf, p, (0, 32))
         if lt == LINKTYPE_NULL and fam > 0xFFFF:  # host byte order of the capturing machine
             fam = (((fam & 0xFF) << 24) | ((fam & 0xFF00) << 8) | ((fam >> 8) & 0xFF00) | (fam >> 24))
@@ -284,21 +293,21 @@ def parse_link(buf, p, end, out, i, b, outer, lt):  # pragma: no cover - numba
         p += NULL_LEN
     elif lt == LINKTYPE_RAW or lt == LINKTYPE_RAW_ALT:
         if p >= end:
-            return _link_error(out, i, b, p, E_TR_LINK)
+            return _link_error(out, o, p, E_TR_LINK)
         ver = np.int64(buf[np.uint64(p)]) >> 4
         if ver == 4:
             et = ETH_IPV4
         elif ver == 6:
             et = ETH_IPV6
         else:
-            out[i, b + C_L3OFF] = p
-            return _link_error(out, i, b, p, E_VER)
+            out[o + C_L3OFF] = p
+            return _link_error(out, o, p, E_VER)
     elif lt == LINKTYPE_IPV4:
         et = ETH_IPV4
     elif lt == LINKTYPE_IPV6:
         et = ETH_IPV6
     else:
-        return _link_error(out, i, b, p, E_LINKTYPE)
+        return _link_error(out, o, p, E_LINKTYPE)
     nv = 0
     err = E_OK
     inner = -1
@@ -312,19 +321,19 @@ def parse_link(buf, p, end, out, i, b, outer, lt):  # pragma: no cover - numba
         present |= F_VLAN
         vid = _get(buf, p, K_VLAN_VID)
         if nv == 0:
-            out[i, b + C_VLAN0] = vid
-            out[i, b + C_PCP] = _get(buf, p, K_VLAN_PCP)
+            out[o + C_VLAN0] = vid
+            out[o + C_PCP] = _get(buf, p, K_VLAN_PCP)
         else:
-            out[i, b + C_VLAN1] = vid
+            out[o + C_VLAN1] = vid
         et = _get(buf, p, K_VLAN_TYPE)
         nv += 1
         p += VLAN_LEN
-    out[i, b + C_NVLAN] = nv
-    out[i, b + C_ETHERTYPE] = et
+    out[o + C_NVLAN] = nv
+    out[o + C_ETHERTYPE] = et
     proto = -1
     while err == E_OK:  # one pass; ``break`` ends parsing
         if et == ETH_IPV4:
-            out[i, b + C_L3OFF] = p
+            out[o + C_L3OFF] = p
             if p + IPV4_MIN > end:
                 err = E_TR_V4
                 break
@@ -339,20 +348,20 @@ def parse_link(buf, p, end, out, i, b, outer, lt):  # pragma: no cover - numba
                 err = E_TR_V4
                 break
             present |= F_IPV4
-            out[i, b + C_IPVER] = 4
-            out[i, b + C_IPHL] = hl
-            out[i, b + C_IPTOT] = _get(buf, p, K4_TOT)
-            out[i, b + C_DSCP] = _get(buf, p, K4_DSCP)
-            out[i, b + C_ECN] = _get(buf, p, K4_ECN)
-            out[i, b + C_TTL] = _get(buf, p, K4_TTL)
+            out[o + C_IPVER] = 4
+            out[o + C_IPHL] = hl
+            out[o + C_IPTOT] = _get(buf, p, K4_TOT)
+            out[o + C_DSCP] = _get(buf, p, K4_DSCP)
+            out[o + C_ECN] = _get(buf, p, K4_ECN)
+            out[o + C_TTL] = _get(buf, p, K4_TTL)
             fl = _get(buf, p, K4_FLAGS)
             fo = _get(buf, p, K4_FRAG)
-            out[i, b + C_IPFLAGS] = fl
-            out[i, b + C_FRAG] = fo
+            out[o + C_IPFLAGS] = fl
+            out[o + C_FRAG] = fo
             pr = _get(buf, p, K4_PROTO)
-            out[i, b + C_PROTO] = pr
-            out[i, b + C_SRC0] = _get(buf, p, K4_SRC)
-            out[i, b + C_DST0] = _get(buf, p, K4_DST)
+            out[o + C_PROTO] = pr
+            out[o + C_SRC0] = _get(buf, p, K4_SRC)
+            out[o + C_DST0] = _get(buf, p, K4_DST)
             p += hl
             if fo != 0 or (fl & IPV4_MF):
                 present |= F_FRAGMENT
@@ -361,7 +370,7 @@ def parse_link(buf, p, end, out, i, b, outer, lt):  # pragma: no cover - numba
                 break
             proto = pr
         elif et == ETH_IPV6:
-            out[i, b + C_L3OFF] = p
+            out[o + C_L3OFF] = p
             if p + IPV6_LEN > end:
                 err = E_TR_V6
                 break
@@ -369,19 +378,19 @@ def parse_link(buf, p, end, out, i, b, outer, lt):  # pragma: no cover - numba
                 err = E_VER
                 break
             present |= F_IPV6
-            out[i, b + C_IPVER] = 6
-            out[i, b + C_IPTOT] = _get(buf, p, K6_PLEN) + IPV6_LEN
-            out[i, b + C_DSCP] = _get(buf, p, K6_DSCP)
-            out[i, b + C_ECN] = _get(buf, p, K6_ECN)
-            out[i, b + C_TTL] = _get(buf, p, K6_HOP)
-            out[i, b + C_SRC0] = _get_word(buf, p, K6_SRC, 0)
-            out[i, b + C_SRC1] = _get_word(buf, p, K6_SRC, 1)
-            out[i, b + C_SRC2] = _get_word(buf, p, K6_SRC, 2)
-            out[i, b + C_SRC3] = _get_word(buf, p, K6_SRC, 3)
-            out[i, b + C_DST0] = _get_word(buf, p, K6_DST, 0)
-            out[i, b + C_DST1] = _get_word(buf, p, K6_DST, 1)
-            out[i, b + C_DST2] = _get_word(buf, p, K6_DST, 2)
-            out[i, b + C_DST3] = _get_word(buf, p, K6_DST, 3)
+            out[o + C_IPVER] = 6
+            out[o + C_IPTOT] = _get(buf, p, K6_PLEN) + IPV6_LEN
+            out[o + C_DSCP] = _get(buf, p, K6_DSCP)
+            out[o + C_ECN] = _get(buf, p, K6_ECN)
+            out[o + C_TTL] = _get(buf, p, K6_HOP)
+            out[o + C_SRC0] = _get_word(buf, p, K6_SRC, 0)
+            out[o + C_SRC1] = _get_word(buf, p, K6_SRC, 1)
+            out[o + C_SRC2] = _get_word(buf, p, K6_SRC, 2)
+            out[o + C_SRC3] = _get_word(buf, p, K6_SRC, 3)
+            out[o + C_DST0] = _get_word(buf, p, K6_DST, 0)
+            out[o + C_DST1] = _get_word(buf, p, K6_DST, 1)
+            out[o + C_DST2] = _get_word(buf, p, K6_DST, 2)
+            out[o + C_DST3] = _get_word(buf, p, K6_DST, 3)
             nh = _get(buf, p, K6_NH)
             p0 = p
             p += IPV6_LEN
@@ -397,8 +406,8 @@ def parse_link(buf, p, end, out, i, b, outer, lt):  # pragma: no cover - numba
                 n_ext += 1
                 if nh == IPV6_FRAGMENT:
                     fo = _get(buf, p, KF_OFF)
-                    out[i, b + C_FRAG] = fo
-                    out[i, b + C_IPFLAGS] = _get(buf, p, KF_MORE)
+                    out[o + C_FRAG] = fo
+                    out[o + C_IPFLAGS] = _get(buf, p, KF_MORE)
                     present |= F_FRAGMENT
                     nh = _get(buf, p, KF_NH)
                     p += EXT_LEN
@@ -415,40 +424,40 @@ def parse_link(buf, p, end, out, i, b, outer, lt):  # pragma: no cover - numba
                     p += ln
             if err != E_OK:
                 break
-            out[i, b + C_IPHL] = p - p0
-            out[i, b + C_PROTO] = nh
+            out[o + C_IPHL] = p - p0
+            out[o + C_PROTO] = nh
             if not next_ok:
                 break
             proto = nh
         break
     if err == E_OK and proto >= 0:
-        out[i, b + C_L4OFF] = p
+        out[o + C_L4OFF] = p
         if proto == PROTO_UDP:
             if p + UDP_LEN > end:
                 err = E_TR_UDP
             else:
                 present |= F_UDP
                 dport = _get(buf, p, KU_DPORT)
-                out[i, b + C_SPORT] = _get(buf, p, KU_SPORT)
-                out[i, b + C_DPORT] = dport
+                out[o + C_SPORT] = _get(buf, p, KU_SPORT)
+                out[o + C_DPORT] = dport
                 p += UDP_LEN
                 if dport == UDP_ROCEV2:
                     if p + BTH_LEN > end:
                         err = E_TR_BTH
                     else:
                         present |= F_BTH
-                        out[i, b + C_BTHOP] = _get(buf, p, KB_OP)
-                        out[i, b + C_BTHPKEY] = _get(buf, p, KB_PKEY)
-                        out[i, b + C_BTHQP] = _get(buf, p, KB_QP)
-                        out[i, b + C_BTHACK] = _get(buf, p, KB_ACK)
-                        out[i, b + C_BTHPSN] = _get(buf, p, KB_PSN)
+                        out[o + C_BTHOP] = _get(buf, p, KB_OP)
+                        out[o + C_BTHPKEY] = _get(buf, p, KB_PKEY)
+                        out[o + C_BTHQP] = _get(buf, p, KB_QP)
+                        out[o + C_BTHACK] = _get(buf, p, KB_ACK)
+                        out[o + C_BTHPSN] = _get(buf, p, KB_PSN)
                         p += BTH_LEN
                 elif dport == UDP_VXLAN:
                     if p + VXLAN_LEN > end:
                         err = E_TR_VXLAN
                     else:
                         present |= F_VXLAN
-                        out[i, b + C_VNI] = _get(buf, p, KV_VNI)
+                        out[o + C_VNI] = _get(buf, p, KV_VNI)
                         p += VXLAN_LEN
                         if outer:
                             inner = p
@@ -463,57 +472,59 @@ def parse_link(buf, p, end, out, i, b, outer, lt):  # pragma: no cover - numba
                     err = E_TR_TCP
                 else:
                     present |= F_TCP
-                    out[i, b + C_SPORT] = _get(buf, p, KT_SPORT)
-                    out[i, b + C_DPORT] = _get(buf, p, KT_DPORT)
-                    out[i, b + C_TCPFLAGS] = _get(buf, p, KT_FLAGS)
+                    out[o + C_SPORT] = _get(buf, p, KT_SPORT)
+                    out[o + C_DPORT] = _get(buf, p, KT_DPORT)
+                    out[o + C_TCPFLAGS] = _get(buf, p, KT_FLAGS)
                     p += doff
         elif (proto == PROTO_ICMP and et == ETH_IPV4) or (proto == PROTO_ICMPV6 and et == ETH_IPV6):
             if p + ICMP_LEN > end:
                 err = E_TR_ICMP
             else:
                 present |= F_ICMP
-                out[i, b + C_ICMPT] = _get(buf, p, KI_TYPE)
-                out[i, b + C_ICMPC] = _get(buf, p, KI_CODE)
+                out[o + C_ICMPT] = _get(buf, p, KI_TYPE)
+                out[o + C_ICMPC] = _get(buf, p, KI_CODE)
                 p += ICMP_LEN
-    out[i, b + C_ERR] = err
-    out[i, b + C_PRESENT] = present
-    out[i, b + C_PAYLOAD] = p
+    out[o + C_ERR] = err
+    out[o + C_PRESENT] = present
+    out[o + C_PAYLOAD] = p
     return inner
 
 
-@njit(cache=True)
+@njit(cache=True, nogil=True)
 def parse_kernel(data, offsets, lengths, linktypes, out):  # pragma: no cover - numba
-    """Parse every packet of a batch into ``out`` (shape ``(n, 2 * NCOL)``, int64).
+    """Parse every packet of a batch into ``out`` (shape ``(n, 2 * NCOL)``, int64, C-contiguous).
 
     ``linktypes`` is each packet's pcap link type (the inner packet of VXLAN is always Ethernet).
     Offsets written to ``out`` (``l3_off``, ``l4_off``, ``payload_off``) are relative to the packet start.
     """
+    buf = data_ptr(data)  # pointers: no reference counting in the inlined parser (dpu.rawptr)
+    op = data_ptr(out)
     for i in range(offsets.shape[0]):
         s = offsets[i]
         e = s + lengths[i]
         start = s
-        for layer in range(2):  # one call site: parse_link is inlined (no per-call refcounting)
+        for layer in range(2):  # one call site: parse_link is inlined once
             lt = linktypes[i] if layer == 0 else LINKTYPE_ETHERNET
-            nxt = parse_link(data, start, e, out, i, layer * INNER, layer == 0, lt)
-            _relative(out, i, layer * INNER, s)
+            o = i * ROW + layer * INNER
+            nxt = parse_link(buf, start, e, op, o, layer == 0, lt)
+            _relative(op, o, s)
             if nxt < 0:
                 break
             start = nxt
         if layer == 0:
             for c in range(NCOL):
-                out[i, INNER + c] = 0
+                op[i * ROW + INNER + c] = 0
 
 
 @njit(cache=True, inline="always")
-def _relative(out, i, b, s):  # pragma: no cover - numba
-    if out[i, b + C_L3OFF]:
-        out[i, b + C_L3OFF] -= s
-    if out[i, b + C_L4OFF]:
-        out[i, b + C_L4OFF] -= s
-    out[i, b + C_PAYLOAD] -= s
-    if out[i, b + C_PAYLOAD] < 0:
-        out[i, b + C_PAYLOAD] = 0
-
+def _relative(out, o, s):  # pragma: no cover - numba
+    if out[o + C_L3OFF]:
+        out[o + C_L3OFF] -= s
+    if out[o + C_L4OFF]:
+        out[o + C_L4OFF] -= s
+    out[o + C_PAYLOAD] -= s
+    if out[o + C_PAYLOAD] < 0:
+        out[o + C_PAYLOAD] = 0
 
 # --------------------------------------------------------------------------------------------- results
 
@@ -548,9 +559,10 @@ def parse(batch: PacketBatch) -> ParseResult:
     >>> int(r["parse_error"][0]), int(r["ip_proto"][0]), int(r["l4_dport"][0])
     (0, 17, 53)
     """
-    out = np.empty((len(batch), 2 * NCOL), dtype=np.int64)
+    out = np.empty((len(batch), ROW), dtype=np.int64)
     if len(batch):
-        parse_kernel(batch.data, batch.offsets, batch.lengths, batch.link_types, out)
+        parse_kernel(np.ascontiguousarray(batch.data, dtype=np.uint8), batch.offsets, batch.lengths,
+                     batch.link_types, out)
     return ParseResult(out)
 
 

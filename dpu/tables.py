@@ -30,11 +30,17 @@ _EMPTY = -1
 
 
 @njit(cache=True, inline="always")
+def hash_step(h, v, f):  # pragma: no cover - numba
+    """One link of :func:`hash_row`'s chain: fold key field ``f`` (value ``v``, uint64) into ``h``."""
+    return fmix64(h ^ v) + np.uint64(f + 1)
+
+
+@njit(cache=True, inline="always")
 def hash_row(keys, i, nf, salt):  # pragma: no cover - numba
     """Hash of key row ``keys[i, :nf]`` (fmix64 chain from ``salt``): the slot hash of :class:`ExactTable`."""
     h = np.uint64(salt)
     for f in range(nf):
-        h = fmix64(h ^ keys[i, f]) + np.uint64(f + 1)
+        h = hash_step(h, keys[i, f], f)
     return h
 
 
