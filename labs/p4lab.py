@@ -14,7 +14,7 @@ What is different from a kernel lab (:mod:`labs.build` does the rest the same wa
 - **TX checksum offload is off** on every lab interface: a frame the agent reads from a veth would
   otherwise carry a partial TCP/UDP checksum that nobody completes.
 - **The agent**: one ``fabricctl agent serve --ports FILE`` process for every switch of the lab (started as
-  ``python -m p4.agent.afpacket``, the same server without the CLI's imports)
+  ``python -m p4.agent.run``, the same server without the CLI's imports)
   (:mod:`p4.agent.afpacket` says why one), device ids 1..N in node order, listening on loopback of the
   root namespace on a free port. The state file records its configuration files and its marker before it
   starts and its PID right after (``lab down`` and the next ``up`` kill it by PID, or by marker when a
@@ -169,7 +169,7 @@ def start_agent(ops: LinkOps, cfg: dict[str, Any], timings: dict[str, float]) ->
     marker = agent_marker(ops)
     root = str(Path(__file__).resolve().parent.parent)
     with open(ag["log"], "wb") as log:
-        proc = subprocess.Popen([sys.executable, "-m", "p4.agent.afpacket", "--listen", "127.0.0.1:0",
+        proc = subprocess.Popen([sys.executable, "-m", "p4.agent.run", "--listen", "127.0.0.1:0",
                                  "--ports", ag["config"], "--port-file", ag["port_file"], "--marker", marker],
                                 stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, stderr=log,
                                 start_new_session=True, cwd="/", env={**os.environ, "PYTHONPATH": root})

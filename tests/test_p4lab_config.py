@@ -97,3 +97,17 @@ def test_lab_up_bad_switch_kind_is_exit_2(cli, tmp_path):
                     "  links:\n    - endpoints: [a:eth1, b:eth1]\n")
     r = cli(["lab", "up", clab, "--switch", "p4", "--state-dir", tmp_path])
     assert r.exit_code == 2 and "P4 switches need a fabric" in r.output, r.output
+
+
+def test_lean_agent_entry_refuses_a_bad_ports_file_in_one_line(tmp_path):
+    """``python -m p4.agent.run`` (how a lab starts its agent) reports a bad --ports file like the CLI."""
+    import subprocess
+    import sys
+    from pathlib import Path
+
+    bad = tmp_path / "ports.json"
+    bad.write_text(json.dumps({"devices": [{"device_id": -3, "netns": "x", "ports": {}}]}))
+    r = subprocess.run([sys.executable, "-m", "p4.agent.run", "--ports", str(bad), "--listen", "127.0.0.1:0"],
+                       capture_output=True, text=True, timeout=60, cwd=Path(__file__).resolve().parents[1])
+    assert r.returncode == 2, r.stderr
+    assert r.stderr.strip().splitlines() == [f"error: {bad}: devices[0]: device_id must be a new unsigned integer, got -3"]

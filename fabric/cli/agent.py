@@ -35,6 +35,6 @@ def register(app: typer.Typer, groups: dict[str, typer.Typer]) -> None:
                                           "their agent by it); not used otherwise."),
     ) -> None:
         """Serve P4Runtime v1 (Capabilities, pipeline config, Write, Read, StreamChannel arbitration)."""
-        from p4.agent.server import serve
+        from p4.agent.run import serve
 
         serve(listen, device_id, state_dir, port_file=port_file, dataplane=dataplane, ports=ports)

@@ -54,7 +54,6 @@ import resource
 import select
 import socket
 import struct
-import sys
 import threading
 import time
 from dataclasses import dataclass, field
@@ -466,34 +465,5 @@ def control_request(path: str, req: dict[str, Any], timeout_s: float = 5.0) -> d
             s.close()
 
 
-def main(argv: list[str] | None = None) -> int:
-    """``python -m p4.agent.afpacket --ports FILE [--listen H:P] [--port-file F] [--marker TAG]``: the agent
-    as ``fabricctl agent serve --ports`` runs it, without the CLI's imports (a lab starts it this way: one
-    second less on a 2-core machine). A bad option is one line on stderr and exit 2."""
-    import argparse
-
-    from fabric.errors import FabricError
-    from p4.agent import DEFAULT_LISTEN
-    from p4.agent.server import serve
-
-    ap = argparse.ArgumentParser(prog="python -m p4.agent.afpacket")
-    ap.add_argument("--ports", required=True)
-    ap.add_argument("--listen", default=DEFAULT_LISTEN)
-    ap.add_argument("--port-file")
-    ap.add_argument("--state-dir")
-    ap.add_argument("--marker", help="a tag kept in the command line (labs find their agent by it)")
-    args = ap.parse_args(argv)
-    try:
-        serve(args.listen, (), args.state_dir, port_file=args.port_file, ports=args.ports)
-    except FabricError as exc:
-        print(f"error: {exc}", file=sys.stderr)
-        return 2
-    return 0
-
-
 __all__ = ["BATCH_FRAMES", "SLOT_BYTES", "AfPacketIO", "DeviceStats", "PortsConfig", "control_request",
            "open_port_socket"]
-
-
-if __name__ == "__main__":
-    sys.exit(main())
