@@ -10,4 +10,6 @@
   ``fabric.traffic.Demand`` becomes flows.
 - :mod:`fabric.ccsim.scenarios`: incast, victim flow, ring all-reduce and all-to-all (from the
   ``fabric.traffic`` Demand generators); :mod:`fabric.ccsim.metrics`: FCT slowdown percentiles, Jain's index; :mod:`fabric.ccsim.tune`: ECN/timer auto-tune.
+- :mod:`fabric.ccsim.reproduce`: the DCQCN paper's convergence/fairness experiment re-run with the packet
+  model next to the paper's fluid model.
 """

@@ -28,6 +28,14 @@ marks P_B and P_T above are the chances and both-past-F is min(P_B, P_T). The hy
 a mean-field count of the lagging counter's steps since the last cut (it grows one per
 max(B, T·R_C) packets and is reset at the CNP rate) — a model *assumption* that keeps i bounded and
 makes R_T grow quadratically while unmarked, as in the RP.
+ConnectX firmware RP knobs (:class:`fabric.cc.Profile`): τ is max(CNP interval, rate-reduce period);
+a cut removes min(α·2^(10−rpg_gd), max cut) of R_C (the paper: α/2); α starts at initial_alpha; when
+α is updated more often than CNPs can come (τ' < τ) only τ'/τ of its periods can see one, so the
+α input is (τ'/τ)·(1 − (1 − p*)^(τ·R_C*)); R_T's pull towards R_C on a cut is multiplied by the
+probability that the target is clamped: 1 with clamp_tgt_rate, else 1 − (1 − (1−p*)^B)·(1 − c·(1−p*)^(T·R_C*))
+(a byte-counter step, or with c = clamp_tgt_rate_after_time_inc a timer step, since the last cut);
+rate_to_set_on_first_cnp sets R_C = R_T when a flow first sees marking. The release at line rate (a
+later first CNP re-initialises α) is not in the fluid model.
 Rates are clipped to [min rate, line rate]. Integration: explicit Euler, step ``dt_s``.
 
 Everything is in SI units at the interface (bytes, bytes/s, seconds); the kernel converts to

@@ -26,7 +26,13 @@ Model (each simplification is a stated assumption):
   (:func:`fabric.ccsim.flows.flows_from_demand`).
 - NICs: flows start at line rate; a NIC queue of ``nic_queue_pkts`` packets per host port.
   ``dcqcn``: rate-based RP (CNP cut, alpha timer, byte counter + timer increase with fast recovery,
-  additive and hyper increase), NP sends at most one CNP per flow per ``cnp_interval``.
+  additive and hyper increase), NP sends at most one CNP per flow per ``cnp_interval``. ConnectX
+  firmware knobs (:class:`fabric.cc.Profile`): the first CNP sets α = initial_alpha (and starts the α
+  timer) or the rate to rate_to_set_on_first_cnp; a cut is min(α·2^(10−rpg_gd), max cut); at most one
+  cut per rate_reduce_monitor_period (later CNPs coalesce into one cut at the period's end); the
+  target follows the current rate on a cut only with clamp_tgt_rate, or after a byte-counter
+  increase, or a timer increase with clamp_tgt_rate_after_time_inc; a flow back at line rate leaves
+  the rate limiter (its next CNP is a first CNP) with release_at_line_rate.
   ``dctcp``: window-based, per-ACK ECN echo, α per window, cut once per window.
   ``hpcc``: window-based from per-hop INT (queue/(B·T) + txRate/B, max over hops), η and maxStage.
   ``none``: line rate. Lost packets are counted, not retransmitted (a flow ends when every byte is
