@@ -125,3 +125,47 @@ def test_apply_fail_restore_restart_and_repair(world):
     finally:
         ctl.stop()
         ctl.store.close()
+
+
+def test_an_agent_reporting_a_port_down_makes_the_controller_reroute(tmp_path):
+    """The failure loop started by the switch itself: the agent's port-status message on the stream
+    (fabricctl.agent.v1.PortStatus) -> a link_down event (who: agent:<switch>) -> plan N+1 pushed; the
+    port coming back up restores the version before."""
+    from fabric.server.southbound import AgentRef
+    from p4.agent.server import AgentServer
+    from p4.runtime import port_numbers
+
+    fab = load_fabric("example")
+    switches = managed_switches(fab)
+    srv = AgentServer("127.0.0.1:0", range(1, len(switches) + 1), state_dir=tmp_path / "agent")
+    srv.start()
+    refs = {s: AgentRef(s, srv.address, i) for i, s in enumerate(switches, 1)}
+    ctl = Controller(Store(tmp_path / "ctl.db"), refs)
+    ctl.start()
+    try:
+        ctl.submit_fabric(fab)
+        v = ctl.compute_plan("wcmp", apply=True)["version"]
+        assert ctl.wait_converged(v, 60)
+        leaf, spine = LINK
+        (lk,) = fab.links_between(leaf, spine)
+        port = port_numbers(fab, leaf)[lk.port_a if lk.a == leaf else lk.port_b]
+        assert srv.set_port_status(refs[leaf].device_id, port, False)
+
+        def wait_for(pred, timeout_s=60.0):
+            deadline = time.monotonic() + timeout_s
+            while not pred():
+                assert time.monotonic() < deadline
+                time.sleep(0.02)
+
+        wait_for(lambda: ctl.desired_version not in (None, v) and ctl.status()["converged"])
+        ev = ctl.store.events()[-1]
+        assert (ev.kind, ev.a, ev.b, ev.body["who"]) == ("link_down", leaf, spine, f"agent:{leaf}")
+        wait_for(lambda: "total_ms" in ctl.store.events()[-1].body)
+        plan = Plan.from_dict(ctl.store.plan(ctl.desired_version))
+        assert len(plan.wcmp.failed_links) == 1
+        assert srv.set_port_status(refs[leaf].device_id, port, True)
+        wait_for(lambda: ctl.desired_version == v and ctl.status()["converged"])
+    finally:
+        ctl.stop()
+        ctl.store.close()
+        srv.stop()

@@ -564,9 +564,9 @@ class Controller:
             for lk in fab.links_between(pd.switch, other):
                 if (lk.a, lk.port_a) != (pd.switch, port) and (lk.b, lk.port_b) != (pd.switch, port):
                     continue
-                    threading.Thread(target=self._agent_event, args=("link_up" if pd.up else "link_down",
-                                                                     pd.switch, other), daemon=True).start()
-                    return
+                threading.Thread(target=self._agent_event, args=("link_up" if pd.up else "link_down",
+                                                                 pd.switch, other), daemon=True).start()
+                return
 
     def _agent_event(self, kind: str, a: str, b: str) -> None:
         try:
