@@ -21,7 +21,9 @@ from __future__ import annotations
 import functools
 import itertools
 import json
+import math
 import os
+import re
 from collections.abc import Callable, Iterator
 from importlib import resources
 from typing import Any
@@ -236,8 +238,9 @@ def _restore_builder_formulas(fab: Fabric, generated_by: dict[str, Any]) -> None
             rebuilt = func(**params, name=fab.name)
     except (TypeError, ValueError, ArithmeticError, FabricError):
         return
-    built, loaded = fabric_to_dict(rebuilt), fabric_to_dict(fab)
-    if (built["nodes"], built["links"]) == (loaded["nodes"], loaded["links"]):
+    same = all(a == b for a, b in itertools.zip_longest(_node_dicts(rebuilt), _node_dicts(fab))) and all(
+        a == b for a, b in itertools.zip_longest(_link_dicts(rebuilt), _link_dicts(fab)))  # entry by entry
+    if same:
         fab.meta.update(rebuilt.meta)
 
 
@@ -269,6 +272,59 @@ def fabric_to_dict(fab: Fabric) -> dict[str, Any]:
 DUMP_CHUNK = 2_000
 
 
+_PLAIN = re.compile(r"^[A-Za-z0-9_][A-Za-z0-9_./-]*$")
+_STR_TAG = "tag:yaml.org,2002:str"
+#: Longest entry line written without PyYAML: its emitter folds a flow mapping only past column 120.
+_FAST_LINE = 110
+
+
+def _fast_scalar(v: Any) -> str | None:
+    """``v`` as PyYAML's safe dumper writes it in a flow mapping, for the simple cases; None otherwise."""
+    t = type(v)
+    if t is str:
+        if _PLAIN.match(v) and Dumper.resolve(Dumper, yaml.ScalarNode, v, (True, False)) == _STR_TAG:
+            return v
+        return None
+    if t is bool:
+        return "true" if v else "false"
+    if t is int:
+        return str(v)
+    if t is float:
+        if v != v or v in (math.inf, -math.inf):
+            return None
+        text = repr(v).lower()
+        return text.replace("e", ".0e", 1) if "." not in text and "e" in text else text  # as represent_float
+    if v is None:
+        return "null"
+    return None
+
+
+def _entry_lines(chunk: list[dict[str, Any]]) -> str:
+    """``yaml.dump(chunk)`` (a list of flat mappings, flow style): short plain entries formatted directly,
+    byte for byte as PyYAML writes them (checked by a test), the rest by PyYAML."""
+    out: list[str] = []
+    slow: list[dict[str, Any]] = []
+    for entry in chunk:
+        parts = []
+        for k, v in entry.items():
+            ks, vs = _fast_scalar(k), _fast_scalar(v)
+            if ks is None or vs is None or type(k) is not str:
+                parts = None
+                break
+            parts.append(f"{ks}: {vs}")
+        line = None if parts is None else "- {" + ", ".join(parts) + "}"
+        if line is None or len(line) > _FAST_LINE:
+            slow.append(entry)
+            out.append("")
+        else:
+            out.append(line + "\n")
+    if slow:
+        dumped = iter(yaml.dump([e], Dumper=Dumper, sort_keys=False, default_flow_style=None, width=120)
+                      for e in slow)
+        out = [line or next(dumped) for line in out]
+    return "".join(out)
+
+
 def _yaml_pieces(fab: Fabric) -> Iterator[str]:
     """The text of :func:`dump_yaml`, piece by piece (the same bytes as dumping the whole dict at once)."""
     yield f"# fabricctl topology: {fab.name}\n"
@@ -282,7 +338,7 @@ def _yaml_pieces(fab: Fabric) -> Iterator[str]:
             continue
         yield f"{key}:\n"
         while chunk:
-            yield yaml.dump(chunk, Dumper=Dumper, sort_keys=False, default_flow_style=None, width=120)
+            yield _entry_lines(chunk)
             chunk = list(itertools.islice(items, DUMP_CHUNK))
 
 
