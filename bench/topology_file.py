@@ -15,7 +15,6 @@ from __future__ import annotations
 import argparse
 import json
 import multiprocessing as mp
-import os
 import resource
 import sys
 import tempfile
@@ -25,10 +24,6 @@ from pathlib import Path
 REPO = Path(__file__).resolve().parents[1]
 sys.path[:] = [p for p in sys.path if Path(p or ".").resolve() != REPO / "bench"]
 sys.path.insert(0, str(REPO))
-
-#: Input-size cap for the benchmark's files (a 10^6-node file is ~142 MB, above the 64 MiB default).
-BENCH_MAX_INPUT_BYTES = 512 * 1024 * 1024
-
 
 def write_file(n: int, path: Path) -> int:
     with path.open("w") as f:
@@ -46,7 +41,6 @@ def write_file(n: int, path: Path) -> int:
 
 
 def _ours(path: str, q: mp.Queue) -> None:
-    os.environ["FABRICCTL_MAX_INPUT_BYTES"] = str(BENCH_MAX_INPUT_BYTES)
     from fabric.io import load_fabric
 
     t0 = time.perf_counter()

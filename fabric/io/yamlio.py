@@ -46,6 +46,12 @@ BUILDERS: dict[str, Callable[..., Fabric]] = {
 }
 
 
+#: Largest topology file read (256 MiB; ``FABRICCTL_MAX_INPUT_BYTES`` changes it): a 10^6-node,
+#: 10^6-link file as ``topo build`` writes it is ~142 MB and validates in ~2.2 GiB (bench/topology_file.py);
+#: other input files keep the reader's 64 MiB.
+MAX_TOPOLOGY_BYTES = 256 * 1024 * 1024
+
+
 def schema() -> dict[str, Any]:
     """The JSON Schema of the topology file."""
     text = (resources.files("fabric.io") / "topology.schema.json").read_text(encoding="utf-8")
@@ -58,7 +64,7 @@ def read_yaml(path: str | os.PathLike[str]) -> tuple[Any, LineIndex]:
     Every problem (unreadable, too large, not UTF-8, a syntax error with line and column, an alias
     bomb) is one :class:`ConfigError` naming the file.
     """
-    doc = read_document(path, what="topology file", formats=("yaml",))
+    doc = read_document(path, what="topology file", formats=("yaml",), max_bytes=MAX_TOPOLOGY_BYTES)
     return doc.data, doc.lines
 
 
