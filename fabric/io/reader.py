@@ -58,6 +58,8 @@ MAX_INPUT_BYTES = 64 * 1024 * 1024
 MAX_ALIAS_EXPANSION = 100_000
 #: Deepest nesting of lists/mappings accepted (our formats use fewer than ten levels).
 MAX_NESTING_DEPTH = 100
+#: Bytes read per call once a file is longer than ``stat`` said (it grew while being read).
+READ_CHUNK_BYTES = 1024 * 1024
 #: Bytes read from the start of a file to guess its format (see :func:`head_lines`).
 SNIFF_BYTES = 65536
 
@@ -232,8 +234,13 @@ def read_bytes(path: str | os.PathLike[str], *, what: str = "input file", max_by
         raise ConfigError(f"{what} is too large: {st.st_size:,} bytes, the limit is {_mib(max_bytes)} "
                           f"(set {env_name(cap)} to raise it)", file=file)
     try:
-        with p.open("rb") as fh:
-            raw = fh.read(max_bytes + 1)
+        with p.open("rb") as fh:  # read(n) allocates n bytes first: ask for the size stat gave, then more
+            parts = [fh.read(min(st.st_size, max_bytes) + 1)]
+            got = len(parts[0])
+            while parts[-1] and got <= max_bytes:
+                parts.append(fh.read(min(READ_CHUNK_BYTES, max_bytes + 1 - got)))
+                got += len(parts[-1])
+            raw = b"".join(parts)
     except OSError as exc:
         raise ConfigError(f"cannot read {what}: {exc.strerror or exc}", file=file) from None
     if len(raw) > max_bytes:
