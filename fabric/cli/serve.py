@@ -38,6 +38,8 @@ def register(app: typer.Typer, groups: dict[str, typer.Typer]) -> None:
         token_file: Path | None = typer.Option(None, "--token-file", help="Require a bearer token from this file "
                                                "(lines 'TOKEN' or 'NAME TOKEN') on every call."),
         port_file: Path | None = typer.Option(None, "--port-file", help="Also write the bound address here (JSON)."),
+        http: str | None = typer.Option(None, "--http", help="HOST:PORT of the web view and /metrics (port 0: any "
+                                        "free port); needs the same token as the API when --token-file is set."),
     ) -> None:
         """Run the controller: gRPC API, SQLite store, reconciler, P4Runtime southbound."""
         from fabric.errors import ConfigError
@@ -74,12 +76,23 @@ def register(app: typer.Typer, groups: dict[str, typer.Typer]) -> None:
         ctl.start()
         if fab is not None:
             ctl.submit_fabric(fab, who="serve")
-        server, port = build_server(ctl, listen, tls_dir=tls_dir, tokens=tokens)
+        web = metrics = None
+        if http is not None:
+            from fabric.web.app import WebServer, build_app
+            from fabric.web.live import LiveView
+            from fabric.web.metrics import Metrics
+
+            metrics = Metrics(LiveView(ctl))
+            web = WebServer(build_app(ctl, tokens=tokens, metrics=metrics), http)
+        server, port = build_server(ctl, listen, tls_dir=tls_dir, tokens=tokens,
+                                    interceptors=[metrics.interceptor()] if metrics is not None else [])
+        http_port = web.start() if web is not None else None
         host = listen.rpartition(":")[0]
         doc = {"listen": f"{host}:{port}", "port": port, "pid": os.getpid(), "db": str(db),
                "switches": len(refs), "agents": spawned.address if spawned else agents,
                "agent_pid": spawned.proc_pid if spawned else None, "tls": tls_dir is not None,
-               "tokens": tokens is not None}
+               "tokens": tokens is not None,
+               "http": f"{web.host}:{http_port}" if web is not None else None}
         line = json.dumps(doc)
         if port_file is not None:
             write_text_atomic(port_file, line + "\n")
@@ -88,6 +101,8 @@ def register(app: typer.Typer, groups: dict[str, typer.Typer]) -> None:
         while not done.wait(3600):
             pass
         server.stop(STOP_GRACE_S).wait()
+        if web is not None:
+            web.stop()
         ctl.stop()
         store.close()
         if spawned is not None:
