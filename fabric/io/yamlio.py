@@ -311,10 +311,10 @@ def _entry_lines(chunk: list[dict[str, Any]]) -> str:
     out: list[str] = []
     slow: list[dict[str, Any]] = []
     for entry in chunk:
-        parts = []
+        parts: list[str] | None = []
         for k, v in entry.items():
             ks, vs = _fast_scalar(k), _fast_scalar(v)
-            if ks is None or vs is None or type(k) is not str:
+            if ks is None or vs is None or type(k) is not str or parts is None:
                 parts = None
                 break
             parts.append(f"{ks}: {vs}")
