@@ -236,7 +236,7 @@ def test_duplicate_keys_name_both_lines(tmp_path):
     p.write_text("a:\n  b: 1\n  c: 2\n  'b': 3\n")  # the same name quoted is the same key
     assert "duplicate key 'b': line 2 and line 4" in _err(p)
     p.write_text("- {x: 1, x: 2}\n")
-    assert "duplicate key 'x': line 1 and line 1" in _err(p)
+    assert "duplicate key 'x': line 1, columns 4 and 10" in _err(p)
     # a merge key is not a duplicate: keys written in the mapping override the merged ones
     p.write_text("d: &d {x: 1, y: 2}\ne: {<<: *d, x: 3}\nf: {<<: [*d, {x: 9, z: 0}], y: 5}\n")
     assert read_document(p).data == {"d": {"x": 1, "y": 2}, "e": {"x": 3, "y": 2}, "f": {"x": 1, "y": 5, "z": 0}}

@@ -306,14 +306,15 @@ def head_lines(path: str | os.PathLike[str], n_bytes: int = SNIFF_BYTES) -> list
 class _Frame:
     """An open mapping or sequence while the events are turned into data."""
 
-    __slots__ = ("obj", "is_map", "key", "key_line", "lines", "merges", "size", "depth", "anchor", "mark")
+    __slots__ = ("obj", "is_map", "key", "key_line", "key_col", "lines", "merges", "size", "depth", "anchor", "mark")
 
     def __init__(self, is_map: bool, anchor: str | None, mark: Any) -> None:
         self.obj: Any = {} if is_map else []
         self.is_map = is_map
         self.key: Any = _NO_KEY
         self.key_line = 0
-        self.lines: dict[str, int] = {}
+        self.key_col = 0
+        self.lines: dict[str, tuple[int, int]] = {}
         self.merges: list[Any] = []
         self.size = 1
         self.depth = 1
@@ -437,7 +438,7 @@ def _yaml_data(loader: Any, file: str | None) -> Any:
                                                         "a key must be a name, not a list or a mapping",
                                                         ev.start_mark)
             else:
-                f.key, f.key_line = raw, ev.start_mark.line + 1
+                f.key, f.key_line, f.key_col = raw, ev.start_mark.line + 1, ev.start_mark.column + 1
         elif f.key is _MERGE:
             f.key = _NO_KEY
             items = value if isinstance(value, list) else [value]
@@ -450,9 +451,11 @@ def _yaml_data(loader: Any, file: str | None) -> Any:
             key, f.key = f.key, _NO_KEY
             first = f.lines.get(key)
             if first is not None:
-                raise ConfigError(f"duplicate key {key!r}: line {first} and line {f.key_line} (a key may be "
-                                  "written once in a mapping)", file=file, where=f"line {f.key_line}")
-            f.lines[key] = f.key_line
+                both = (f"line {first[0]} and line {f.key_line}" if first[0] != f.key_line else
+                        f"line {f.key_line}, columns {first[1]} and {f.key_col}")
+                raise ConfigError(f"duplicate key {key!r}: {both} (a key may be written once in a mapping)",
+                                  file=file, where=f"line {f.key_line}")
+            f.lines[key] = (f.key_line, f.key_col)
             f.obj[key] = value
     if root is _NO_KEY:
         raise ConfigError("no YAML document (the file holds only blank lines or comments)", file=file)
