@@ -83,6 +83,7 @@ def build_app(ctl: Controller, *, tokens: dict[str, str] | None = None,
     """The application for ``ctl``; ``metrics`` (made here when None) also observes ``ctl``."""
     live = metrics.live if metrics is not None else LiveView(ctl)
     m = metrics or Metrics(live)
+    stopping = threading.Event()        # set by WebServer.stop: event streams end before the server does
 
     async def index(request: Request) -> Response:
         resp = HTMLResponse(page("live"))
@@ -130,7 +131,7 @@ def build_app(ctl: Controller, *, tokens: dict[str, str] | None = None,
             last = time.monotonic()
             yield "retry: 1000\n\n"
             try:
-                while not await request.is_disconnected():
+                while not stopping.is_set() and not await request.is_disconnected():
                     try:
                         msg = q.get_nowait()
                     except queue.Empty:
@@ -210,6 +211,7 @@ def build_app(ctl: Controller, *, tokens: dict[str, str] | None = None,
     asgi.app = app  # type: ignore[attr-defined]
     asgi.live = live  # type: ignore[attr-defined]
     asgi.metrics = m  # type: ignore[attr-defined]
+    asgi.stopping = stopping  # type: ignore[attr-defined]
     return asgi  # type: ignore[return-value]
 
 
@@ -254,6 +256,7 @@ class WebServer:
         config = uvicorn.Config(app, host=self.host, port=int(port), log_level="warning", access_log=False,
                                 lifespan="off", timeout_graceful_shutdown=1)
         self.server = uvicorn.Server(config)
+        self.stopping: threading.Event | None = getattr(app, "stopping", None)
         self.thread = threading.Thread(target=self.server.run, name="http", daemon=True)
         self.port = 0
 
@@ -268,5 +271,8 @@ class WebServer:
         return self.port
 
     def stop(self) -> None:
+        if self.stopping is not None:
+            self.stopping.set()
+            time.sleep(2 * SSE_POLL_S)
         self.server.should_exit = True
         self.thread.join(timeout=5)

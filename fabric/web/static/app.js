@@ -80,7 +80,7 @@
     m.links.forEach(function (l) {
       const a = pos[l.a], b = pos[l.b];
       if (!a || !b) return;
-      const w = l.wan ? 4 : Math.min(6, 0.6 + Math.log2(l.count) * 0.6);
+      const w = l.wan ? 5 : Math.min(8, 1.5 + Math.log2(l.count) * 0.8);
       const line = el("svg:line", { class: "link" + (l.up ? "" : " down"), "data-id": l.id, x1: a.x, y1: a.y,
         x2: b.x, y2: b.y, "stroke-width": w, stroke: l.up ? colour(null) : "#222", "data-up": l.up ? "1" : "0" });
       line.appendChild(el("svg:title", {}, (l.name || l.id) + " " + l.capacity_gbps + " Gb/s" +
@@ -94,7 +94,7 @@
       }
     });
     m.nodes.forEach(function (n) {
-      const r = n.count > 1 ? Math.min(18, 5 + Math.sqrt(n.count) / 3) : (n.role === "gpu" ? 4 : 7);
+      const r = n.count > 1 ? Math.min(18, 5 + Math.sqrt(n.count) / 3) : (n.role === "gpu" ? 5 : 9);
       const c = el("svg:circle", { class: "node", "data-id": n.id, cx: n.x, cy: n.y, r: r,
         fill: ROLE_COLOURS[n.role] || "#888" });
       c.appendChild(el("svg:title", {}, n.name + " (" + n.role + ")"));
@@ -106,7 +106,7 @@
     document.getElementById("fabric-name").textContent = m.fabric + " (" + m.counts.nodes.toLocaleString() +
       " nodes, " + m.counts.links.toLocaleString() + " links)";
     document.getElementById("map-info").textContent = m.layout + ", " + (m.level === "aggregate" ?
-      "aggregated by rail / SU (" + m.nodes.length + " groups)" : "every node") + (m.version ? ", plan v" + m.version : "");
+      "aggregated by rail (" + m.nodes.length + " groups; 'every node' draws all)" : "every node") + (m.version ? ", plan v" + m.version : "");
   }
   function setView() {
     const v = state.view;
@@ -144,7 +144,8 @@
     if (!c) { toast("no node " + text); return; }
     c.classList.add("hit");
     const n = state.map.nodes.find(function (x) { return x.id === id; });
-    state.view = { x: n.x - 200, y: n.y - 120, w: 400, h: 240 };
+    const w = Math.max(400, state.map.width / 3), h = w * 0.6;
+    state.view = { x: n.x - w / 2, y: n.y - h / 2, w: w, h: h };
     setView();
   }
   function wireMap() {
@@ -256,15 +257,17 @@
       }));
     });
   }
+  function planVersion() { return state.map && state.map.version; }
   function loadBudgets() {
-    return api("/api/budgets").then(function (b) {
+    if (!planVersion()) return Promise.resolve();
+    return api("/api/budgets?version=" + planVersion()).then(function (b) {
       if (!b) return;
       table("budgets", ["from", "to", "class", "km", "one-way us", "budget us", "verdict", "why"], b.paths.map(function (p) {
         return [p.src, p.dst, p.budget_class, fmt(p.km, 0), fmt(p.total_us, 1), fmt(p.budget_us, 1), p.verdict, p.reasons.join("; ")];
       }), function (i) { return b.paths[i].verdict === "over" ? { class: "over" } : {}; });
       document.getElementById("budgets-over").textContent = b.present ? b.over + " over budget" : "no budgets section in this plan";
       drawBudgetMap(b);
-    }).catch(function () { /* no plan yet */ });
+    }).catch(function (e) { toast(e.message); });
   }
   function drawBudgetMap(b) {
     const svg = document.getElementById("budget-map");
@@ -285,7 +288,8 @@
     });
   }
   function loadCc() {
-    return api("/api/cc").then(function (c) {
+    if (!planVersion()) return Promise.resolve();
+    return api("/api/cc?version=" + planVersion()).then(function (c) {
       if (!c) return;
       table("cc", ["speed Gb/s", "cable m", "lossless", "ports", "xoff B", "xon B", "headroom B", "ECN kmin B",
         "kmax B", "pmax", "DCQCN g", "rai Mb/s", "rhai Mb/s"], c.port_groups.map(function (g) {
@@ -295,7 +299,7 @@
       table("cc-buffer", ["switch", "headroom B", "buffer B", "shared B", "lossless ports"], c.buffer.map(function (x) {
         return [x.switch, x.headroom_bytes, x.buffer_bytes, x.shared_bytes, x.lossless_ports];
       }));
-    }).catch(function () { /* no plan yet */ });
+    }).catch(function (e) { toast(e.message); });
   }
 
   /* ---------------------------------------------------------------- live updates */
@@ -304,7 +308,8 @@
     if (pending) return;
     pending = setTimeout(function () {
       pending = null;
-      Promise.all([loadMap(), loadPlans(), loadEvents(), loadProgress(), loadAudit()]).catch(function (e) { toast(e.message); });
+      Promise.all([loadMap().then(function () { return Promise.all([loadBudgets(), loadCc()]); }), loadPlans(),
+        loadEvents(), loadProgress(), loadAudit()]).catch(function (e) { toast(e.message); });
     }, 100);
   }
   function stream() {
@@ -341,14 +346,15 @@
       });
     });
     if (BOOT.mode === "live") {
-      Promise.all([first, loadPlans(), loadEvents(), loadProgress(), loadAudit(), loadBudgets(), loadCc()])
+      Promise.all([first.then(function () { return Promise.all([loadBudgets(), loadCc()]); }), loadPlans(),
+        loadEvents(), loadProgress(), loadAudit()])
         .then(function () { document.body.dataset.ready = "1"; })
         .catch(function (e) { toast(e.message); document.body.dataset.ready = "1"; });
       stream();
     } else {
       document.querySelectorAll('header nav button[data-view="plans"], header nav button[data-view="events"]')
         .forEach(function (b) { b.style.display = "none"; });
-      Promise.all([first, loadBudgets(), loadCc()]).then(function () { document.body.dataset.ready = "1"; });
+      first.then(function () { return Promise.all([loadBudgets(), loadCc()]); }).then(function () { document.body.dataset.ready = "1"; });
     }
   }
   start();
