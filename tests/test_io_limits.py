@@ -144,13 +144,18 @@ def test_fifo_and_devices_are_refused_without_blocking(tmp_path):
     assert "/dev/urandom: is a character device" in _one_line(r)
 
 
-def test_unreadable_file(tmp_path):
+def test_unreadable_file():
     """Mode 000. Root reads it anyway (DAC does not apply to root), so as root the check runs with the
-    effective uid of 'nobody' for the read; off root the file is simply unreadable."""
-    p = tmp_path / "locked.yaml"
+    effective uid of 'nobody' for the read; off root the file is simply unreadable. The folder is
+    world-searchable (pytest's tmp_path is under a 0700 folder, which would refuse 'nobody' earlier)."""
+    import shutil
+    import tempfile
+
+    folder = Path(tempfile.mkdtemp(prefix="fabric-unreadable-"))
+    folder.chmod(0o755)
+    p = folder / "locked.yaml"
     p.write_text("name: x\n")
     p.chmod(0)
-    tmp_path.chmod(0o755)
     if os.geteuid() == 0:
         assert read_document(p).data == {"name": "x"}  # root: readable, as the kernel says
         import pwd
@@ -159,9 +164,11 @@ def test_unreadable_file(tmp_path):
     try:
         with pytest.raises(FabricError) as exc:
             read_document(p, what="topology file")
+        assert os.stat(p).st_mode & 0o777 == 0  # the folder is searchable: the open, not the path, is refused
     finally:
         if os.getuid() == 0:
             os.seteuid(0)
+        shutil.rmtree(folder)
     assert str(exc.value) == f"{p}: cannot read topology file: Permission denied"
 
 
