@@ -31,8 +31,9 @@ MAP_TIER_BUCKETS = 64
 SITE_W, SITE_H = 1000.0, 560.0
 #: Gap between site boxes in map units.
 SITE_GAP = 220.0
-#: Map levels the API accepts.
+#: Map levels the API accepts (auto: full up to MAP_FULL_NODES nodes, else aggregate).
 LEVELS = ("auto", "full", "aggregate")
+DEFAULT_LEVEL = "auto"
 #: Utilisation modes the API accepts.
 MODES = ("wcmp", "ecmp")
 #: Busiest links listed by default.
@@ -187,9 +188,9 @@ def fabric_map(fab: Fabric, level: str = "auto", *, down: Sequence[str] = ()) ->
     height = max((origin[s][1] for s in sites), default=0.0) + SITE_H
     site_boxes = []
     for s in sites:
-        d: dict[str, Any] = next((fab.graph.nodes[n] for n in by_site[s]), {})
+        attrs: dict[str, Any] = next((fab.graph.nodes[n] for n in by_site[s]), {})
         site_boxes.append({"name": s, "x": origin[s][0], "y": origin[s][1], "w": SITE_W, "h": SITE_H,
-                           "lat": d.get("lat"), "lon": d.get("lon")})
+                           "lat": attrs.get("lat"), "lon": attrs.get("lon")})
     return {"fabric": fab.name, "layout": layout, "level": level, "nodes": nodes, "links": links,
             "sites": site_boxes, "width": round(width, 2), "height": round(height, 2),
             "bucket_of": bucket_of if level == "aggregate" else {},

@@ -283,8 +283,14 @@
     b.paths.forEach(function (p) {
       const a = pos[p.src] || pos[(state.map.bucket_of || {})[p.src]], z = pos[p.dst] || pos[(state.map.bucket_of || {})[p.dst]];
       if (!a || !z) return;
-      svg.appendChild(el("svg:line", { x1: a.x, y1: a.y, x2: z.x, y2: z.y, "stroke-width": 4,
-        stroke: p.verdict === "over" ? "#d7191c" : "#1a9641", "data-verdict": p.verdict }));
+      const line = el("svg:line", { x1: a.x, y1: a.y, x2: z.x, y2: z.y, "stroke-width": 6,
+        stroke: p.verdict === "over" ? "#d7191c" : "#1a9641", "data-verdict": p.verdict });
+      line.appendChild(el("svg:title", {}, p.src + " \u2192 " + p.dst + ": " + fmt(p.total_us, 1) + " us of " +
+        fmt(p.budget_us, 1) + " us (" + p.verdict + ")"));
+      svg.appendChild(line);
+      [a, z].forEach(function (n) {
+        svg.appendChild(el("svg:circle", { cx: n.x, cy: n.y, r: 10, fill: ROLE_COLOURS[n.role] || "#888" }));
+      });
     });
   }
   function loadCc() {
