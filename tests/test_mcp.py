@@ -119,6 +119,8 @@ def test_read_and_what_if_tools_on_files_match_the_library(fab, files, tmp_path)
             got["summary"] = await call(s, "fabric_summary")
             got["find"] = await call(s, "find_nodes", transcript, role="spine", site="beijing")
             got["find_glob"] = await call(s, "find_nodes", name="*dci*", limit=2)
+            got["find_bad"] = await call(s, "find_nodes", limit=0)
+            got["hot_bad"] = await call(s, "hot_links", basis="measured")
             got["show"] = await call(s, "plan_show", section="wcmp")
             got["show_missing"] = await call(s, "plan_show", section="cc")
             got["diff"] = await call(s, "plan_diff", old=str(plan_file), new=str(files / "failed.json"))
@@ -163,6 +165,8 @@ def test_read_and_what_if_tools_on_files_match_the_library(fab, files, tmp_path)
     assert [n["name"] for n in got["find"]["nodes"]] == beijing_spines and got["find"]["count"] == 4
     assert got["find_glob"]["count"] == len(fab.nodes("dci")) and len(got["find_glob"]["nodes"]) == 2
     assert got["find_glob"]["truncated"] is True
+    assert got["find_bad"] == "error: limit: Input should be greater than or equal to 1, got 0"
+    assert got["hot_bad"] == "error: basis: Input should be 'planned' or 'hashed', got 'measured'"
     assert got["show"]["data"] == norm(plan.to_dict()["sections"]["wcmp"]["data"])
     assert set(got["show"]["sections"]) == {"wcmp", "budgets"}
     assert got["show_missing"] == "error: section: the plan has no cc section (it has: wcmp, budgets)"

@@ -21,11 +21,11 @@ from pathlib import Path
 from typing import Annotated, Any, Literal
 
 from mcp.server.mcpserver import Context, MCPServer
-from mcp.server.mcpserver.exceptions import ResourceError
+from mcp.server.mcpserver.exceptions import ResourceError, ToolError
 from mcp.types import CallToolResult, TextContent, ToolAnnotations
-from pydantic import BaseModel, Field
+from pydantic import BaseModel, Field, ValidationError
 
-from fabric.errors import FabricError
+from fabric.errors import ConfigError, FabricError
 from fabric.mcp import tools as T
 from fabric.mcp.backend import Backend
 from fabric.mcp.confirm import CONFIRM_TTL_S, Confirmations
@@ -42,6 +42,8 @@ FABRIC_URI, PLAN_URI, GUIDE_URI = "fabricctl://fabric", "fabricctl://plan/curren
 GUIDE_HEADINGS = ("operator guide", "controller", "5-minute tour")
 #: Who acts when the client sent no clientInfo name.
 UNNAMED_CLIENT = "unnamed-mcp-client"
+#: Characters of a refused argument value quoted in its error line.
+MAX_QUOTED_CHARS = 80
 #: Seconds the act tools wait for the switches to acknowledge.
 ACT_WAIT_S = 60.0
 
@@ -94,6 +96,24 @@ def _one_line(fn: Callable[..., Any]) -> Callable[..., Any]:
     return wrapped
 
 
+class FabricMCPServer(MCPServer):
+    """``MCPServer`` whose argument-validation errors are one line, as the CLI's (``error: limit: Input
+    should be greater than or equal to 1, got 0``), instead of pydantic's multi-line report."""
+
+    async def call_tool(self, name: str, arguments: dict[str, Any], context: Any = None) -> Any:
+        try:
+            return await super().call_tool(name, arguments, context)
+        except ToolError as exc:
+            cause = exc.__cause__
+            if not isinstance(cause, ValidationError):
+                raise
+            e = cause.errors()[0]
+            got = repr(e.get("input"))
+            got = got if len(got) <= MAX_QUOTED_CHARS else got[:MAX_QUOTED_CHARS] + "..."
+            where = ".".join(str(p) for p in e["loc"]) or "arguments"
+            return error_result(ConfigError(f"{e['msg']}, got {got}", where=where))
+
+
 def client_name(ctx: Context | None) -> str:
     """The MCP client's ``clientInfo.name`` from its ``initialize`` request."""
     try:
@@ -140,7 +160,7 @@ def _version() -> str:
 
 def build_server(backend: Backend, *, read_only: bool = False) -> MCPServer:
     """The server: read and what-if tools always, act tools with a controller unless ``read_only``."""
-    mcp = MCPServer(SERVER_NAME, title="fabricctl", instructions=INSTRUCTIONS, version=_version(),
+    mcp = FabricMCPServer(SERVER_NAME, title="fabricctl", instructions=INSTRUCTIONS, version=_version(),
                     log_level="WARNING")
     ro = ToolAnnotations(read_only_hint=True, destructive_hint=False, idempotent_hint=True, open_world_hint=False)
     be = backend
