@@ -13,6 +13,8 @@ import time
 from collections import defaultdict
 from collections.abc import Sequence
 from dataclasses import dataclass
+from itertools import groupby
+from operator import itemgetter
 from typing import Any
 
 from ortools.linear_solver import pywraplp
@@ -275,19 +277,30 @@ def cut_bound(net: Network, dests: list[Dest]) -> float:
 def weights_for(net: Network, dest: Dest, flows: dict[tuple[str, str, str], float] | None) -> Weights:
     """Member-level splits of one destination: from bundle flows (None: ECMP, equal per member port)."""
     out: Weights = {}
-    for u, succ in succ_by_u(dest).items():
-        total = sum(flows[(dest.key, u, v)] for v in succ) if flows is not None else 0.0
+    key = dest.key
+    small = 1e-9 * max(1.0, sum(dest.inj.values()))
+    adj = net.adj
+    for u, group in groupby(dest.edges, key=itemgetter(0)):
+        succ = [v for _u, v in group]
+        nbrs = adj[u]
         entries: list[tuple[str, int, float]] = []
-        for v in succ:
-            mem = net.members(u, v)
-            if flows is not None and total > 1e-9 * max(1.0, sum(dest.inj.values())):
-                share_v = flows[(dest.key, u, v)] / total
-                cap = sum(m.capacity_gbps for m in mem)
-                entries += [(v, m.key, share_v * m.capacity_gbps / cap) for m in mem]
-            else:
-                entries += [(v, m.key, 1.0) for m in mem]
+        if flows is not None:
+            fl = [flows[(key, u, v)] for v in succ]
+            total = sum(fl)
+        if flows is not None and total > small:
+            for v, f in zip(succ, fl, strict=True):
+                mem = nbrs.get(v, [])
+                share_v = f / total
+                if len(mem) == 1:
+                    entries.append((v, mem[0].key, share_v))
+                else:
+                    cap = sum(m.capacity_gbps for m in mem)
+                    entries += [(v, m.key, share_v * m.capacity_gbps / cap) for m in mem]
+        else:
+            for v in succ:
+                entries += [(v, m.key, 1.0) for m in nbrs.get(v, [])]
         tot = sum(e[2] for e in entries)
-        out[(u, dest.key)] = [(v, k, w / tot) for v, k, w in entries]
+        out[(u, key)] = [(v, k, w / tot) for v, k, w in entries]
     return out
 
 

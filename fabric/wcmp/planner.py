@@ -59,6 +59,7 @@ from typing import Any
 from fabric.plan import Provenance, WcmpSection
 from fabric.topology import Fabric, Link
 from fabric.traffic import Demand
+from fabric.wcmp.colgen import PathLP
 from fabric.wcmp.lp import (
     BALANCE_MAX_VARS,
     BALANCE_U_TOL,
@@ -221,12 +222,14 @@ class WcmpPlanner:
         self.dests = {k: make_dest(net, k, v, self.demand) for k, v in inj.items()}
         self.failed: list[Link] = []
         self.comp_u: dict[str, float] = {}
-        self.comp_lp: dict[str, ComponentLP] = {}
+        self.comp_lp: dict[str, ComponentLP | PathLP] = {}
         self.comp_of: dict[str, str] = {}
         self.flows: dict[str, dict[tuple[str, str, str], float]] = {}
         self.ideal: dict[str, Weights] = {}
         self.ecmp: dict[str, Weights] = {}
         self.loads: dict[str, dict[str, Loads]] = {}
+        self._old_loads: dict[tuple[str, str], Loads] = {}
+        self.totals: dict[str, Loads] = {kind: defaultdict(float) for kind in ("lp", "wcmp", "ecmp")}
         self.lp_seconds = 0.0
         self.comp_status: dict[str, str] = {}
         self.comp_bound: dict[str, float] = {}
@@ -234,47 +237,58 @@ class WcmpPlanner:
         self.notes: list[str] = []
         comps = components(self.dests)
         self._changed_ideal: set[tuple[str, str]] = set()
-        self._solve_components(comps, warm_from={})
+        self._solve_components(comps)
         self.groups: dict[str, dict[tuple[str, str], tuple[list[int], float]]] = {}
         self.plan_groups: dict[str, list[dict[str, Any]]] = {}
         self.entries: dict[str, int] = {}
         self.thetas: dict[str, float] = {}
         self._requantise({u for d in self.dests.values() for u in succ_by_u(d)})
         self._keep_better(comps)
-        self.totals = {kind: self._sum_loads(kind) for kind in ("lp", "wcmp", "ecmp")}
+        self._update_totals()
         self.mlu_access = self._access_mlu()
         self._solved = True
         return self._result(t0, warm=False)
 
-    def _solve_components(self, comps: list[list[str]], warm_from: dict[str, ComponentLP]) -> None:
-        """Solve each component (warm from an old LP where given), then derive weights and loads."""
+    def _solve_components(self, comps: list[list[str]], lower_from: dict[str, float] | None = None,
+                          same_dag: frozenset[str] = frozenset()) -> None:
+        """Solve each component, then derive weights and loads. ``lower_from`` (a recompute after a
+        failure) maps a component to a proven lower bound on its new optimum (its previous optimum when
+        its DAGs only shrank, else 0): such components are re-solved by column generation from their
+        previous flows (:mod:`fabric.wcmp.colgen`), falling back to the arc LP if that does not finish.
+        Destinations in ``same_dag`` have the DAG and members they had: their ECMP split is reused, and
+        so are their LP weights and loads where their flows did not change."""
         net = self.net
         t0 = time.perf_counter()
         for keys in comps:
             dests = [self.dests[k] for k in keys]
             cid = keys[0]
-            ecmp_w = {k: weights_for(net, self.dests[k], None) for k in keys}
-            ecmp_l = {k: loads_for(self.dests[k], ecmp_w[k]) for k in keys}
-            caps = {}
+            ecmp_w = {k: self.ecmp[k] if k in same_dag else weights_for(net, self.dests[k], None) for k in keys}
+            ecmp_l = {k: self.loads[k]["ecmp"] if k in same_dag else loads_for(self.dests[k], ecmp_w[k])
+                      for k in keys}
+            caps = net.member_caps()
             tot: Loads = defaultdict(float)
             for k in keys:
                 for lk, x in ecmp_l[k].items():
-                    caps[lk] = next(m.capacity_gbps for m in net.members(lk[0], lk[1]) if m.key == lk[2])
                     tot[lk] += x
             ecmp_u = max_util(tot, caps)
             lower = cut_bound(net, dests)
-            lp: ComponentLP | None = None
+            lp: ComponentLP | PathLP | None = None
             if self.certify and ecmp_u <= lower * (1 + BALANCE_U_TOL) + 1e-12:
                 # ECMP meets a cut lower bound: it is optimal (and closest to ECMP); no LP needed
                 status, u_star, bound, name = "OPTIMAL", ecmp_u, lower, "cut-bound"
                 use_ecmp = True
             else:
-                lp = warm_from.get(cid)
-                if lp is not None:
-                    lp.restrict(net, dests)
-                else:
+                status = ""
+                if lower_from is not None and all(k in self.flows for k in keys):
+                    old = {fk: x for k in keys for fk, x in self.flows[k].items()}
+                    lp = PathLP(net, dests, old, self.time_limit_s)
+                    status, u_star, bound = lp.solve_min(max(lower, lower_from.get(cid, 0.0)))
+                    if status != "OPTIMAL":
+                        self.notes.append(f"component {cid}: column generation did not converge; arc LP solved")
+                if status != "OPTIMAL":
                     lp = ComponentLP(net, dests, self.solver, self.time_limit_s)
-                status, u_star, bound = lp.solve_min()
+                    status, u_star, bound = lp.solve_min()
+                assert lp is not None
                 name = lp.name
                 use_ecmp = self.balance and ecmp_u <= u_star * (1 + BALANCE_U_TOL) + 1e-12
             if use_ecmp:
@@ -285,8 +299,13 @@ class WcmpPlanner:
                         flows.setdefault((k, u, v), 0.0)
             else:
                 assert lp is not None
-                flows = lp.flows(dests)
-                if self.balance and len(lp.f) > BALANCE_MAX_VARS:
+                flows = lp.flows(dests) if isinstance(lp, ComponentLP) else lp.flows()
+                if isinstance(lp, PathLP):
+                    if self.balance and not lp.solve_balance(u_star):
+                        self.notes.append(f"component {cid}: balancing (least traffic moved) stopped at its time "
+                                          "budget; its best split so far kept")
+                    flows = lp.flows()
+                elif self.balance and len(lp.f) > BALANCE_MAX_VARS:
                     self.notes.append(f"component {cid}: balancing skipped ({len(lp.f)} flow variables > "
                                       f"{BALANCE_MAX_VARS}); phase-1 split kept")
                 elif self.balance and not lp.solve_balance(u_star):
@@ -297,14 +316,18 @@ class WcmpPlanner:
             for k in keys:
                 d = self.dests[k]
                 self.comp_of[k] = cid
-                self.flows[k] = {(k, u, v): flows[(k, u, v)] for u, v in d.edges}
+                new_flows = {(k, u, v): flows[(k, u, v)] for u, v in d.edges}
+                if k in same_dag and new_flows == self.flows.get(k):
+                    self.comp_of[k] = cid
+                    continue  # same DAG, same flows: same weights and loads
+                self.flows[k] = new_flows
                 new_ideal = weights_for(net, d, self.flows[k])
                 old_ideal = self.ideal.get(k, {})
                 self._changed_ideal.update(gk for gk, m in new_ideal.items() if old_ideal.get(gk) != m)
                 self.ideal[k] = new_ideal
                 self.ecmp[k] = ecmp_w[k]
-                self.loads[k] = {"lp": loads_for(d, self.ideal[k]), "ecmp": ecmp_l[k],
-                                 "wcmp": self.loads.get(k, {}).get("wcmp", {})}
+                self._set_loads(k, "lp", loads_for(d, self.ideal[k]))
+                self._set_loads(k, "ecmp", ecmp_l[k])
             self.comp_u[cid] = u_star
             if lp is not None:
                 self.comp_lp[cid] = lp
@@ -356,7 +379,7 @@ class WcmpPlanner:
                 ws, _delta = self.groups[gk[0]][gk]
                 tot = sum(ws)
                 realised[gk] = [(v, key, wi / tot) for (v, key, _p), wi in zip(members, ws, strict=True)]
-            self.loads[k]["wcmp"] = loads_for(d, realised)
+            self._set_loads(k, "wcmp", loads_for(d, realised))
 
     def _keep_better(self, comps: list[list[str]]) -> None:
         """Never install groups worse than ECMP: components share no links, so for each one compare the
@@ -387,12 +410,21 @@ class WcmpPlanner:
     def _ideal_changed(self, gk: tuple[str, str]) -> bool:
         return gk in self._changed_ideal
 
-    def _sum_loads(self, kind: str) -> Loads:
-        tot: Loads = defaultdict(float)
-        for per in self.loads.values():
-            for lk, x in per[kind].items():
+    def _set_loads(self, k: str, kind: str, loads: Loads) -> None:
+        """Replace one destination's loads of one kind, keeping the first replaced value for
+        :meth:`_update_totals` (the totals are then updated by difference, not summed again)."""
+        per = self.loads.setdefault(k, {})
+        self._old_loads.setdefault((k, kind), per.get(kind, {}))
+        per[kind] = loads
+
+    def _update_totals(self) -> None:
+        for (k, kind), old in self._old_loads.items():
+            tot = self.totals[kind]
+            for lk, x in old.items():
+                tot[lk] -= x
+            for lk, x in self.loads[k][kind].items():
                 tot[lk] += x
-        return tot
+        self._old_loads = {}
 
     # ------------------------------------------------------------------ warm
     def fail(self, links: Sequence[str] = (), nodes: Sequence[str] = ()) -> WcmpResult:
@@ -417,31 +449,32 @@ class WcmpPlanner:
         grown = any(not set(self.dests[k].edges) <= old_edges[k] for k in redo_keys)
         if grown:
             comps = components(self.dests)
-            redo = {k for k in redo_keys}
+            redo = set(redo_keys)
             comps = [c for c in comps if redo & set(c)]
-            warm_from: dict[str, ComponentLP] = {}
+            lower_from: dict[str, float] = {}  # longer paths: the old optimum bounds nothing
         else:
             comps = [old_comps[c] for c in touched]
-            warm_from = {c: self.comp_lp[c] for c in touched if c in self.comp_lp}
+            # fewer candidate edges, less capacity, same demand: the old optimum is a lower bound
+            lower_from = {c: self.comp_u[c] for c in touched if c in self.comp_u}
         for comp in comps:
             for k in comp:
                 old_c = self.comp_of.get(k)
-                if old_c is not None and old_c not in warm_from:
+                if old_c is not None:
                     for table in (self.comp_u, self.comp_lp, self.comp_status, self.comp_bound, self.comp_solver):
                         table.pop(old_c, None)  # type: ignore[attr-defined]
         self._changed_ideal = set()
         redone = {k for c in comps for k in c}
         self.notes = [n for n in self.notes if n.split(":")[0].removeprefix("component ") not in redone]
         old_switches = {u for k in redone for u in _succ_by_u_cached(self.ideal.get(k, {}))}
-        self._solve_components(comps, warm_from)
+        self._solve_components(comps, lower_from, frozenset(k for c in comps for k in c if k not in affected))
         new_switches = {u for c in comps for k in c for u in succ_by_u(self.dests[k])}
         self._requantise(old_switches | new_switches)
         self._keep_better(comps)
         self.failed = down
-        self.totals = {kind: self._sum_loads(kind) for kind in ("lp", "wcmp", "ecmp")}
+        self._update_totals()
         if any(net.is_endpoint.get(lk.a) or net.is_endpoint.get(lk.b) for lk in down):
             self.mlu_access = self._access_mlu()
-        return self._result(t0, warm=not grown)
+        return self._result(t0, warm=True)
 
     def _access_mlu(self) -> float:
         net = self.net
@@ -463,8 +496,9 @@ class WcmpPlanner:
         info = SolverInfo("+".join(sorted(names)), status, u_star, bound,
                           abs(u_star - bound) / max(abs(u_star), 1e-12), self.lp_seconds, warm, nvars, ncons)
         self.lp_seconds = 0.0
-        u_w = {k: x / caps[k] for k, x in self.totals["wcmp"].items() if x > 1e-12}
-        u_e = {k: x / caps[k] for k, x in self.totals["ecmp"].items() if x > 1e-12}
+        # totals are kept by difference: a link taken down can keep a rounding residue, links up never lose one
+        u_w = {k: x / caps[k] for k, x in self.totals["wcmp"].items() if x > 1e-9 and k in caps}
+        u_e = {k: x / caps[k] for k, x in self.totals["ecmp"].items() if x > 1e-9 and k in caps}
         notes = list(self.notes)
         if max(u_w.values(), default=0.0) > max(u_e.values(), default=0.0) * (1 + 1e-9):
             notes.append("the quantised WCMP MLU is above ECMP's: integer weights lose more than the LP gains "
