@@ -1,4 +1,5 @@
-"""Warm recompute after failures by column generation over paths, started from the previous routing.
+"""The min-MLU LP by column generation over paths, started from a routing: the previous one after a
+failure (warm recompute), ECMP on a cold solve.
 
 After a failure the arc LP of a touched component (:class:`fabric.wcmp.lp.ComponentLP`) is as large as
 the cold one, and GLOP warm-started from the old basis is no faster than a cold solve (measured on the
@@ -25,10 +26,11 @@ routing (repaired as above) is a constant base load, and a column y_c,p moves a 
 c from its base pattern onto path p (Σ_p y_c,p ≤ 1), so only commodities that actually move enter
 the master (on the shuffled-ring benchmark: tens of columns instead of 21.5K arc variables).
 
-The second phase on a recompute keeps U within BALANCE_U_TOL of the optimum and minimises the
-traffic moved off the previous routing (Σ r_c y_c,p, priced the same way), so a failure changes as
-few splits as it must and everything else keeps its previous (ECMP-closest) split. This is a
-different secondary objective from the cold solve's (closest to ECMP in L1): both are optimal for U.
+The second phase keeps U within BALANCE_U_TOL of the optimum and minimises the traffic moved off the
+starting routing (Σ r_c y_c,p, priced the same way): cold, the traffic moved off ECMP; after a
+failure, off the previous routing, so a failure changes as few splits as it must and everything else
+keeps its previous split. (The arc LP's balancing minimises the L1 distance of each split from ECMP
+instead; both are optimal for U.) It runs within a time budget and is never skipped for size.
 """
 
 from __future__ import annotations

@@ -3,7 +3,8 @@
 Demand is grouped by destination key D (see :mod:`fabric.wcmp.paths`); each D has a region (nodes its
 sources reach in the candidate DAG), edges and an order. Destinations that share no directed link
 form independent components (:func:`components`); :class:`ComponentLP` is the arc-based LP of one
-component (OR-Tools GLOP or PDLP), kept alive for warm re-solves after failures.
+component (OR-Tools GLOP or PDLP). The planner solves components by column generation over paths
+(:mod:`fabric.wcmp.colgen`) and uses this arc LP for PDLP, as the fallback, and as a test oracle.
 """
 
 from __future__ import annotations
@@ -115,7 +116,7 @@ _STATUS = {pywraplp.Solver.OPTIMAL: "OPTIMAL", pywraplp.Solver.FEASIBLE: "FEASIB
 
 
 class ComponentLP:
-    """Min-MLU LP of one component (destinations that share links), kept for warm re-solves."""
+    """Min-MLU arc LP of one component (destinations that share links)."""
 
     def __init__(self, net: Network, dests: list[Dest], solver: str, time_limit_s: float) -> None:
         nvars = sum(len(d.edges) for d in dests)
@@ -185,20 +186,8 @@ class ComponentLP:
                         c.SetCoefficient(o, -sign * share[v])
         self._balance_built = True
 
-    def restrict(self, net: Network, dests: list[Dest]) -> None:
-        """Warm re-solve set-up after a failure: edges that are gone get upper bound 0, capacities change."""
-        keep = {(d.key, u, v) for d in dests for u, v in d.edges}
-        inf = self.s.infinity()
-        self._no_presolve()
-        for k, x in self.f.items():
-            x.SetUb(inf if k in keep else 0.0)
-        for (u, v), row in self.cap_rows.items():
-            row.SetCoefficient(self.U, -net.capacity_gbps(u, v))
-        self._net = net
-
     def _no_presolve(self) -> None:
-        """Re-solves start from the previous basis; GLOP's presolve would discard it (measured: a warm
-        re-solve of a 21K-variable component takes 1.0 s without presolve, 5 s with it)."""
+        """The balancing phase starts from phase 1's basis; GLOP's presolve would discard it."""
         if self.name == "GLOP":
             self.s.SetSolverSpecificParametersAsString("use_preprocessing: false")
 

@@ -21,9 +21,12 @@ leave over its candidate links; traffic to a destination must enter over its can
 ECMP meets the bound it is proven optimal and no LP is needed (solver ``cut-bound``; ``certify=False``
 always runs the LP).
 
-A second LP phase (``balance``) keeps U within 1e-7 of the optimum and minimises the L1 distance of
-every split from the ECMP split, so among the optimal solutions the one closest to ECMP is chosen:
-a symmetric fabric gets exactly ECMP, an asymmetric one deviates only where it must (fewer entries).
+A second LP phase (``balance``) keeps U within 1e-7 of the optimum and stays close to ECMP, so among
+the optimal solutions one near ECMP is chosen: a symmetric fabric gets exactly ECMP, an asymmetric
+one deviates only where it must (fewer entries). By column generation (the default, see
+:mod:`fabric.wcmp.colgen`) it minimises the traffic moved off ECMP (cold) or off the previous routing
+(after a failure), within a time budget; on the arc LP (PDLP, fallback) it minimises the L1 distance
+of every split from the ECMP split, skipped above BALANCE_MAX_VARS variables.
 
 WCMP (Zhou et al., EuroSys 2014; REFERENCE.md)
 --------------------------------------------
@@ -186,10 +189,12 @@ class WcmpPlanner:
     """Solve once, then recompute after failures reusing the previous solution (warm start).
 
     The LP decomposes exactly into components of destinations that share no link (the optimum is
-    the largest component optimum). A failure re-solves only the components whose links it touches;
-    a component whose candidate edges only shrank is re-solved from its previous LP and basis
-    (variables of lost edges bounded to 0, capacities changed in place); every other component,
-    its flows, groups and loads are reused.
+    the largest component optimum). A component ECMP does not certify is solved by column generation
+    over paths (:mod:`fabric.wcmp.colgen`): cold from the ECMP flows, after a failure from its previous
+    flows, stopping as soon as U meets a proven bound (the cut bound; after a failure that only took
+    candidate edges away, also the previous optimum). A failure re-solves only the components whose
+    links it touches; every other component, its flows, groups and loads are reused, and so are the
+    weights of destinations whose DAG and flows did not change.
 
     >>> from fabric.builders import clos
     >>> from fabric.traffic import permutation
@@ -279,10 +284,15 @@ class WcmpPlanner:
                 use_ecmp = True
             else:
                 status = ""
-                if lower_from is not None and all(k in self.flows for k in keys):
-                    old = {fk: x for k in keys for fk, x in self.flows[k].items()}
-                    lp = PathLP(net, dests, old, self.time_limit_s)
-                    status, u_star, bound = lp.solve_min(max(lower, lower_from.get(cid, 0.0)))
+                if self.solver.upper() in ("AUTO", "GLOP"):
+                    # column generation from the previous flows (a recompute) or from ECMP (cold)
+                    if lower_from is not None and all(k in self.flows for k in keys):
+                        start = {fk: x for k in keys for fk, x in self.flows[k].items()}
+                        lower = max(lower, lower_from.get(cid, 0.0))
+                    else:
+                        start = {fk: x for k in keys for fk, x in bundle_flows(k, ecmp_l[k]).items()}
+                    lp = PathLP(net, dests, start, self.time_limit_s)
+                    status, u_star, bound = lp.solve_min(lower)
                     if status != "OPTIMAL":
                         self.notes.append(f"component {cid}: column generation did not converge; arc LP solved")
                 if status != "OPTIMAL":
@@ -302,8 +312,9 @@ class WcmpPlanner:
                 flows = lp.flows(dests) if isinstance(lp, ComponentLP) else lp.flows()
                 if isinstance(lp, PathLP):
                     if self.balance and not lp.solve_balance(u_star):
-                        self.notes.append(f"component {cid}: balancing (least traffic moved) stopped at its time "
-                                          "budget; its best split so far kept")
+                        self.notes.append(f"component {cid}: balancing (least traffic moved off "
+                                          f"{'the previous routing' if lower_from is not None else 'ECMP'}) stopped "
+                                          "at its time budget; its best split so far kept")
                     flows = lp.flows()
                 elif self.balance and len(lp.f) > BALANCE_MAX_VARS:
                     self.notes.append(f"component {cid}: balancing skipped ({len(lp.f)} flow variables > "
@@ -321,12 +332,12 @@ class WcmpPlanner:
                     self.comp_of[k] = cid
                     continue  # same DAG, same flows: same weights and loads
                 self.flows[k] = new_flows
-                new_ideal = weights_for(net, d, self.flows[k])
+                new_ideal = ecmp_w[k] if use_ecmp else weights_for(net, d, self.flows[k])
                 old_ideal = self.ideal.get(k, {})
                 self._changed_ideal.update(gk for gk, m in new_ideal.items() if old_ideal.get(gk) != m)
                 self.ideal[k] = new_ideal
                 self.ecmp[k] = ecmp_w[k]
-                self._set_loads(k, "lp", loads_for(d, self.ideal[k]))
+                self._set_loads(k, "lp", ecmp_l[k] if use_ecmp else loads_for(d, self.ideal[k]))
                 self._set_loads(k, "ecmp", ecmp_l[k])
             self.comp_u[cid] = u_star
             if lp is not None:
