@@ -20,6 +20,8 @@ from fabric.web import views
 
 #: Plan versions whose utilisation is kept in memory (each is one dict per mode).
 UTIL_CACHE_VERSIONS = 32
+#: Maps (plan version, level) kept in memory (a version's map never changes).
+MAP_CACHE_VERSIONS = 8
 #: Most events / audit rows one call returns.
 MAX_ROWS = 1000
 
@@ -32,6 +34,7 @@ class LiveView:
         self._lock = threading.Lock()
         self._fabrics: dict[str, Fabric] = {}
         self._util: OrderedDict[tuple[int, str], dict[str, float]] = OrderedDict()
+        self._maps: OrderedDict[tuple[int, str], dict[str, Any]] = OrderedDict()
 
     # ------------------------------------------------------------------ versions and fabrics
     def version(self, v: int | None) -> int:
@@ -101,10 +104,19 @@ class LiveView:
                 raise
             fab = self.fabric_of(None)
             return views.fabric_map(fab, level) | {"version": 0}
+        with self._lock:
+            got = self._maps.get((ver, level))
+        if got is not None:
+            return got
         plan = self.plan(ver)
         fab = self.fabric_of(plan.fabric_digest)
         links, nodes = self.failures(ver)
-        return views.fabric_map(fab, level, down=views.failed_link_ids(fab, links, nodes)) | {"version": ver}
+        doc = views.fabric_map(fab, level, down=views.failed_link_ids(fab, links, nodes)) | {"version": ver}
+        with self._lock:
+            self._maps[(ver, level)] = doc
+            while len(self._maps) > MAP_CACHE_VERSIONS:
+                self._maps.popitem(last=False)
+        return doc
 
     def utilisation(self, v: int | None, mode: str) -> dict[str, float]:
         """Planned utilisation per link id of plan ``v`` (cached per version and mode)."""

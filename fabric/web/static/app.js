@@ -7,7 +7,9 @@
   const SVGNS = "http://www.w3.org/2000/svg";
   const ROLE_COLOURS = { gpu: "#76b900", nic: "#9acd32", host: "#5b8def", leaf: "#f39c12", spine: "#e74c3c",
     superspine: "#8e44ad", ocs: "#16a085", dci: "#2c3e50" };
-  const state = { mode: "wcmp", level: "auto", map: null, util: null, view: null, plans: [], lastEventId: 0 };
+  const params = new URLSearchParams(location.search);
+  const state = { mode: params.get("mode") === "ecmp" ? "ecmp" : "wcmp", level: params.get("level") || "auto",
+    map: null, util: null, view: null, plans: [], lastEventId: 0 };
   window.fabricView = state;
 
   function api(path) {
@@ -345,10 +347,16 @@
   function start() {
     tabs();
     wireMap();
+    document.getElementById("level").value = state.level;
+    document.getElementById("mode-wcmp").classList.toggle("on", state.mode === "wcmp");
+    document.getElementById("mode-ecmp").classList.toggle("on", state.mode === "ecmp");
     const first = loadMap().then(function () {
+      // the second frame's callback runs once the first frame with the map has been painted
       requestAnimationFrame(function () {
-        window.__mapPaintMs = performance.now();
-        document.body.dataset.mapReady = "1";
+        requestAnimationFrame(function () {
+          window.__mapPaintMs = performance.now();
+          document.body.dataset.mapReady = "1";
+        });
       });
     });
     if (BOOT.mode === "live") {
