@@ -193,6 +193,8 @@ def test_live_view_in_chromium(service, browser, outdir):
             assert time.monotonic() < deadline
             time.sleep(0.1)
         v3 = c.status()["plan_version"]
+        _wait(d, f"return window.fabricView.map && window.fabricView.map.version === {v3}", what="the new plan's map")
+        d.save_screenshot(str(outdir / "map-failed.png"))
 
         # events view: the reaction's step timings equal the API's
         _view(d, "events")
@@ -227,7 +229,7 @@ def test_live_view_in_chromium(service, browser, outdir):
 
     if os.environ.get("FABRICCTL_UPDATE_SCREENSHOTS") == "1":
         DOCS.mkdir(exist_ok=True)
-        for name in ("map.png", "plans.png"):
+        for name in ("map-failed.png", "plans.png"):
             shutil.copyfile(outdir / name, DOCS / f"screenshot-{name}")
 
 
