@@ -51,11 +51,17 @@ from fabric.wcmp.paths import Network
 PRICE_TOL = 1e-7
 #: Relative tolerance for stopping at a lower bound: U within this of a proven bound is optimal.
 BOUND_TOL = 1e-9
+#: Relative gap at which the Lagrangian bound ends phase 1 (*assumption*: 1e-9, below GLOP's own
+#: feasibility tolerance of 1e-7, so the answer is as optimal as the arc LP's).
+LAGRANGE_TOL = 1e-9
 #: Time budget of the recompute's second phase: this many times the phase-1 time, at least
 #: BALANCE_CG_MIN_S (*assumption*, as for the arc LP's balancing: a refinement must not cost more than
 #: the answer; on the benchmark's shuffled rings it converges in about 40 rounds).
 BALANCE_CG_FACTOR = 1.0
 BALANCE_CG_MIN_S = 0.02
+#: Columns added per commodity and round, through its cheapest first hops (*assumption*, measured on
+#: the benchmark's two-failure case: 1 column per commodity took 78 rounds).
+PATHS_PER_COMMODITY = 8
 #: Column-generation rounds before giving up (the caller then solves the arc LP cold).
 MAX_ROUNDS = 200
 
@@ -78,6 +84,8 @@ class PathLP:
         self.name = "GLOP"  # the solver; the method (column generation) shows as type(planner.comp_lp[c])
         self.rounds = 0
         self.phase1_s = 0.0
+        #: best Lagrangian lower bound seen while pricing phase 1
+        self.lagrange_bound = 0.0
         self.split = {d.key: _old_split(net, d, old_flows) for d in dests}
         self.base: dict[tuple[str, str, str], float] = {}
         for d in dests:
@@ -140,8 +148,12 @@ class PathLP:
         """Add the cheapest path of every commodity whose column has a negative reduced cost; returns
         how many (duals are read first: OR-Tools drops the solution as soon as the model changes)."""
         w = np.zeros(len(self.arcs) + 1)  # the last slot: arcs without a row (dual 0)
+        dual_sum = 0.0
         for e, row in self.cap_rows.items():
-            w[self.arc_index[e]] = max(0.0, -row.dual_value()) / self.cap[e]
+            y = max(0.0, -row.dual_value())
+            dual_sum += y
+            w[self.arc_index[e]] = y / self.cap[e]
+        lagrange = 0.0
         sigma = {c: row.dual_value() for c, row in self.conv.items()}
         new: list[tuple[Commodity, dict[Edge, float]]] = []
         for d, pr in zip(self.dests, self._pricers, strict=True):
@@ -152,22 +164,39 @@ class PathLP:
                 we = w[pr.arc[g]]
                 np.minimum.at(best, pr.u[g], we + best[pr.v[g]])
                 np.add.at(mean, pr.u[g], pr.p[g] * (we + mean[pr.v[g]]))
+            lagrange += float(pr.rate @ best[pr.src])
             obj = self._scale if self._moved_obj else 0.0
             rc = pr.rate * (obj + best[pr.src] - mean[pr.src])
             for i in np.flatnonzero(rc < PRICE_TOL):
                 c = (d.key, pr.nodes[pr.src[i]])
-                if rc[i] - min(sigma.get(c, 0.0), 0.0) >= -PRICE_TOL:
+                floor = min(sigma.get(c, 0.0), 0.0)
+                if rc[i] - floor >= -PRICE_TOL:
                     continue
-                path: dict[Edge, float] = {}
-                u = c[1]
-                while u != d.key:
-                    v = min(self.net.successors(u, d.key),
-                            key=lambda x, u=u: w[self.arc_index.get((u, x), -1)] + best[pr.index[x]])
-                    path[(u, v)] = 1.0
-                    u = v
-                new.append((c, path))
+                src, r = c[1], pr.rate[i]
+
+                def cost(u: str, v: str, best: np.ndarray = best, pr: _Pricer = pr) -> float:
+                    return float(w[self.arc_index.get((u, v), -1)] + best[pr.index[v]])
+
+                # the cheapest path through each of the PATHS_PER_COMMODITY cheapest first hops whose
+                # column prices out (min-max LPs are degenerate: one path per round crawls)
+                firsts = sorted(self.net.successors(src, d.key), key=lambda v, src=src: cost(src, v))
+                for v0 in firsts[:PATHS_PER_COMMODITY]:
+                    if r * (obj + cost(src, v0) - mean[pr.src[i]]) - floor >= -PRICE_TOL:
+                        break
+                    path: dict[Edge, float] = {(src, v0): 1.0}
+                    u = v0
+                    while u != d.key:
+                        v = min(self.net.successors(u, d.key), key=lambda x, u=u: cost(u, x))
+                        path[(u, v)] = 1.0
+                        u = v
+                    new.append((c, path))
         for c, path in new:
             self._add_column(c, path)
+        if not self._moved_obj:
+            # Lagrangian bound: for duals w >= 0 of the capacity rows summing to 1 (U's reduced cost is 0),
+            # sum_c r_c * shortest_w(c) is a lower bound on the LP (weak duality)
+            if dual_sum > 0:
+                self.lagrange_bound = max(self.lagrange_bound, lagrange / dual_sum)
         return len(new)
 
     # ------------------------------------------------------------------ phases
@@ -189,9 +218,11 @@ class PathLP:
                 return "OPTIMAL", u, min(lower, u)
             self.rounds += 1
             if self.rounds > MAX_ROUNDS or time.perf_counter() > deadline:
-                return "FEASIBLE", u, lower
+                return "FEASIBLE", u, max(lower, self.lagrange_bound)
             if self._price() == 0:
                 return "OPTIMAL", u, u
+            if u <= self.lagrange_bound * (1 + LAGRANGE_TOL):  # this master's U is within tolerance of a bound
+                return "OPTIMAL", u, max(lower, self.lagrange_bound)
 
     def solve_balance(self, u_star: float) -> bool:
         """Phase 2: U kept, traffic moved off the previous routing minimised, first over the columns of
