@@ -107,12 +107,23 @@ class ThroughputLp:
         else:
             self.has_col[s, mid, t] = True
 
+    def add_columns_of(self, other: ThroughputLp) -> None:
+        """Start with every path column ``other`` (the same spec and demand) has generated, so that a
+        second model (:meth:`min_change`) skips the column generation the first one already did."""
+        for (s, t), cl in other.cols.items():
+            for mid, _x in cl:
+                if not self.has_col[s, mid if mid >= 0 else t, t]:
+                    self._add(s, t, mid)
+
     def bound(self) -> dict[str, Any]:
         """Circuits free within the block degrees: the LP bound on the throughput scale."""
         for p, v in self.n.items():
             v.SetBounds(0.0, self.ub[p])
-        per = max(3, min(max(1, self.nb - 2), BOUND_COLUMNS_PER_ROUND // max(1, len(self.demand))))
-        return self._run(per_demand=per)
+        return self._run(per_demand=self._per_round())
+
+    def _per_round(self) -> int:
+        """Transit columns per demand and round while the circuits are free (BOUND_COLUMNS_PER_ROUND)."""
+        return max(3, min(max(1, self.nb - 2), BOUND_COLUMNS_PER_ROUND // max(1, len(self.demand))))
 
     def evaluate(self, fixed: dict[Pair, int], *, stop_at: float | None = None,
                  time_limit_s: float | None = None) -> dict[str, Any]:
@@ -179,8 +190,10 @@ class ThroughputLp:
         r["seconds"] = time.perf_counter() - t0
         return r
 
-    def min_change(self, theta_min: float, current: dict[Pair, int]) -> dict[str, Any]:
-        """Circuits closest (L1) to ``current`` that carry ``theta_min`` x demand."""
+    def min_change(self, theta_min: float, current: dict[Pair, int], *,
+                   time_limit_s: float | None = None) -> dict[str, Any]:
+        """Circuits closest (L1) to ``current`` that carry ``theta_min`` x demand (``time_limit_s``:
+        the column generation stops there with the closest circuits found so far, still carrying it)."""
         lp = self.lp
         inf = lp.infinity()
         for p, v in self.n.items():
@@ -202,7 +215,7 @@ class ThroughputLp:
             obj.SetMinimization()
             self.minimising = True
         self.theta_min_row.SetLb(theta_min)
-        return self._run()
+        return self._run(per_demand=self._per_round(), time_limit_s=time_limit_s)
 
     def _run(self, max_rounds: int = 1000, time_limit_s: float | None = None, stop_at: float | None = None,
              per_demand: int = 3, caps: dict[tuple[int, int], float] | None = None,

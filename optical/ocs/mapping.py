@@ -24,6 +24,11 @@ JOINT_MAX_VARS = 2_000
 #: (0.70 % / 0.009 %); at 50,000 the skewed one fell to 0.17 %.
 SHORT_WEIGHT = 100_000
 HEDGE_WEIGHT = 150_000
+#: Rounding near the current circuits (reconfiguration): each changed circuit costs CHURN_WEIGHT, an
+#: increase the LP wanted left below its ceiling ROUND_UP_WEIGHT per circuit (it weighs more, so the
+#: rounding gives the target its capacity before it saves a change).
+CHURN_WEIGHT = 1_000
+ROUND_UP_WEIGHT = 10_000
 
 
 def round_circuits(spec: OcsSpec, pairs: list[Pair], n_star: dict[Pair, float], time_limit_s: float,
@@ -70,8 +75,21 @@ def round_circuits(spec: OcsSpec, pairs: list[Pair], n_star: dict[Pair, float], 
             m.add(dp >= cur - x)
             short = m.new_int_var(0, lo, "")
             m.add(short >= lo - x)  # keep the LP's integer part: the capacity the target needs
-            obj.append(-1_000_000 * short - 1000 * dp + x)
+            obj.append(-1_000_000 * short - CHURN_WEIGHT * dp + x)
+            up = math.ceil(v - 1e-6)
+            if up > cur:
+                # The LP adds circuits here: round the addition up (one more changed circuit at
+                # most), so the rounded circuits carry at least what the LP's did where it wanted
+                # more; decreases round down (ports freed) through the churn term.
+                under = m.new_int_var(0, up - cur, "")
+                m.add(under >= up - x)
+                obj.append(-ROUND_UP_WEIGHT * under)
+                m.add_hint(under, up - cur)
+            # A complete hint: the current circuits (feasible; on the joint model the per-OCS
+            # variables below are hinted with the current split too).
             m.add_hint(x, cur)
+            m.add_hint(dp, 0)
+            m.add_hint(short, max(0, lo - cur))
         else:
             hi = min(lo + 1, cap)
             x = m.new_int_var(0, max(lo, hi), "")
@@ -105,8 +123,9 @@ def round_circuits(spec: OcsSpec, pairs: list[Pair], n_star: dict[Pair, float], 
                 deficit = m.new_int_var(0, target, "")
                 m.add(deficit >= target - sum(terms))
                 obj.append(-1_000_000 * deficit)
-                if greedy is not None:
-                    m.add_hint(deficit, max(0, target - sum(greedy[p] for p in pairs if i in p)))
+                start = greedy if greedy is not None else current
+                if start is not None:
+                    m.add_hint(deficit, max(0, target - sum(start.get(p, 0) for p in pairs if i in p)))
     mk: dict[tuple[Pair, int], Any] = {}
     if joint:
         for p in pairs:
@@ -119,6 +138,8 @@ def round_circuits(spec: OcsSpec, pairs: list[Pair], n_star: dict[Pair, float], 
                     m.add(dv >= mk[p, k] - want)
                     m.add(dv >= want - mk[p, k])
                     obj.append(-10 * dv)
+                    m.add_hint(mk[p, k], want)
+                    m.add_hint(dv, 0)
             m.add(sum(mk[p, k] for k in ks) == n[p])
         for k in range(K):
             for b in range(len(spec.blocks)):
@@ -457,3 +478,94 @@ def sum_per_ocs(per_ocs: list[dict[Pair, int]]) -> dict[Pair, int]:
         for p, c in d.items():
             out[p] = out.get(p, 0) + c
     return out
+
+
+def map_incremental(spec: OcsSpec, circuits: dict[Pair, int], current_per_ocs: list[dict[Pair, int]]
+                    ) -> tuple[list[dict[Pair, int]], int, dict[str, Any]]:
+    """Per-OCS circuits for ``circuits`` that keep the current per-OCS split wherever it can.
+
+    Greedy, for reconfiguration (the CP-SAT bisection with a preference, :func:`map_to_ocs`, takes
+    too long on 64 OCS). Pairs with fewer circuits lose them on the OCS whose freed ports most help
+    the pairs that gain (their new partners have a free port there). Each added circuit ``(a, b)``
+    goes on an OCS where both blocks have a free port; failing that, on an OCS where ``a`` has one,
+    after one circuit ``(b, c)`` there moves to another OCS where ``b`` and ``c`` both have one (two
+    more changed cross-connects), or the same with ``a`` and ``b`` swapped; failing that, with one
+    more such move to make room for the moved circuit. Circuits placed nowhere are dropped and
+    counted. Returns per-OCS circuits, dropped, details.
+    """
+    t0 = time.perf_counter()
+    K = len(spec.ocs)
+    nb = len(spec.blocks)
+    per = [dict(d) for d in current_per_ocs]
+    free = [[spec.wiring[b][k] for k in range(K)] for b in range(nb)]
+    for k in range(K):
+        for (i, j), c in per[k].items():
+            free[i][k] -= c
+            free[j][k] -= c
+    cur = sum_per_ocs(per)
+    pairs = set(cur) | {p for p, c in circuits.items() if c}
+    delta = {p: circuits.get(p, 0) - cur.get(p, 0) for p in pairs}
+    gain_partners: dict[int, set[int]] = {b: set() for b in range(nb)}
+    for (i, j), d in delta.items():
+        if d > 0:
+            gain_partners[i].add(j)
+            gain_partners[j].add(i)
+
+    def put(k: int, p: Pair, c: int) -> None:
+        per[k][p] = per[k].get(p, 0) + c
+        if not per[k][p]:
+            del per[k][p]
+        free[p[0]][k] -= c
+        free[p[1]][k] -= c
+
+    for p in sorted(p for p, d in delta.items() if d < 0):
+        for _ in range(-delta[p]):
+            ks = [k for k in range(K) if per[k].get(p, 0) > 0]
+            k = max(ks, key=lambda k: (sum(free[w][k] > 0 for b in p for w in gain_partners[b]), per[k][p], -k))
+            put(k, p, -1)
+    moved = dropped = 0
+    for p in sorted(p for p, d in delta.items() if d > 0):
+        a, b = p
+        for _ in range(delta[p]):
+            k = next((k for k in range(K) if free[a][k] > 0 and free[b][k] > 0), None)
+            if k is not None:
+                put(k, p, 1)
+                continue
+            done = False
+            for depth in (1, 2):
+                for x, y in ((a, b), (b, a)):   # x has a free port on k; y's circuit there moves away
+                    for k in (k for k in range(K) if free[x][k] > 0):
+                        if _room(spec, per, free, put, y, k, exclude=x, depth=depth):
+                            put(k, p, 1)
+                            moved += depth
+                            done = True
+                            break
+                    if done:
+                        break
+                if done:
+                    break
+            if not done:
+                dropped += 1
+    info = {"name": "incremental greedy (keep the current split, repair by moving circuits)", "moved": moved,
+            "dropped": dropped, "status": "FEASIBLE", "seconds": time.perf_counter() - t0}
+    return per, dropped, info
+
+
+def _room(spec: OcsSpec, per: list[dict[Pair, int]], free: list[list[int]], put: Any, y: int, k: int, *,
+          exclude: int, depth: int) -> bool:
+    """Free a port of block ``y`` on OCS ``k`` by moving one of its circuits ``(y, z)`` (``z`` not
+    ``exclude``) to another OCS where ``y`` and ``z`` have free ports, making room for ``z`` there
+    the same way when ``depth`` allows. Changes ``per``/``free`` only when it succeeds."""
+    K = len(spec.ocs)
+    for q in list(per[k]):
+        if y not in q or exclude in q:
+            continue
+        z = q[0] if q[1] == y else q[1]
+        for k2 in range(K):
+            if k2 == k or free[y][k2] <= 0:
+                continue
+            if free[z][k2] > 0 or (depth > 1 and _room(spec, per, free, put, z, k2, exclude=y, depth=depth - 1)):
+                put(k, q, -1)
+                put(k2, q, 1)
+                return True
+    return False

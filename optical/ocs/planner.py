@@ -55,6 +55,7 @@ from optical.ocs.lp import ThroughputLp
 from optical.ocs.mapping import (
     IMPROVE_MAX_PAIRS,
     improve_mapping,
+    map_incremental,
     map_to_ocs,
     port_pairs,
     round_circuits,
@@ -128,7 +129,7 @@ def plan_ocs(spec: OcsSpec, demand: dict[tuple[int, int], float], *, current: Cu
     if lp_bound <= 0:
         raise InfeasibleError("some demand has no direct or one-transit path between blocks wired to a common OCS")
     n_int, joint, r_info = round_circuits(spec, lp.pairs, bound["n"], min(5.0, time_limit_s / 2), workers=workers,
-                                  demand_pairs=list(demand))
+                                          demand_pairs=list(demand))
     if joint is None:
         per_ocs, dropped, m_info = map_to_ocs(spec, n_int, time_limit_s=time_limit_s / 3, workers=workers)
     else:
@@ -157,7 +158,9 @@ def plan_ocs(spec: OcsSpec, demand: dict[tuple[int, int], float], *, current: Cu
                                "per_ocs": {}}
     keep_ports = None
     if current is not None:
-        target = (1.0 - tolerance) * theta
+        # Within ``tolerance`` of the optimum's upper bound, or what the from-scratch plan carries
+        # when that is less (so the same demand never changes the circuits that plan gave).
+        target = min(theta, (1.0 - tolerance) * lp_bound)
         cur_eval = evaluate(current.total)
         info["current"] = {"throughput_scale": cur_eval["theta"], "target": target}
         if cur_eval["theta"] >= target - 1e-9:
@@ -166,29 +169,23 @@ def plan_ocs(spec: OcsSpec, demand: dict[tuple[int, int], float], *, current: Cu
             keep_ports = current.circuits
             info["reconfigure"] = "current circuits already within tolerance: nothing changes"
         else:
-            best = (theta, dshare, per_ocs, placed, dropped)
-            goal = target
-            lp_mc = ThroughputLp(spec, demand)  # its own model: min_change switches the objective
-            for _attempt in range(3):
-                near = lp_mc.min_change(min(goal, lp_bound), current.total)
-                if near["status"] != "OPTIMAL":
-                    break
-                n_c, jo, _ = round_circuits(spec, lp.pairs, near["n"], time_limit_s / 6, current=current.total,
-                                    workers=workers, current_per_ocs=current.per_ocs, demand_pairs=list(demand))
-                if jo is None:
-                    po, dr, _ = map_to_ocs(spec, n_c, time_limit_s=time_limit_s / 6, prefer=current.per_ocs,
-                                           workers=workers)
-                else:
-                    po, dr = jo, 0
-                pl = sum_per_ocs(po)
-                e2 = evaluate(pl)
-                if e2["theta"] >= target - 1e-9:
-                    best = (e2["theta"], e2["direct_share"], po, pl, dr)
-                    break
-                goal = min(lp_bound, goal + (target - e2["theta"]) + 1e-6 * lp_bound)
-            theta, dshare, per_ocs, placed, dropped = best
+            scratch = (theta, dshare, per_ocs, placed, dropped)
+            inc, info["incremental"] = _incremental(spec, demand, lp, current, target, lp_bound, evaluate,
+                                                      time_limit_s, workers)
             keep_ports = current.circuits
-            info["reconfigure"] = "closest circuits (L1) carrying the target, rounded with CP-SAT"
+            pick = scratch
+            info["reconfigure"] = "from-scratch circuits (fewer changes than the incremental ones)"
+            if inc is not None:
+                churn_inc = _churn(current.circuits, port_pairs(spec, inc[2], keep=keep_ports))
+                churn_scratch = _churn(current.circuits, port_pairs(spec, per_ocs, keep=keep_ports))
+                info["incremental"].update(churn=churn_inc, scratch_churn=churn_scratch)
+                if churn_inc <= churn_scratch:
+                    pick = inc
+                    info["reconfigure"] = ("incremental: the fewest changed circuits (L1 LP, then CP-SAT) "
+                                           "carrying the target")
+            else:
+                info["reconfigure"] = "incremental plan missed the target: from-scratch circuits"
+            theta, dshare, per_ocs, placed, dropped = pick
     circuits = port_pairs(spec, per_ocs, keep=keep_ports)
     if current is not None:
         changed = _diff(current.circuits, circuits)
@@ -240,6 +237,65 @@ def evaluate_circuits(spec: OcsSpec, demand: dict[tuple[int, int], float], circu
     return {"name": "flow deviation (numba)", "status": "OPTIMAL" if optimal else "FEASIBLE",
             "theta": r.theta, "direct_share": r.direct_share, "seconds": r.seconds, "sweeps": r.sweeps,
             "converged": optimal, "upper": None, "stopped": r.stopped}
+
+
+#: Attempts of the incremental reconfiguration: each raises the min-change LP's goal by the shortfall
+#: of the previous rounding.
+RECONFIGURE_ATTEMPTS = 4
+
+
+def _incremental(spec: OcsSpec, demand: dict[tuple[int, int], float], lp: ThroughputLp, current: Current,
+                 target: float, lp_bound: float, evaluate: Any, time_limit_s: float, workers: int
+                 ) -> tuple[tuple[float, float, list[dict[Pair, int]], dict[Pair, int], int] | None, dict[str, Any]]:
+    """Circuits warm from ``current`` that carry ``target``, changing as few as possible.
+
+    Lexicographic: the optimum's bound fixes the target; then the LP minimises the L1 change of the
+    (continuous) circuits subject to carrying it, CP-SAT rounds that near the current circuits
+    (additions rounded up, decreases down), and the per-OCS split keeps current cross-connects where it
+    can. When the rounded circuits fall short, the LP's goal rises by the shortfall and it repeats.
+    Returns (theta, direct share, per-OCS, circuits, dropped) or None, and solver details.
+    """
+    t0 = time.perf_counter()
+    lp_mc = ThroughputLp(spec, demand)   # its own model: min_change switches the objective
+    lp_mc.add_columns_of(lp)
+    goal = target
+    tries: list[dict[str, Any]] = []
+    found = None
+    for _attempt in range(RECONFIGURE_ATTEMPTS):
+        left = time_limit_s - (time.perf_counter() - t0)
+        if tries and left <= 0:
+            break
+        t1 = time.perf_counter()
+        near = lp_mc.min_change(min(goal, lp_bound), current.total, time_limit_s=max(1.0, left / 2))
+        if near["status"] != "OPTIMAL":
+            tries.append({"goal": goal, "lp": near["status"]})
+            break
+        t2 = time.perf_counter()
+        n_c, jo, _ = round_circuits(spec, lp.pairs, near["n"], time_limit_s / 6, current=current.total,
+                                    workers=workers, current_per_ocs=current.per_ocs, demand_pairs=list(demand))
+        t3 = time.perf_counter()
+        if jo is None:
+            po, dr, _ = map_incremental(spec, n_c, current.per_ocs)
+        else:
+            po, dr = jo, 0
+        t4 = time.perf_counter()
+        pl = sum_per_ocs(po)
+        e2 = evaluate(pl)
+        l1 = sum(abs(near["n"].get(p, 0.0) - current.total.get(p, 0)) for p in lp.pairs)
+        tries.append({"goal": goal, "lp_l1_change": round(l1, 3), "throughput_scale": e2["theta"], "dropped": dr,
+                      "seconds": {"lp": round(t2 - t1, 3), "round": round(t3 - t2, 3), "map": round(t4 - t3, 3),
+                                  "evaluate": round(time.perf_counter() - t4, 3)}})
+        if e2["theta"] >= target - 1e-9:
+            found = (e2["theta"], e2["direct_share"], po, pl, dr)
+            break
+        goal = min(lp_bound, goal + (target - e2["theta"]) + 1e-6 * lp_bound)
+    return found, {"target": target, "attempts": tries, "seconds": time.perf_counter() - t0}
+
+
+def _churn(old: dict[str, list[list[int]]], new: dict[str, list[list[int]]]) -> int:
+    """Cross-connects added plus removed."""
+    d = _diff(old, new)
+    return int(d["added"] + d["removed"])
 
 
 def _diff(old: dict[str, list[list[int]]], new: dict[str, list[list[int]]]) -> dict[str, Any]:
