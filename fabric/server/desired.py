@@ -54,6 +54,7 @@ class DesiredBuilder:
 
     def __init__(self, fabric: Fabric, device_ids: Mapping[str, int]) -> None:
         self.fabric = fabric
+        self.digest = fabric.digest()
         self.device_ids = dict(device_ids)
         unknown = sorted(set(self.device_ids) - set(fabric.nodes()))
         if unknown:
@@ -84,18 +85,22 @@ class DesiredBuilder:
             raise ConfigError("no plan has been applied yet")
         return self.pipeline(self.fabric.role(switch), self._options)
 
-    def build(self, version: int, plan: Plan) -> dict[str, Desired]:
+    def build(self, version: int, plan: Plan, *, touched: Iterable[str] | None = None) -> dict[str, Desired]:
         """:class:`Desired` of every managed switch under plan ``version`` (warm from the previous
-        plan when there is one with the same program options); :attr:`last_changed` names the
-        switches whose entries were derived again."""
+        plan when there is one with the same program options: only the switches ``touched`` names,
+        or else :func:`p4.diff.changed_switches` finds, are derived again); :attr:`last_changed` names
+        the switches whose entries were derived again."""
         from p4.diff import changed_switches
         from p4.runtime import FabricView, canonical, program_options, switch_entries
 
-        plan.check_fabric(self.fabric)
+        if plan.fabric_digest != self.digest:
+            plan.check_fabric(self.fabric)       # raises naming both fabrics (or adopts a 1.0 plan's)
         options = program_options(plan)
-        touched: Iterable[str] | None = None
         if self._plan is not None and options == self._options and self.desired:
-            touched = changed_switches(self.fabric, self._plan, plan)
+            if touched is None:
+                touched = changed_switches(self.fabric, self._plan, plan)
+        else:
+            touched = None
         if touched is None:
             view = FabricView(self.fabric, plan)
             todo = set(self.device_ids)

@@ -202,3 +202,60 @@ class FailurePlanner:
         res = self._planner.fail(sorted(target.links - self._at.links), sorted(target.nodes - self._at.nodes))
         self._at = target
         return res
+
+
+# ============================================================================ the failure path's section
+@dataclass
+class WcmpState:
+    """A plan's ``wcmp`` section with its groups by ``(switch, dst)``, typed and as the plain JSON they
+    were built from: what the next section after a failure is built from, typed again only where it
+    changed (validating 8,446 groups of the 8,192-GPU fabric through the contract costs ~0.2 s; a
+    failure changes a few dozen)."""
+
+    section: Any
+    raw: dict[tuple[str, str], dict[str, Any]]
+    typed: dict[tuple[str, str], Any]
+
+    @classmethod
+    def of(cls, section: Any, raw_groups: list[dict[str, Any]] | None = None) -> WcmpState:
+        from fabric import contract
+
+        typed = {(g.switch, g.dst): g for g in section.groups}
+        if raw_groups is None:
+            raw = {k: contract.dump(g) for k, g in typed.items()}
+        else:
+            raw = {(g["switch"], g["dst"]): g for g in raw_groups}
+        return cls(section, raw, typed)
+
+
+def next_wcmp_section(old: WcmpState, res: Any, *, fabric_digest: str | None,
+                      created_unix: float | None) -> tuple[WcmpState, set[str]]:
+    """The ``wcmp`` section of planner result ``res`` (equal to ``res.section()`` with the provenance
+    stamped), reusing ``old``'s typed groups where the plain groups are equal; and the switches whose
+    groups were added, removed or changed."""
+    from fabric import contract
+    from fabric.plan.sections import WcmpGroup
+
+    typed: list[Any] = []
+    raw: dict[tuple[str, str], dict[str, Any]] = {}
+    changed: set[str] = set()
+    for i, g in enumerate(res.groups):
+        k = (g["switch"], g["dst"])
+        raw[k] = g
+        if old.raw.get(k) == g and k in old.typed:
+            typed.append(old.typed[k])
+        else:
+            typed.append(contract.load(WcmpGroup, g, f"sections.wcmp.data.groups[{i}]"))
+            changed.add(k[0])
+    changed.update(sw for sw, dst in old.raw.keys() - raw.keys())
+    data = res.section_data()
+    prov = dataclasses.replace(res.provenance(), fabric_digest=fabric_digest, created_unix=created_unix)
+    section = dataclasses.replace(old.section, groups=typed, mlu_lp=data["mlu_lp"], mlu_wcmp=data["mlu_wcmp"],
+                                  mlu_ecmp=data["mlu_ecmp"], entries_used=data["entries_used"],
+                                  max_delta=data["max_delta"], mlu_access=data["mlu_access"],
+                                  demand=data["demand"], failed_links=list(data["failed_links"]),
+                                  limits=contract.load(type(old.section.limits), data["limits"],
+                                                       "sections.wcmp.data.limits"),
+                                  provenance=prov)
+    section.check("sections.wcmp.data")
+    return WcmpState(section, raw, {k: g for k, g in zip(raw, typed, strict=True)}), changed

@@ -16,6 +16,7 @@ The failure loop, with the figures :meth:`Controller.report_event` returns::
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import queue
 import threading
@@ -25,11 +26,20 @@ from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field, replace
 from typing import Any
 
+from fabric import contract
 from fabric.errors import ConfigError, FabricError
 from fabric.plan import Plan
 from fabric.server import reconcile as rc
 from fabric.server.desired import DesiredBuilder
-from fabric.server.planning import FailurePlanner, FailureSet, cc_section, link_spec, wcmp_demand
+from fabric.server.planning import (
+    FailurePlanner,
+    FailureSet,
+    WcmpState,
+    cc_section,
+    link_spec,
+    next_wcmp_section,
+    wcmp_demand,
+)
 from fabric.server.southbound import AgentRef, PortDown, Southbound
 from fabric.server.store import Store
 from fabric.topology import Fabric
@@ -38,6 +48,8 @@ from fabric.topology import Fabric
 TICK_S = 0.25
 #: Default seconds an API call waits for switches to acknowledge.
 DEFAULT_WAIT_S = 60.0
+#: Plan versions kept parsed in memory (the desired one, its neighbours in the failure loop).
+MEMO_PLANS = 8
 #: Event kinds the API accepts.
 EVENT_KINDS = ("link_down", "link_up", "node_down", "node_up")
 
@@ -48,6 +60,15 @@ class NotFoundError(FabricError):
 
 class PreconditionError(FabricError):
     """The call needs state the controller does not have yet (gRPC FAILED_PRECONDITION)."""
+
+
+@dataclass
+class _Mem:
+    """A plan version held in memory: the typed plan, its JSON document, and its wcmp groups by key."""
+
+    plan: Plan
+    doc: dict[str, Any]
+    wcmp: WcmpState | None = None
 
 
 @dataclass
@@ -102,6 +123,12 @@ class Controller:
         self.observers: list[Callable[[str, dict[str, Any]], None]] = []
         self.southbound: Southbound | None = None
         self.planner_pool = ThreadPoolExecutor(max_workers=1, thread_name_prefix="planner")
+        #: plan documents are written here, in order, while the switches are already being pushed to
+        self.store_pool = ThreadPoolExecutor(max_workers=1, thread_name_prefix="store")
+        self._memo: dict[int, _Mem] = {}
+        self._memo_lock = threading.Lock()
+        self._reserved = 0
+        self._digests: dict[int, tuple[Fabric, str]] = {}
         self._loop: threading.Thread | None = None
         self._stop = threading.Event()
 
@@ -139,6 +166,7 @@ class Controller:
         if self.southbound is not None:
             self.southbound.close()
         self.planner_pool.shutdown(wait=False, cancel_futures=True)
+        self.store_pool.shutdown(wait=True)
         if self._loop is not None:
             self._loop.join(timeout=5)
 
@@ -265,7 +293,7 @@ class Controller:
     def submit_fabric(self, fabric: Fabric, who: str = "api") -> str:
         from fabric.io.yamlio import fabric_to_dict
 
-        digest = fabric.digest()
+        digest = self._digest(fabric)
         self.store.put_fabric(fabric.name, fabric_to_dict(fabric), digest, self.clock())
         self.store.audit(who, "submit_fabric", self.clock(), detail={"digest": digest, "name": fabric.name})
         with self.lock:
@@ -280,7 +308,7 @@ class Controller:
             if self.fabric is None:
                 raise PreconditionError("no fabric submitted yet")
             return self.fabric
-        if self.fabric is not None and self.fabric.digest() == digest:
+        if self.fabric is not None and self._digest(self.fabric) == digest:
             return self.fabric
         got = self.store.fabric(digest)
         if got is None:
@@ -311,7 +339,7 @@ class Controller:
             base.check_fabric(fab)
             recipe = dict(self.store.plan_row(base_version).recipe)  # type: ignore[union-attr]
         else:
-            base = Plan(fabric=fab.name, fabric_digest=fab.digest())
+            base = Plan(fabric=fab.name, fabric_digest=self._digest(fab))
             recipe = {}
         now = self.clock()
         if planner == "wcmp":
@@ -329,8 +357,13 @@ class Controller:
         else:
             raise ConfigError(f"unknown planner {planner!r} (planners: wcmp, cc)", where="planner")
         base.add(section, fabric=fab, created_unix=now)
-        version, new = self.store.put_plan(base.to_dict(), now, parent_version=base_version or None,
-                                           reason=f"{planner} by {who}", recipe=recipe)
+        doc = base.to_dict()
+        with self._memo_lock:
+            version, new = self.store.put_plan(doc, now, parent_version=base_version or None,
+                                               reason=f"{planner} by {who}", recipe=recipe, version=self._reserve())
+        if new:
+            wstate = WcmpState.of(base.wcmp, res.groups) if planner == "wcmp" and base.wcmp is not None else None
+            self._remember(version, base, doc, wstate)
         if planner == "wcmp":
             self.planners[self._planner_key(fab, recipe)] = fp
         self.store.audit(who, "compute_plan", now, version=version, detail={"planner": planner})
@@ -338,11 +371,48 @@ class Controller:
             self.apply(version, who=who, wait=False)
         return {"version": version, "new": new, "summary": summary, "seconds": time.perf_counter() - t0}
 
-    def _plan(self, version: int) -> Plan:
+    def _digest(self, fab: Fabric) -> str:
+        """``fab.digest()``, once per fabric object (the controller never changes a fabric it holds;
+        the 8,192-GPU fabric's digest costs 50-150 ms)."""
+        got = self._digests.get(id(fab))
+        if got is None or got[0] is not fab:
+            got = self._digests[id(fab)] = (fab, fab.digest())
+        return got[1]
+
+    def _reserve(self) -> int:
+        """The next plan version number (call with ``_memo_lock`` held): plans written in the
+        background take their number before the write, so it must never be handed out twice."""
+        self._reserved = max(self.store.latest_version() or 0, self._reserved) + 1
+        return self._reserved
+
+    def _remember(self, version: int, plan: Plan, doc: dict[str, Any], wcmp: WcmpState | None = None) -> None:
+        with self._memo_lock:
+            self._memo[version] = _Mem(plan, doc, wcmp)
+            while len(self._memo) > MEMO_PLANS:
+                del self._memo[next(iter(self._memo))]
+
+    def _mem(self, version: int) -> _Mem:
+        with self._memo_lock:
+            m = self._memo.get(version)
+        if m is not None:
+            return m
         body = self.store.plan(version)
         if body is None:
             raise NotFoundError(f"no plan version {version}")
-        return Plan.from_dict(body, file=f"store:plan {version}")
+        plan = Plan.from_dict(body, file=f"store:plan {version}")
+        self._remember(version, plan, body)
+        return self._memo.get(version) or _Mem(plan, body)
+
+    def _plan(self, version: int) -> Plan:
+        return self._mem(version).plan
+
+    def _wcmp_state(self, version: int) -> WcmpState:
+        m = self._mem(version)
+        if m.wcmp is None:
+            assert m.plan.wcmp is not None
+            raw = m.doc.get("sections", {}).get("wcmp", {}).get("data", {}).get("groups")
+            m.wcmp = WcmpState.of(m.plan.wcmp, raw if isinstance(raw, list) else None)
+        return m.wcmp
 
     def plans(self) -> list[dict[str, Any]]:
         want = self.store.desired()
@@ -364,11 +434,11 @@ class Controller:
         return diff(self._plan(old), self._plan(new))
 
     # ================================================================== apply
-    def _derive(self, version: int) -> _NewDesired:
+    def _derive(self, version: int, touched: set[str] | None = None) -> _NewDesired:
         if self.builder is None:
             raise PreconditionError("the controller has no fabric or no switch agents")
         plan = self._plan(version)
-        desired = self.builder.build(version, plan)
+        desired = self.builder.build(version, plan, touched=touched)
         return _NewDesired(version, desired, set(self.builder.last_changed), time.perf_counter())
 
     def apply(self, version: int, *, who: str = "api", wait: bool = True,
@@ -439,7 +509,7 @@ class Controller:
     # ================================================================== events
     def _planner_key(self, fab: Fabric, recipe: dict[str, Any]) -> str:
         w = recipe.get("wcmp", {})
-        return json.dumps([fab.digest(), w.get("options", {}), w.get("demand_id", 0)], sort_keys=True)
+        return json.dumps([self._digest(fab), w.get("options", {}), w.get("demand_id", 0)], sort_keys=True)
 
     def _failure_planner(self, fab: Fabric, recipe: dict[str, Any]) -> FailurePlanner:
         key = self._planner_key(fab, recipe)
@@ -486,9 +556,9 @@ class Controller:
             target = current.with_node(a, kind == "node_down")
         event_id = self.store.add_event(kind, self.clock(), a=a, b=b or None, body={"who": who})
         self._notify(kind, a=a, b=b, event_id=event_id)
-        fut: Future[tuple[int, float, float, _NewDesired]] = self.planner_pool.submit(
+        fut: Future[tuple[int, float, float, _NewDesired, Future[Any] | None]] = self.planner_pool.submit(
             self._recompute, version, recipe, fab, target, kind, a, b, who)
-        new_version, recompute_ms, diff_ms, nd = fut.result()
+        new_version, recompute_ms, diff_ms, nd, stored = fut.result()
         t_posted = time.perf_counter()
         self.queue.put(nd)
         out: dict[str, Any] = {"event_id": event_id, "plan_version": new_version, "recompute_ms": recompute_ms,
@@ -498,6 +568,9 @@ class Controller:
             done = self._wait_switches(nd, nd.changed, timeout_s)
             if done is not None:
                 out["push_ms"] = (done - t_posted) * 1000
+        if stored is not None:
+            stored.result()            # the new version is in the store before the event is acknowledged
+            out["store_ms"] = (time.perf_counter() - t_posted) * 1000
         with self.lock:
             p = self.progress.get(new_version)
             if p is not None:
@@ -510,36 +583,64 @@ class Controller:
         return out
 
     def _recompute(self, version: int, recipe: dict[str, Any], fab: Fabric, target: FailureSet, kind: str,
-                   a: str, b: str, who: str) -> tuple[int, float, float, _NewDesired]:
+                   a: str, b: str, who: str) -> tuple[int, float, float, _NewDesired, Future[Any] | None]:
+        """On the planner thread: plan N+1 for ``target`` and its desired state. A failure set seen
+        before is its stored version (no work). Otherwise the warm planner's result becomes plan N+1,
+        typed only where its groups changed; N+1 takes its number now and is written to the store in
+        the background while the switches are pushed (the event is acknowledged after both)."""
         t0 = time.perf_counter()
+        detail = {"event": kind, "a": a, "b": b}
         cached = self._version_for(recipe, target, fab)
+        stored: Future[Any] | None = None
+        touched: set[str] | None = None
         if cached is not None:
             new_version = cached
+            self.store.set_desired(new_version, who, self.clock(), detail=detail)
         else:
             fp = self._failure_planner(fab, recipe)
             res = fp.solve(target)
-            plan = self._plan(version)
-            plan.add(res.section(), fabric=fab, created_unix=self.clock())
+            old = self._mem(version)
+            old_state = self._wcmp_state(version)
+            now = self.clock()
+            state, touched = next_wcmp_section(old_state, res, fabric_digest=old_state.section.provenance.fabric_digest,
+                                               created_unix=now)
+            for spec in set(old_state.section.failed_links) ^ set(state.section.failed_links):
+                lk = fab.find_link(spec)
+                touched |= {lk.a, lk.b}
+            plan = dataclasses.replace(old.plan, wcmp=state.section)
+            doc = dict(old.doc)
+            doc["sections"] = {**old.doc["sections"], "wcmp": {"provenance": contract.dump(state.section.provenance),
+                                                                "data": res.section_data()}}
             new_recipe = json.loads(json.dumps(recipe))
             new_recipe["wcmp"]["failures"] = {"links": sorted(target.links), "nodes": sorted(target.nodes)}
-            new_version, _new = self.store.put_plan(plan.to_dict(), self.clock(), parent_version=version,
-                                                    reason=f"{kind} {a} {b}".strip(), recipe=new_recipe)
+            with self._memo_lock:
+                new_version = self._reserve()
+            self._remember(new_version, plan, doc, state)
+            stored = self.store_pool.submit(self._store_plan, new_version, doc, now, version,
+                                            f"{kind} {a} {b}".strip(), new_recipe, who, detail)
         t1 = time.perf_counter()
-        self.store.set_desired(new_version, who, self.clock(), detail={"event": kind, "a": a, "b": b})
-        nd = self._derive(new_version)
+        nd = self._derive(new_version, touched)
         t2 = time.perf_counter()
         if cached is not None:
             fp = self._failure_planner(fab, recipe)
             if not fp.ready_for(target):          # a restore: stand the planner there for the next failure
                 self.planner_pool.submit(fp.prepare, target)
-        return new_version, (t1 - t0) * 1000, (t2 - t1) * 1000, nd
+        return new_version, (t1 - t0) * 1000, (t2 - t1) * 1000, nd, stored
+
+    def _store_plan(self, version: int, doc: dict[str, Any], now: float, parent: int, reason: str,
+                    recipe: dict[str, Any], who: str, detail: dict[str, Any]) -> None:
+        got, new = self.store.put_plan(doc, now, parent_version=parent, reason=reason, recipe=recipe,
+                                       version=version)
+        if got != version:                        # cannot happen: a failure set seen before is reused
+            raise RuntimeError(f"plan version {version} is identical to version {got}")
+        self.store.set_desired(version, who, now, detail=detail)
 
     def _version_for(self, recipe: dict[str, Any], target: FailureSet, fab: Fabric) -> int | None:
         """A stored version of the same recipe under the same failures (newest first)."""
         w = recipe.get("wcmp", {})
         key = (json.dumps(w.get("options", {}), sort_keys=True), w.get("demand_id", 0))
         want = {"links": sorted(target.links), "nodes": sorted(target.nodes)}
-        digest = fab.digest()
+        digest = self._digest(fab)
         for r in reversed(self.store.plans()):
             rw = r.recipe.get("wcmp")
             if (rw is not None and r.fabric_digest == digest and rw.get("failures") == want
@@ -587,5 +688,5 @@ class Controller:
                                  "applied_version": o.applied_version or 0, "error": o.error or "",
                                  "device_id": ref.device_id if ref else 0, "address": ref.address if ref else ""})
             return {"plan_version": self.desired_version or 0, "switches": switches,
-                    "fabric_digest": self.fabric.digest() if self.fabric is not None else "",
+                    "fabric_digest": self._digest(self.fabric) if self.fabric is not None else "",
                     "converged": bool(self.desired) and rc.converged(self.desired, self.observed)}

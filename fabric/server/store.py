@@ -59,6 +59,14 @@ class StoreError(FabricError):
     """The store file cannot be used (newer schema, not a database, locked)."""
 
 
+def plan_text(plan: dict[str, Any]) -> str:
+    """A plan as stored: compact JSON without ``created_unix`` (kept in its own column), in the key
+    order :meth:`fabric.plan.Plan.to_dict` writes (deterministic: the same plan, the same text, the
+    same content address)."""
+    return json.dumps({k: v for k, v in plan.items() if k != "created_unix"}, separators=(",", ":"),
+                      allow_nan=False)
+
+
 def content_digest(obj: Any) -> str:
     """``sha256:<hex>`` of the canonical JSON of ``obj`` (sorted keys, no whitespace): the address of
     a plan or a demand."""
@@ -195,25 +203,32 @@ class Store:
 
     # ------------------------------------------------------------------ plans
     def put_plan(self, plan: dict[str, Any], now: float, *, parent_version: int | None = None,
-                 reason: str = "", recipe: dict[str, Any] | None = None) -> tuple[int, bool]:
+                 reason: str = "", recipe: dict[str, Any] | None = None, version: int | None = None,
+                 text: str | None = None) -> tuple[int, bool]:
         """Record a plan (its JSON object) and its recipe (how the controller computed it, to
         recompute it after a failure); returns ``(version, new)``. A plan with the same content as an
-        earlier version *is* that version (content-addressed; ``created_unix`` does not enter the
-        address, so recomputing the same plan does not make a new version)."""
-        digest = content_digest({k: v for k, v in plan.items() if k != "created_unix"})
+        earlier version *is* that version (content-addressed: ``created_unix`` does not enter the
+        address, so recomputing the same plan does not make a new version). ``version``: the number
+        to give a new plan (one the caller reserved, so it could use it before this write finished);
+        ``text``: the plan already serialised by :func:`plan_text`."""
+        body = text if text is not None else plan_text(plan)
+        digest = "sha256:" + hashlib.sha256(body.encode()).hexdigest()
         with self._tx() as db:
             row = db.execute("SELECT version FROM plans WHERE digest = ?", (digest,)).fetchone()
             if row is not None:
                 return int(row[0]), False
-            cur = db.execute("INSERT INTO plans (digest, fabric_digest, body_json, parent_version, reason, "
-                             "recipe_json, created_unix) VALUES (?, ?, ?, ?, ?, ?, ?)",
-                             (digest, plan.get("fabric_digest"), json.dumps(plan, sort_keys=True),
-                              parent_version, reason, json.dumps(recipe or {}, sort_keys=True), now))
+            cur = db.execute("INSERT INTO plans (version, digest, fabric_digest, body_json, parent_version, reason, "
+                             "recipe_json, created_unix) VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+                             (version, digest, plan.get("fabric_digest"), body, parent_version, reason,
+                              json.dumps(recipe or {}, sort_keys=True), plan.get("created_unix") or now))
             return int(cur.lastrowid or 0), True
 
     def plan(self, version: int) -> dict[str, Any] | None:
-        row = self._one("SELECT body_json FROM plans WHERE version = ?", version)
-        return None if row is None else json.loads(row[0])
+        row = self._one("SELECT body_json, created_unix FROM plans WHERE version = ?", version)
+        if row is None:
+            return None
+        doc = json.loads(row[0])
+        return {**doc, "created_unix": row[1]} if "created_unix" not in doc else doc
 
     _PLAN_ROW = "SELECT version, digest, fabric_digest, parent_version, reason, recipe_json, created_unix FROM plans"
 

@@ -173,7 +173,7 @@ class ReportEventRequest(_message.Message):
     def __init__(self, kind: _Optional[str] = ..., a: _Optional[str] = ..., b: _Optional[str] = ..., wait: _Optional[bool] = ..., timeout_s: _Optional[float] = ...) -> None: ...
 
 class ReportEventResponse(_message.Message):
-    __slots__ = ("event_id", "plan_version", "recompute_ms", "diff_ms", "push_ms", "total_ms", "switches_updated", "updates")
+    __slots__ = ("event_id", "plan_version", "recompute_ms", "diff_ms", "push_ms", "total_ms", "switches_updated", "updates", "store_ms")
     EVENT_ID_FIELD_NUMBER: _ClassVar[int]
     PLAN_VERSION_FIELD_NUMBER: _ClassVar[int]
     RECOMPUTE_MS_FIELD_NUMBER: _ClassVar[int]
@@ -182,6 +182,7 @@ class ReportEventResponse(_message.Message):
     TOTAL_MS_FIELD_NUMBER: _ClassVar[int]
     SWITCHES_UPDATED_FIELD_NUMBER: _ClassVar[int]
     UPDATES_FIELD_NUMBER: _ClassVar[int]
+    STORE_MS_FIELD_NUMBER: _ClassVar[int]
     event_id: int
     plan_version: int
     recompute_ms: float
@@ -190,7 +191,8 @@ class ReportEventResponse(_message.Message):
     total_ms: float
     switches_updated: int
     updates: int
-    def __init__(self, event_id: _Optional[int] = ..., plan_version: _Optional[int] = ..., recompute_ms: _Optional[float] = ..., diff_ms: _Optional[float] = ..., push_ms: _Optional[float] = ..., total_ms: _Optional[float] = ..., switches_updated: _Optional[int] = ..., updates: _Optional[int] = ...) -> None: ...
+    store_ms: float
+    def __init__(self, event_id: _Optional[int] = ..., plan_version: _Optional[int] = ..., recompute_ms: _Optional[float] = ..., diff_ms: _Optional[float] = ..., push_ms: _Optional[float] = ..., total_ms: _Optional[float] = ..., switches_updated: _Optional[int] = ..., updates: _Optional[int] = ..., store_ms: _Optional[float] = ...) -> None: ...
 
 class WatchRequest(_message.Message):
     __slots__ = ("since_event_id",)
