@@ -374,10 +374,17 @@ class WcmpPlanner:
             reduced, entries, theta = fit_switch(sw, keys, ideal_all, self._reducer, self.limits)
             self.groups[sw] = reduced
             out = []
+            # groups towards many destinations often have the same members and weights: build each
+            # distinct next-hop list once (the lists are shared between groups and only read)
+            made: dict[tuple[tuple[tuple[str, int], ...], tuple[int, ...]], list[dict[str, Any]]] = {}
             for gk in sorted(reduced):
                 ws, delta = reduced[gk]
-                hops = [{"node": v, "port": net.port(sw, v, k), "weight": int(wi)}
-                        for (v, k, _p), wi in zip(ideal_all[gk], ws, strict=True) if wi > 0]
+                members = ideal_all[gk]
+                sig = (tuple((v, k) for v, k, _p in members), tuple(int(wi) for wi in ws))
+                hops = made.get(sig)
+                if hops is None:
+                    hops = made[sig] = [{"node": v, "port": net.port(sw, v, k), "weight": wi}
+                                        for (v, k), wi in zip(sig[0], sig[1], strict=True) if wi > 0]
                 out.append({"switch": sw, "dst": gk[1], "next_hops": hops, "delta": round(float(delta), 9)})
             self.plan_groups[sw] = out
             self.entries[sw], self.thetas[sw] = entries, theta
