@@ -173,7 +173,8 @@ def register(app: typer.Typer, groups: dict[str, typer.Typer]) -> None:
             current: Path | None = typer.Option(None, "--current", help="A plan file with the current "
                                                 "ocs section: change as few circuits as possible."),
             tolerance: float = typer.Option(C.OCS_TOLERANCE, "--tolerance", callback=in_range(0, 1, hi_open=True), help="With --current: accept throughput "
-                                            "within this fraction of the best found."),
+                                            "within this fraction of the LP bound (or what a from-scratch plan "
+                                            "carries, if less), changing as few circuits as possible."),
             time_limit: float = typer.Option(C.OCS_TIME_LIMIT_S, "--time-limit", callback=positive("seconds"), help="CP-SAT and local-search time limit, s."),
             eval_time_limit: float = typer.Option(C.OCS_EVAL_TIME_LIMIT_S, "--eval-time-limit", callback=positive("seconds"), help="Time limit of each "
                                                   "evaluation of placed circuits, s."),
