@@ -5,9 +5,11 @@ exception, never a traceback. Plus the CLI: a binary DPU spec file is exit 2 and
 
 from __future__ import annotations
 
+import atexit
 import itertools
 import json
 import os
+import shutil
 import subprocess
 import sys
 import tempfile
@@ -112,6 +114,7 @@ FUZZ = settings(max_examples=int(os.environ.get("FABRIC_FUZZ_EXAMPLES", "400")),
 #: file name per example: rewriting a file in place costs ~2.5 ms on ext4 (truncation flushes the old
 #: blocks), far more than any load.
 _SCRATCH = Path(tempfile.mkdtemp(prefix="fabric-fuzz-"))
+atexit.register(shutil.rmtree, _SCRATCH, True)
 _SERIAL = itertools.count()
 
 BOMB = "a: &a [x, x, x, x, x, x, x, x, x, x]\n" + "".join(
