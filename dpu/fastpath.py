@@ -112,9 +112,10 @@ def available_cores() -> int:
 
 
 @cache
-def _pool(workers: int) -> ThreadPoolExecutor:
-    """One long-lived pool per thread count (starting threads per batch would cost more than small batches)."""
-    return ThreadPoolExecutor(max_workers=workers, thread_name_prefix="dpu-fastpath")
+def _pool(workers: int, pid: int) -> ThreadPoolExecutor:
+    """One long-lived pool per thread count (starting threads per batch would cost more than small
+    batches) and per process: a child made by fork() has none of its parent's threads."""
+    return ThreadPoolExecutor(max_workers=workers, thread_name_prefix=f"dpu-fastpath-{pid}")
 
 
 def chunk_bounds(n: int, threads: int, min_chunk: int = MIN_CHUNK_PACKETS) -> list[tuple[int, int]]:
@@ -188,7 +189,8 @@ def _run_chunks(run, bounds: list[tuple[int, int]], threads: int) -> None:
                 return
             run(*chunk)
 
-    futures = [_pool(threads - 1).submit(worker) for _ in range(threads - 1)]
+    pool = _pool(threads - 1, os.getpid())
+    futures = [pool.submit(worker) for _ in range(threads - 1)]
     try:
         worker()
     finally:

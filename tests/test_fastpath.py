@@ -214,3 +214,37 @@ def test_data_ptr_refuses_non_contiguous_arrays():
     assert first(a) == 0
     with pytest.raises(TypingError):
         first(a[::2])
+
+
+def test_kernel_releases_the_gil():
+    from dpu.fastpath import parse_lookup_forward
+
+    assert parse_lookup_forward.targetoptions.get("nogil") is True
+    assert parse_lookup_forward._cache.__class__.__name__ == "FunctionCache"  # cache=True: compiled once
+
+
+def _child_forward(q) -> None:
+    batch = PacketBatch.from_bytes(TEMPLATES * 50)
+    table = ExactTable("d", ["ip_dst0"], [[0x0A000001]])
+    q.put(forward_exact(batch, table, np.array([4]), cores=2, min_chunk_packets=10).tolist())
+
+
+def test_threads_after_fork():
+    """A child made by fork() after the parent used its threads gets threads of its own (the parent's
+    pool has no threads in the child: waiting on it would hang)."""
+    import multiprocessing
+
+    batch = PacketBatch.from_bytes(TEMPLATES * 50)
+    table = ExactTable("d", ["ip_dst0"], [[0x0A000001]])
+    want = forward_exact(batch, table, np.array([4]), cores=2, min_chunk_packets=10).tolist()
+    ctx = multiprocessing.get_context("fork")
+    q = ctx.Queue()
+    p = ctx.Process(target=_child_forward, args=(q,))
+    p.start()
+    try:
+        assert q.get(timeout=60) == want
+    finally:
+        p.join(10)
+        if p.is_alive():
+            p.kill()
+    assert p.exitcode == 0
