@@ -10,6 +10,7 @@ import pytest
 from prometheus_client.parser import text_string_to_metric_families
 
 from fabric.builders import rail_optimized
+from fabric.errors import ConfigError
 from fabric.io import load_fabric
 from fabric.server.client import ControllerClient, ServiceError
 from fabric.server.grpc_api import build_server
@@ -61,6 +62,17 @@ def test_16k_gpu_map_is_aggregated_by_rail_and_every_node_is_reachable():
     assert sum(lk["count"] for lk in m["links"]) == fab.graph.number_of_edges()
     rails = {n["id"] for n in m["nodes"] if n["role"] == "gpu"}
     assert len(rails) == 8                    # one bucket of GPUs per rail
+    # zooming in: a rail's GPUs per scalable unit (the leaf they hang from), then one SU's GPUs one by one
+    m2 = views.fabric_map(fab, expand=["-/gpu/rail5", "-/gpu/rail5/under:su3-rail5"])
+    gpus = [n for n in m2["nodes"] if n["role"] == "gpu"]
+    assert len([n for n in gpus if n["id"].startswith("-/gpu/rail5/under:")]) == 63
+    singles = {n["id"] for n in gpus if n["count"] == 1}
+    assert singles == {g for g in fab.nodes("gpu") if fab.graph.nodes[g]["rail"] == 5 and "su3-rail5" in fab.graph.adj[g]}
+    assert len(singles) == 32
+    assert sum(n["count"] for n in m2["nodes"]) == fab.graph.number_of_nodes()
+    assert sum(lk["count"] for lk in m2["links"]) == fab.graph.number_of_edges()
+    with pytest.raises(ConfigError, match="no group 'nope'"):
+        views.fabric_map(fab, expand=["nope"])
 
 
 @pytest.mark.parametrize("failed", [[], ["leaf1--spine1"]])
@@ -145,6 +157,9 @@ def test_json_documents_equal_the_controllers(web):
     ("/api/plans/abc", 400, "whole number"),
     ("/api/map?version=999", 404, "no plan version 999"),
     ("/api/map?level=huge", 400, "level"),
+    ("/api/map?expand=x", 400, "expand needs the aggregated map"),
+    ("/api/map?level=aggregate&expand=nope", 400, "no group 'nope'"),
+    ("/api/utilisation?level=aggregate&expand=" + ",".join(f"g{i}" for i in range(300)), 400, "at most 256"),
     ("/api/utilisation?mode=magic", 400, "mode"),
     ("/api/utilisation?version=-1", 400, "whole number"),
     ("/api/utilisation?top=0", 400, ">= 1"),

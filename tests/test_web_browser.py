@@ -261,6 +261,12 @@ def test_16k_gpu_fabric_first_paint_and_search(browser, outdir, tmp_path):
         d.execute_script("document.getElementById('search').dispatchEvent(new Event('change'))")
         hit = _wait(d, "const h = document.querySelector('#map .node.hit'); return h && h.dataset.id", what="search")
         assert hit == "-/gpu/rail5"
+        # zoom into the group: a click opens rail 5's GPUs per scalable unit (64 groups of 32)
+        d.execute_script("document.querySelector('#map .node[data-id=\"-/gpu/rail5\"]')"
+                         ".dispatchEvent(new MouseEvent('click', {bubbles: true}))")
+        _wait(d, "return document.querySelectorAll('#map .node[data-id^=\"-/gpu/rail5/under:\"]').length === 64",
+              what="rail 5 opened per SU")
+        assert _errors(d) == []
         d.save_screenshot(str(outdir / "map-16k.png"))
     finally:
         web.stop()

@@ -43,6 +43,8 @@ TOKEN_COOKIE = "fabricctl_token"
 SSE_KEEPALIVE_S = 15.0
 #: Seconds the event stream sleeps when the watch queue is empty.
 SSE_POLL_S = 0.05
+#: Most groups one map request expands, and the longest group id.
+MAX_EXPAND, MAX_ID_CHARS = 256, 300
 #: Largest accepted integer query parameter (plan versions, event ids, limits).
 MAX_QUERY_INT = 2**53
 
@@ -78,6 +80,15 @@ def _choice(request: Request, name: str, default: str, allowed: tuple[str, ...])
     return raw
 
 
+def _expand(request: Request) -> tuple[str, ...]:
+    raw = request.query_params.get("expand", "")
+    ids = tuple(sorted({x for x in raw.split(",") if x}))
+    if len(ids) > MAX_EXPAND or any(len(x) > MAX_ID_CHARS for x in ids):
+        raise ConfigError(f"at most {MAX_EXPAND} group ids of at most {MAX_ID_CHARS} characters",
+                          where="query parameter expand")
+    return ids
+
+
 def build_app(ctl: Controller, *, tokens: dict[str, str] | None = None,
               metrics: Metrics | None = None) -> Starlette:
     """The application for ``ctl``; ``metrics`` (made here when None) also observes ``ctl``."""
@@ -111,12 +122,14 @@ def build_app(ctl: Controller, *, tokens: dict[str, str] | None = None,
         return live.diff(a, b) | {"a": a, "b": b}
 
     def fmap(request: Request) -> Any:
-        return live.fabric_map(_choice(request, "level", "auto", views.LEVELS), _int(request, "version", None))
+        return live.fabric_map(_choice(request, "level", "auto", views.LEVELS), _int(request, "version", None),
+                               _expand(request))
 
     def util(request: Request) -> Any:
         return live.utilisation_doc(_int(request, "version", None), _choice(request, "mode", "wcmp", views.MODES),
                                     _choice(request, "level", "auto", views.LEVELS),
-                                    _int(request, "top", views.DEFAULT_TOP, low=1) or views.DEFAULT_TOP)
+                                    _int(request, "top", views.DEFAULT_TOP, low=1) or views.DEFAULT_TOP,
+                                    _expand(request))
 
     def events(request: Request) -> Any:
         return live.events(_int(request, "since", 0) or 0, _int(request, "limit", MAX_ROWS, low=1) or MAX_ROWS)

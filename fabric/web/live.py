@@ -34,7 +34,7 @@ class LiveView:
         self._lock = threading.Lock()
         self._fabrics: dict[str, Fabric] = {}
         self._util: OrderedDict[tuple[int, str], dict[str, float]] = OrderedDict()
-        self._maps: OrderedDict[tuple[int, str], dict[str, Any]] = OrderedDict()
+        self._maps: OrderedDict[tuple[int, str, tuple[str, ...]], dict[str, Any]] = OrderedDict()
 
     # ------------------------------------------------------------------ versions and fabrics
     def version(self, v: int | None) -> int:
@@ -94,7 +94,7 @@ class LiveView:
         self.version(b)
         return self.ctl.diff(a, b)
 
-    def fabric_map(self, level: str, v: int | None) -> dict[str, Any]:
+    def fabric_map(self, level: str, v: int | None, expand: tuple[str, ...] = ()) -> dict[str, Any]:
         if level not in views.LEVELS:
             raise ConfigError(f"level must be one of {', '.join(views.LEVELS)}, got {level!r}", where="level")
         try:
@@ -103,17 +103,18 @@ class LiveView:
             if v:
                 raise
             fab = self.fabric_of(None)
-            return views.fabric_map(fab, level) | {"version": 0}
+            return views.fabric_map(fab, level, expand=expand) | {"version": 0}
         with self._lock:
-            got = self._maps.get((ver, level))
+            got = self._maps.get((ver, level, expand))
         if got is not None:
             return got
         plan = self.plan(ver)
         fab = self.fabric_of(plan.fabric_digest)
         links, nodes = self.failures(ver)
-        doc = views.fabric_map(fab, level, down=views.failed_link_ids(fab, links, nodes)) | {"version": ver}
+        doc = views.fabric_map(fab, level, down=views.failed_link_ids(fab, links, nodes), expand=expand)
+        doc["version"] = ver
         with self._lock:
-            self._maps[(ver, level)] = doc
+            self._maps[(ver, level, expand)] = doc
             while len(self._maps) > MAP_CACHE_VERSIONS:
                 self._maps.popitem(last=False)
         return doc
@@ -147,8 +148,9 @@ class LiveView:
                 self._util.popitem(last=False)
         return util
 
-    def utilisation_doc(self, v: int | None, mode: str, level: str, top: int) -> dict[str, Any]:
-        fmap = self.fabric_map(level, v)
+    def utilisation_doc(self, v: int | None, mode: str, level: str, top: int,
+                        expand: tuple[str, ...] = ()) -> dict[str, Any]:
+        fmap = self.fabric_map(level, v, expand)
         ver = fmap["version"]
         util = self.utilisation(ver, mode) if ver else {}
         shown = views.aggregate_utilisation(util, fmap)

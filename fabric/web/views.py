@@ -20,6 +20,7 @@ from collections import defaultdict
 from collections.abc import Sequence
 from typing import Any
 
+from fabric.errors import ConfigError
 from fabric.topology import ROLE_TIER, Fabric
 
 #: Fabrics up to this many nodes are drawn node by node; larger ones are aggregated (assumption:
@@ -96,13 +97,54 @@ def _bucket_key(fab: Fabric, n: str) -> tuple[str, str, Any]:
     return (d.get("site") or "", d.get("role", ""), d.get("rail"))
 
 
-def fabric_map(fab: Fabric, level: str = "auto", *, down: Sequence[str] = ()) -> dict[str, Any]:
+def _group_id(fab: Fabric, g: list[str], i: int) -> str | None:
+    if len(g) == 1:
+        return None
+    site, role, rail = _bucket_key(fab, g[0])
+    return f"{site or '-'}/{role}/" + (f"rail{rail}" if rail is not None else f"{i}")
+
+
+def _group_name(fab: Fabric, gid: str, g: list[str]) -> str:
+    site, role, rail = _bucket_key(fab, g[0])
+    under = gid.rsplit("/under:", 1)[1] if "/under:" in gid else None
+    return (f"{site + ' ' if site else ''}{role}s" + (f" rail {rail}" if rail is not None else "")
+            + (f" under {under}" if under else "") + f" ({len(g):,})")
+
+
+def _expand(fab: Fabric, gid: str | None, g: list[str], want: set[str],
+            used: set[str]) -> list[tuple[str | None, list[str]]]:
+    """``[(group id or None for a single node, members)]`` for group ``gid``, finer where asked."""
+    if gid is None or gid not in want:
+        return [(gid, g)]
+    used.add(gid)
+    if len(g) <= MAP_TIER_BUCKETS:
+        return [(None, [m]) for m in g]
+    by: dict[str, list[str]] = defaultdict(list)
+    for m in g:
+        ups = sorted(v for v in fab.graph.adj[m] if _tier(fab, v) > _tier(fab, m))
+        by[ups[0] if len(ups) == 1 else ""].append(m)
+    if len(by) == 1 or "" in by:          # not one switch each: chunks in order
+        size = math.ceil(len(g) / MAP_TIER_BUCKETS)
+        parts = {f"part{k}": g[i:i + size] for k, i in enumerate(range(0, len(g), size))}
+    else:
+        parts = {f"under:{k}": v for k, v in by.items()}
+    out: list[tuple[str | None, list[str]]] = []
+    for key, sub in parts.items():
+        out += _expand(fab, f"{gid}/{key}" if len(sub) > 1 else None, sub, want, used)
+    return out
+
+
+def fabric_map(fab: Fabric, level: str = "auto", *, down: Sequence[str] = (),
+               expand: Sequence[str] = ()) -> dict[str, Any]:
     """The map document: ``layout``, ``level``, ``nodes`` (``id, name, role, site, x, y, count``),
     ``links`` (``id, a, b, capacity_gbps, up, kind, length_km, latency_us, count, members``, WAN
     links ``wan: true``), ``sites`` (boxes), ``width``/``height``, ``bucket_of`` (full node -> bucket
     id, aggregated maps only) and ``counts`` (nodes and links of the fabric).
 
-    ``down``: link ids (``a--b#key``) shown down (the failures of the plan on show).
+    ``down``: link ids (``a--b#key``) shown down (the failures of the plan on show). ``expand``: group
+    ids of the aggregated map drawn one level finer, in the group's place (a rail's endpoints by the
+    switch they hang from, i.e. per scalable unit; a group of at most :data:`MAP_TIER_BUCKETS` nodes
+    node by node); an unknown id is a ConfigError.
 
     >>> from fabric.builders import clos
     >>> m = fabric_map(clos(2, 2, 2))
@@ -115,6 +157,10 @@ def fabric_map(fab: Fabric, level: str = "auto", *, down: Sequence[str] = ()) ->
     if level == "auto":
         level = "full" if n_nodes <= MAP_FULL_NODES else "aggregate"
     down_set = set(down)
+    want, used = set(expand), set[str]()
+    if want and level == "full":
+        raise ConfigError("expand needs the aggregated map (level aggregate or auto on a large fabric)",
+                          where="expand")
     sites = fab.sites() or [""]
     by_site: dict[str, list[str]] = defaultdict(list)
     for n, d in fab.graph.nodes(data=True):
@@ -144,21 +190,25 @@ def fabric_map(fab: Fabric, level: str = "auto", *, down: Sequence[str] = ()) ->
                         groups.append(ms)
             w = len(groups)
             for i, g in enumerate(groups):
-                x = ox + 30 + (SITE_W - 60) * ((i + 0.5) / w)
-                first = g[0]
-                d = fab.graph.nodes[first]
-                if len(g) == 1:
-                    nid, name = first, first
-                else:
-                    site, role, rail = _bucket_key(fab, first)
-                    nid = f"{site or '-'}/{role}/" + (f"rail{rail}" if rail is not None else f"{i}")
-                    name = (f"{site + ' ' if site else ''}{role}s" + (f" rail {rail}" if rail is not None else "")
-                            + f" ({len(g):,})")
-                    for m in g:
-                        bucket_of[m] = nid
-                nodes.append({"id": nid, "name": name, "role": d.get("role"), "site": s, "x": round(x, 2),
-                              "y": round(y, 2), "count": len(g), "tier": t,
-                              **({"first": first, "last": g[-1]} if len(g) > 1 else {})})
+                left = ox + 30 + (SITE_W - 60) * (i / w)
+                parts = _expand(fab, _group_id(fab, g, i), g, want, used)
+                for j, (gid, sub) in enumerate(parts):
+                    x = left + (SITE_W - 60) / w * ((j + 0.5) / len(parts))
+                    first = sub[0]
+                    d = fab.graph.nodes[first]
+                    if gid is None:
+                        nid, name = first, first
+                    else:
+                        nid, name = gid, _group_name(fab, gid, sub)
+                        for m in sub:
+                            bucket_of[m] = nid
+                    nodes.append({"id": nid, "name": name, "role": d.get("role"), "site": s, "x": round(x, 2),
+                                  "y": round(y, 2), "count": len(sub), "tier": t,
+                                  **({"first": first, "last": sub[-1]} if len(sub) > 1 else {})})
+    unknown = sorted(want - used)
+    if unknown:
+        raise ConfigError(f"no group {unknown[0]!r} on this map (groups are the ids of aggregated nodes)",
+                          where="expand")
     links: list[dict[str, Any]] = []
     bundles: dict[tuple[str, str], dict[str, Any]] = {}
     for lk in fab.links():

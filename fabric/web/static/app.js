@@ -9,7 +9,7 @@
     superspine: "#8e44ad", ocs: "#16a085", dci: "#2c3e50" };
   const params = new URLSearchParams(location.search);
   const state = { mode: params.get("mode") === "ecmp" ? "ecmp" : "wcmp", level: params.get("level") || "auto",
-    map: null, util: null, view: null, plans: [], lastEventId: 0 };
+    map: null, util: null, view: null, plans: [], lastEventId: 0, expand: [] };
   window.fabricView = state;
 
   function api(path) {
@@ -100,7 +100,10 @@
       const c = el("svg:circle", { class: "node", "data-id": n.id, cx: n.x, cy: n.y, r: r,
         fill: ROLE_COLOURS[n.role] || "#888" });
       c.appendChild(el("svg:title", {}, n.name + " (" + n.role + ")"));
-      c.addEventListener("click", function () { select("node", n); });
+      c.addEventListener("click", function () {
+        select("node", n);
+        if (n.count > 1 && BOOT.mode === "live") { state.expand.push(n.id); loadMap(); }   // one level finer
+      });
       gNodes.appendChild(c);
       names.appendChild(el("option", { value: n.id }));
     });
@@ -174,6 +177,7 @@
     document.getElementById("zoom-reset").addEventListener("click", function () {
       const m = state.map; state.view = { x: -20, y: -20, w: m.width + 40, h: m.height + 40 }; setView();
     });
+    document.getElementById("collapse").addEventListener("click", function () { state.expand = []; loadMap(); });
     document.getElementById("search").addEventListener("change", function (ev) { search(ev.target.value.trim()); });
     ["wcmp", "ecmp"].forEach(function (mode) {
       document.getElementById("mode-" + mode).addEventListener("click", function () {
@@ -184,18 +188,25 @@
       });
     });
     document.getElementById("level").addEventListener("change", function (ev) {
-      state.level = ev.target.value; loadMap();
+      state.level = ev.target.value; state.expand = []; loadMap();
     });
   }
   function loadMap() {
-    return api("/api/map?level=" + state.level).then(function (m) {
+    const keep = state.map && state.view;
+    return api("/api/map?level=" + state.level + expandQuery()).then(function (m) {
+      const same = keep && state.map.width === m.width && state.map.height === m.height && state.map.level === m.level;
+      const view = state.view;
       drawMap(m);
+      if (same) { state.view = view; setView(); }       // live updates and expanding keep the zoom
       return loadUtil();
     });
   }
+  function expandQuery() {
+    return state.expand.length ? "&expand=" + encodeURIComponent(state.expand.join(",")) : "";
+  }
   function loadUtil() {
     if (!state.map || !state.map.version) return Promise.resolve();
-    return api("/api/utilisation?mode=" + state.mode + "&level=" + state.level + "&version=" + state.map.version)
+    return api("/api/utilisation?mode=" + state.mode + "&level=" + state.level + "&version=" + state.map.version + expandQuery())
       .then(paintUtil);
   }
 
