@@ -4,8 +4,9 @@ Starlette because it is a small, maintained ASGI toolkit with server-sent events
 response) and static files built in, and uvicorn is its reference server; both were already
 installed with the MCP server's dependencies.
 
-Routes: ``/`` (the page), ``/static/*``, ``/api/{status,plans,plans/N,diff,map,utilisation,events,audit,
-progress,budgets,cc}`` (JSON), ``/api/stream`` (server-sent events from the controller's watch
+Routes: ``/`` (the page; ``?level=``, ``?mode=``), ``/static/*``,
+``/api/{status,plans,plans/N,diff,map,utilisation,events,audit,progress,budgets,cc}`` (JSON; ``map`` and
+``utilisation`` take ``level``, ``version``, ``expand``), ``/api/stream`` (server-sent events from the controller's watch
 queue), ``/metrics`` (Prometheus). With tokens, every route but ``/healthz`` needs
 ``Authorization: Bearer TOKEN`` (the API's tokens), or the ``fabricctl_token`` cookie that
 ``/?token=TOKEN`` sets for a browser. Errors are JSON ``{"error": "one line"}`` with 400/401/404/409,
