@@ -393,11 +393,14 @@ class WcmpPlanner:
         for k in touched_dests:
             d = self.dests[k]
             realised: Weights = {}
+            equal = self.ideal[k] is self.ecmp.get(k)
             for gk, members in self.ideal[k].items():
                 ws, _delta = self.groups[gk[0]][gk]
                 tot = sum(ws)
+                equal = equal and min(ws) == max(ws)
                 realised[gk] = [(v, key, wi / tot) for (v, key, _p), wi in zip(members, ws, strict=True)]
-            self._set_loads(k, "wcmp", loads_for(d, realised))
+            # ECMP groups quantised to equal weights are ECMP: its loads stand (one propagation saved)
+            self._set_loads(k, "wcmp", self.loads[k]["ecmp"] if equal else loads_for(d, realised))
 
     def _keep_better(self, comps: list[list[str]]) -> None:
         """Never install groups worse than ECMP: components share no links, so for each one compare the
