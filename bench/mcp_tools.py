@@ -20,14 +20,12 @@ import time
 from pathlib import Path
 from typing import Any
 
-from mcp import ClientSession, StdioServerParameters, stdio_client
-from mcp.types import Implementation
-
-from fabric.io import load_fabric
-from fabric.mcp import tools as T
-from fabric.mcp.backend import Backend
-from fabric.plan import Plan
-from fabric.server.planning import wcmp_demand, wcmp_planner
+# bench/ holds optical.py (named like the package): run as a script, this folder would come first on
+# sys.path and ``import optical`` (budget_check) would import that file. Put the repository root there
+# instead (as bench/optical.py does), and import the packages inside the functions.
+_HERE = Path(__file__).resolve().parent
+sys.path[:] = [p for p in sys.path if Path(p or ".").resolve() != _HERE]
+sys.path.insert(0, str(_HERE.parent))
 
 REPEATS = 5
 REPO = Path(__file__).resolve().parents[1]
@@ -40,7 +38,9 @@ CALLS: list[tuple[str, dict[str, Any]]] = [
 ]
 
 
-def direct(b: Backend, tool: str, args: dict[str, Any]) -> Any:
+def direct(b: Any, tool: str, args: dict[str, Any]) -> Any:
+    from fabric.mcp import tools as T
+
     if tool == "link_status":
         return T.link_status(b, args["a"])
     if tool == "what_if_demand":
@@ -49,6 +49,9 @@ def direct(b: Backend, tool: str, args: dict[str, Any]) -> Any:
 
 
 async def over_stdio(plan: str) -> tuple[float, dict[str, float]]:
+    from mcp import ClientSession, StdioServerParameters, stdio_client
+    from mcp.types import Implementation
+
     params = StdioServerParameters(command=sys.executable, cwd=str(REPO), env=dict(os.environ),
                                    args=["-m", "fabric.cli.main", "mcp", "--fabric", "example", "--plan", plan])
     out: dict[str, float] = {}
@@ -70,6 +73,11 @@ async def over_stdio(plan: str) -> tuple[float, dict[str, float]]:
 
 
 def main() -> None:
+    from fabric.io import load_fabric
+    from fabric.mcp.backend import Backend
+    from fabric.plan import Plan
+    from fabric.server.planning import wcmp_demand, wcmp_planner
+
     fab = load_fabric("example")
     with tempfile.TemporaryDirectory() as d:
         plan_path = str(Path(d) / "plan.json")
