@@ -183,3 +183,19 @@ def test_the_core_imports_no_clock_socket_file_thread_or_randomness():
     names |= {n.module.split(".")[0] for n in ast.walk(tree) if isinstance(n, ast.ImportFrom) and n.module}
     assert not names & {"time", "socket", "os", "io", "threading", "asyncio", "random", "grpc", "sqlite3",
                         "pathlib", "subprocess", "datetime"}, names
+
+
+def test_a_switch_holding_the_desired_object_itself_is_not_compared(monkeypatch):
+    """Converged switches cost nothing per pass: the diff is not even called for them."""
+    import fabric.server.reconcile as core
+
+    calls = []
+    real = core.diff_canonical
+    monkeypatch.setattr(core, "diff_canonical", lambda a, b: calls.append(1) or real(a, b))
+    want = entries()
+    desired = {f"s{i}": Desired(f"s{i}", i, 7, COOKIE, want) for i in range(50)}
+    observed = {n: Observed(n, True, True, COOKIE, want, applied_version=7) for n in desired}
+    assert reconcile(desired, observed, Tick(), 0.0) == [] and converged(desired, observed)
+    assert calls == []
+    observed["s3"] = Observed("s3", True, True, COOKIE, entries(), applied_version=7)   # equal, not identical
+    assert reconcile(desired, observed, Tick(), 0.0) == [] and len(calls) == 1

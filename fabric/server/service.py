@@ -251,7 +251,8 @@ class Controller:
         from p4.diff import diff_canonical
 
         if not diff_canonical(o.entries, d.entries):
-            self.observed[switch] = replace(o, applied_version=d.version)
+            # equal: hold the desired object itself, so later passes need not compare them again
+            self.observed[switch] = replace(o, applied_version=d.version, entries=d.entries)
             self.store.set_applied(switch, d.device_id, d.version, None, None, now)
             p = self.progress.get(d.version)
             if p is not None:
