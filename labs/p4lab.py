@@ -19,8 +19,11 @@ What is different from a kernel lab (:mod:`labs.build` does the rest the same wa
   root namespace on a free port. The state file records its configuration files and its marker before it
   starts and its PID right after (``lab down`` and the next ``up`` kill it by PID, or by marker when a
   crash came between the two).
-- **Loading**: the lab is the agent's first client (:class:`p4.agent.client.LoadClient`, election id
-  1): per switch SetForwardingPipelineConfig with the role's program and P4Info, then the WriteRequests
+- **Loading**: the lab is the agent's first client (:class:`p4.client.SwitchClient`, one per device,
+  election id :data:`LAB_ELECTION_ID`, the lowest a primary can have, so any controller that connects
+  later with a higher one takes over; the pipeline cookie is :func:`p4.client.pipeline_cookie`, as the
+  controller's, so a controller taking a lab's switches over finds the pipeline in place): per switch
+  SetForwardingPipelineConfig with the role's program and P4Info, then the WriteRequests
   of :func:`p4.runtime.to_write_requests`, read back and counted, then it waits until every
   dataplane reflects its entries (the agent's control socket). The entries come from the lab's plan:
   its ``wcmp`` groups, completed with ECMP groups (weight 1) wherever the plan has no group for a
@@ -37,6 +40,8 @@ import time
 from pathlib import Path
 from typing import Any
 
+from finsy.proto import p4r
+
 from fabric.errors import ConfigError, LabError
 from fabric.io.atomic import write_json_atomic
 from fabric.plan import Plan
@@ -46,6 +51,10 @@ from labs.routing import Layout
 
 #: How long ``up`` waits for the agent to bind (numba's cache warm: ~1-3 s on a busy 2-core machine).
 AGENT_START_TIMEOUT_S = 60.0
+#: Election id the lab loads its switches with (the lowest a primary can have: module docstring).
+LAB_ELECTION_ID = 1
+#: Bound of every P4Runtime call while loading, s.
+CALL_TIMEOUT_S = 20.0
 #: How long ``up`` waits for every dataplane to reflect its entries.
 AGENT_CURRENT_TIMEOUT_S = 30.0
 #: sysctls of a P4 switch's namespace on top of :data:`labs.build.NODE_SYSCTLS`: the agent forwards,
@@ -193,41 +202,57 @@ def start_agent(ops: LinkOps, cfg: dict[str, Any], timings: dict[str, float]) ->
 
 def load_switches(ops: LinkOps, fabric: Fabric, plan: Plan, switches: list[str], timings: dict[str, float]) -> None:
     """Push every switch's program and entries over P4Runtime, read them back, wait for the dataplanes."""
-    from p4.agent.client import LoadClient
     from p4.agent.dataplane import program_config
+    from p4.client import P4RuntimeError, SwitchClient, pipeline_cookie
     from p4.p4info import build_p4info
     from p4.programs import build_program
     from p4.runtime import FabricView, program_options, switch_entries, to_write_requests
 
     t = time.perf_counter()
     ag = ops.state["agent"]
+    address = str(ag["address"])
     opts = program_options(plan)
     view = FabricView(fabric, plan)
     progs: dict[str, Any] = {}
     written: dict[str, int] = {}
-    with LoadClient(ag["address"]) as client:
-        client.arbitrate(ag["devices"].values())
+    clients: dict[str, SwitchClient] = {}
+    where = ""
+    try:
         for s in switches:
-            dev = ag["devices"][s]
+            where = f"agent {address}, device {ag['devices'][s]} ({s})"
+            c = clients[s] = SwitchClient(address, ag["devices"][s], (0, LAB_ELECTION_ID), timeout_s=CALL_TIMEOUT_S,
+                                          take_over=False)
+            if not c.connect():
+                raise LabError("not primary: another client holds a higher election id", where=where)
+        for s in switches:
+            where = f"agent {address}, device {ag['devices'][s]} ({s})"
             role = fabric.role(s)
             if role not in progs:
                 prog = build_program(role, opts)
-                progs[role] = (prog, build_p4info(prog), program_config(role, opts))
-            prog, info, dcfg = progs[role]
+                cfg = program_config(role, opts)
+                progs[role] = (prog, build_p4info(prog), cfg, pipeline_cookie(cfg))
+            prog, info, dcfg, cookie = progs[role]
             try:
                 e = switch_entries(fabric, plan, s, program=prog, view=view)
             except ConfigError as exc:
                 raise ConfigError(exc.reason, where=f"switch {s}") from None
-            client.set_pipeline(dev, info, dcfg)
-            reqs = to_write_requests(prog, e, device_id=dev)
-            client.write(dev, reqs)
-            written[s] = sum(1 for r in reqs for u in r.updates if u.entity.WhichOneof("entity") == "table_entry")
+            clients[s].set_pipeline(info, dcfg, cookie)
+            updates = [u for r in to_write_requests(prog, e) for u in r.updates]
+            clients[s].write(updates)
+            written[s] = sum(1 for u in updates if u.entity.WhichOneof("entity") == "table_entry")
         timings["agent_load_s"] = time.perf_counter() - t
         t = time.perf_counter()
         for s in switches:
-            got = sum(1 for ent in client.read_entities(ag["devices"][s]) if not ent.table_entry.is_default_action)
+            where = f"agent {address}, device {ag['devices'][s]} ({s})"
+            got = sum(1 for ent in clients[s].read([p4r.Entity(table_entry=p4r.TableEntry())])
+                      if not ent.table_entry.is_default_action)
             if got != written[s]:
                 raise LabError(f"{got} table entries read back over P4Runtime, {written[s]} written", where=f"switch {s}")
+    except P4RuntimeError as exc:
+        raise LabError(str(exc), where=where) from None
+    finally:
+        for c in clients.values():
+            c.close()
     ops.state["p4_entries"] = written
     wait_current(ops)
     timings["agent_verify_s"] = time.perf_counter() - t

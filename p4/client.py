@@ -29,6 +29,15 @@ MAX_MESSAGE_BYTES = 64 * 1024 * 1024
 NOT_FOUND = 5
 
 
+def pipeline_cookie(device_config: bytes) -> int:
+    """The pipeline cookie (uint64) of a device config: the first 8 bytes of its SHA-256. Whoever loads
+    a switch (a lab, the controller) uses it, so the same program always has the same cookie and a
+    client that finds it in place pushes no pipeline."""
+    import hashlib
+
+    return int.from_bytes(hashlib.sha256(device_config).digest()[:8], "big")
+
+
 class P4RuntimeError(Exception):
     """A P4Runtime call failed: ``code`` (grpc.StatusCode name), ``message``, and for a Write the
     per-update errors (``None`` for the updates that succeeded)."""

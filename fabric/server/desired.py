@@ -13,7 +13,6 @@ against a running switch finds the cookie matching and pushes no pipeline).
 
 from __future__ import annotations
 
-import hashlib
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field, replace
 from typing import Any
@@ -30,11 +29,6 @@ def managed_switches(fabric: Fabric) -> list[str]:
     """The switches a controller programs: every node of a switch role (leaf, spine, superspine, dci),
     sorted by name."""
     return sorted(n for n in fabric.nodes() if fabric.role(n) in SWITCH_ROLES)
-
-
-def cookie_of(device_config: bytes) -> int:
-    """A pipeline cookie (uint64) for a device config: the first 8 bytes of its SHA-256."""
-    return int.from_bytes(hashlib.sha256(device_config).digest()[:8], "big")
 
 
 @dataclass
@@ -71,13 +65,14 @@ class DesiredBuilder:
         p = self._pipelines.get(key)
         if p is None:
             from p4.agent.dataplane import program_config
+            from p4.client import pipeline_cookie
             from p4.p4info import build_p4info
             from p4.programs import build_program
             from p4.runtime import Encoder
 
             prog = build_program(role, options)
             cfg = program_config(role, options)
-            p = self._pipelines[key] = Pipeline(role, prog, build_p4info(prog), cfg, cookie_of(cfg), Encoder(prog))
+            p = self._pipelines[key] = Pipeline(role, prog, build_p4info(prog), cfg, pipeline_cookie(cfg), Encoder(prog))
         return p
 
     def pipeline_of(self, switch: str) -> Pipeline:
