@@ -345,11 +345,23 @@ def test_tls_and_tokens(service, tmp_path):
                    capture_output=True, timeout=60, check=True)
     token = "alice s3cret-token-0123456789"
     (tmp_path / "tokens").write_text(f"# operators\n{token}\n")
-    svc = service("--fabric", "example", "--tls-dir", str(certs), "--token-file", str(tmp_path / "tokens"))
+    svc = service("--fabric", "example", "--agents", "spawn", "--tls-dir", str(certs),
+                  "--token-file", str(tmp_path / "tokens"))
     ca = str(certs / "ca.pem")
     with ControllerClient(svc.address, ca_file=ca, token="s3cret-token-0123456789") as c:
         assert c.status()["plan_version"] == 0
         c.compute_plan("cc")
+        v = c.compute_plan("wcmp", apply=True)["version"]
+        st = _converge(c, v)                      # the southbound runs over TLS to the spawned agent
+        assert all(s["primary"] for s in st["switches"])
+    # the agent speaks TLS only: a plaintext P4Runtime client cannot even arbitrate
+    from p4.client import P4RuntimeError
+
+    with SwitchClient(svc.doc["agents"], 1, None, timeout_s=5) as plain, pytest.raises(P4RuntimeError):
+        plain.connect()
+    tls = grpc.ssl_channel_credentials(Path(ca).read_bytes())
+    with SwitchClient(svc.doc["agents"], 1, None, credentials=tls, timeout_s=10) as ok:
+        assert ok.connect() is False and ok.connected          # an observer over TLS: answered
     for kw, code in [({"ca_file": ca}, "UNAUTHENTICATED"),
                      ({"ca_file": ca, "token": "wrong-token-0123456789"}, "UNAUTHENTICATED"),
                      ({"ca_file": str(other / "ca.pem"), "token": "s3cret-token-0123456789"}, "UNAVAILABLE"),

@@ -33,8 +33,10 @@ def register(app: typer.Typer, groups: dict[str, typer.Typer]) -> None:
                                           "interfaces (AF_PACKET; its devices are served, --device-id adds more)."),
         marker: str | None = typer.Option(None, "--marker", help="A tag kept in the command line (labs find "
                                           "their agent by it); not used otherwise."),
+        tls_dir: Path | None = typer.Option(None, "--tls-dir", help="Serve TLS with DIR/server.pem and server.key "
+                                            "(made by 'fabricctl certs init DIR')."),
     ) -> None:
         """Serve P4Runtime v1 (Capabilities, pipeline config, Write, Read, StreamChannel arbitration)."""
         from p4.agent.run import serve
 
-        serve(listen, device_id, state_dir, port_file=port_file, dataplane=dataplane, ports=ports)
+        serve(listen, device_id, state_dir, port_file=port_file, dataplane=dataplane, ports=ports, tls_dir=tls_dir)

@@ -33,8 +33,9 @@ def register(app: typer.Typer, groups: dict[str, typer.Typer]) -> None:
                                           "file mapping switch -> {address, device_id}; none: no southbound."),
         agent_dataplane: bool = typer.Option(False, "--agent-dataplane/--no-agent-dataplane",
                                              help="Spawned agents run the DPU dataplane (off: control plane only)."),
-        tls_dir: Path | None = typer.Option(None, "--tls-dir", help="Serve TLS with DIR/server.pem and server.key "
-                                            "(made by 'fabricctl certs init DIR')."),
+        tls_dir: Path | None = typer.Option(None, "--tls-dir", help="TLS with DIR/server.pem and server.key (made by "
+                                            "'fabricctl certs init DIR') on the API, and to the agents (checked "
+                                            "against DIR/ca.pem; spawned agents serve DIR's certificate)."),
         token_file: Path | None = typer.Option(None, "--token-file", help="Require a bearer token from this file "
                                                "(lines 'TOKEN' or 'NAME TOKEN') on every call."),
         port_file: Path | None = typer.Option(None, "--port-file", help="Also write the bound address here (JSON)."),
@@ -65,11 +66,18 @@ def register(app: typer.Typer, groups: dict[str, typer.Typer]) -> None:
         if agents == "spawn":
             if fab is None:
                 raise ConfigError("--agents spawn needs a fabric (--fabric FILE, or one in the store)", where="--agents")
-            spawned = reuse_or_spawn(managed_switches(fab), Path(f"{db}.agents"), dataplane=agent_dataplane)
+            spawned = reuse_or_spawn(managed_switches(fab), Path(f"{db}.agents"), dataplane=agent_dataplane,
+                                     tls_dir=tls_dir)
             refs = spawned.refs
         elif agents is not None:
             refs = load_agents(agents)
-        ctl = Controller(store, refs)
+        # southbound TLS: agents are checked against the same CA (spawned ones serve DIR's server certificate)
+        sb_creds = None
+        if tls_dir is not None:
+            from fabric.server.grpc_api import channel_credentials
+
+            sb_creds = channel_credentials(tls_dir / "ca.pem")
+        ctl = Controller(store, refs, credentials=sb_creds)
         done = threading.Event()
         for sig in (signal.SIGINT, signal.SIGTERM):
             signal.signal(sig, lambda *_: done.set())

@@ -77,7 +77,8 @@ def _cmdline(pid: int) -> list[str]:
         return []
 
 
-def reuse_or_spawn(switches: list[str], state_dir: str | os.PathLike[str], *, dataplane: bool = False) -> SpawnedAgents:
+def reuse_or_spawn(switches: list[str], state_dir: str | os.PathLike[str], *, dataplane: bool = False,
+                   tls_dir: str | os.PathLike[str] | None = None) -> SpawnedAgents:
     """The agent a previous run of the service spawned for the same switches, when it is still running
     (a controller killed with -9 and restarted finds its switches as it left them and repairs only what
     differs), else a new one (a stale one is ended first). The record is ``state_dir/agent.json``."""
@@ -90,22 +91,25 @@ def reuse_or_spawn(switches: list[str], state_dir: str | os.PathLike[str], *, da
     if isinstance(doc, dict) and isinstance(doc.get("pid"), int):
         old = SpawnedAgents(None, str(doc.get("address")), {}, pid=doc["pid"], record=record)
         ours = str(d / "agent-state") in _cmdline(doc["pid"])
-        if old.alive() and ours and doc.get("switches") == switches and doc.get("dataplane") == dataplane:
+        tls = str(tls_dir) if tls_dir is not None else None
+        if (old.alive() and ours and doc.get("switches") == switches and doc.get("dataplane") == dataplane
+                and doc.get("tls_dir") == tls):
             old.refs = {s: AgentRef(s, old.address, i) for i, s in enumerate(switches, 1)}
             return old
         if old.alive() and ours:
             old.stop()
-    sp = spawn_agents(switches, d, dataplane=dataplane)
+    sp = spawn_agents(switches, d, dataplane=dataplane, tls_dir=tls_dir)
     from fabric.io.atomic import write_text_atomic
 
     write_text_atomic(record, json.dumps({"pid": sp.proc_pid, "address": sp.address, "switches": switches,
-                                          "dataplane": dataplane}) + "\n")
+                                          "dataplane": dataplane,
+                                          "tls_dir": str(tls_dir) if tls_dir is not None else None}) + "\n")
     sp.record = record
     return sp
 
 
 def spawn_agents(switches: list[str], state_dir: str | os.PathLike[str], *, dataplane: bool = False,
-                 listen: str = "127.0.0.1:0") -> SpawnedAgents:
+                 listen: str = "127.0.0.1:0", tls_dir: str | os.PathLike[str] | None = None) -> SpawnedAgents:
     """Start one agent for ``switches`` (device ids 1..N in the order given) with its state under
     ``state_dir``; returns when it listens. The dataplane is off by default: the controller's loop is
     about the control plane, and rebuilding hundreds of DPU pipelines would only cost CPU."""
@@ -117,6 +121,8 @@ def spawn_agents(switches: list[str], state_dir: str | os.PathLike[str], *, data
     args = [sys.executable, "-m", "fabric.cli.main", "agent", "serve", "--listen", listen,
             "--state-dir", str(d / "agent-state"), "--port-file", str(port_file),
             "--dataplane" if dataplane else "--no-dataplane"]
+    if tls_dir is not None:
+        args += ["--tls-dir", str(tls_dir)]
     for i in range(1, len(switches) + 1):
         args += ["--device-id", str(i)]
     log = open(d / "agent.log", "ab")  # noqa: SIM115 (the child writes to it after we return)

@@ -20,11 +20,13 @@ from p4.agent.server import AgentServer
 
 
 def serve(listen: str, device_ids: Iterable[int], state_dir: str | Path | None = None, *,
-          port_file: str | Path | None = None, dataplane: bool = True, ports: str | Path | None = None) -> None:
+          port_file: str | Path | None = None, dataplane: bool = True, ports: str | Path | None = None,
+          tls_dir: str | Path | None = None) -> None:
     """What ``fabricctl agent serve`` does (and ``python -m p4.agent.run``, the lean start a lab
     uses): check the options, start an :class:`AgentServer` (with the ``ports`` file's AF_PACKET I/O), print
     ``{"listen", "port", "devices", "pid", "state_dir", "interfaces"}`` as one JSON line (and write it to
-    ``port_file`` atomically), serve until SIGINT or SIGTERM. Bad options are a ConfigError."""
+    ``port_file`` atomically), serve until SIGINT or SIGTERM. ``tls_dir``: serve TLS with its
+    ``server.pem``/``server.key`` (``fabricctl certs init``). Bad options are a ConfigError."""
     if not listen.rpartition(":")[2].isdigit():
         raise ConfigError(f"--listen wants HOST:PORT, got {listen!r}", where="--listen")
     cfg = None
@@ -38,7 +40,17 @@ def serve(listen: str, device_ids: Iterable[int], state_dir: str | Path | None =
     done = threading.Event()
     for sig in (signal.SIGINT, signal.SIGTERM):
         signal.signal(sig, lambda *_: done.set())
-    srv = AgentServer(listen, ids, state_dir, dataplane=dataplane, ports=cfg)
+    creds = None
+    if tls_dir is not None:
+        import grpc
+
+        d = Path(tls_dir)
+        try:
+            creds = grpc.ssl_server_credentials([((d / "server.key").read_bytes(), (d / "server.pem").read_bytes())])
+        except OSError as exc:
+            raise ConfigError(f"cannot read the server certificate: {exc.strerror} (run 'fabricctl certs init "
+                              f"{d}')", file=str(d), where="--tls-dir") from None
+    srv = AgentServer(listen, ids, state_dir, dataplane=dataplane, ports=cfg, credentials=creds)
     srv.start()
     doc = {"listen": srv.address, "port": srv.port, "devices": ids, "pid": os.getpid(),
            "state_dir": str(state_dir) if state_dir is not None else None,

@@ -375,8 +375,10 @@ class AgentServer:
 
     def __init__(self, listen: str = "127.0.0.1:0", device_ids: Iterable[int] = (1,),
                  state_dir: str | Path | None = None, max_workers: int | None = None, *, dataplane: bool = False,
-                 ports: Any = None) -> None:
+                 ports: Any = None, credentials: grpc.ServerCredentials | None = None) -> None:
         self.listen = listen
+        #: TLS (``grpc.ssl_server_credentials``) or None for plaintext
+        self.credentials = credentials
         self.device_ids = tuple(device_ids)
         #: a :class:`p4.agent.afpacket.PortsConfig`: the dataplanes run on these interfaces (needs dataplane)
         self.ports = ports
@@ -402,7 +404,8 @@ class AgentServer:
         self._server = grpc.server(futures.ThreadPoolExecutor(max_workers=self.max_workers,
                                                               thread_name_prefix="p4rt"), options=opts)
         self._server.add_generic_rpc_handlers((_handler(self.service),))
-        self.port = self._server.add_insecure_port(self.listen)
+        self.port = (self._server.add_secure_port(self.listen, self.credentials) if self.credentials is not None
+                     else self._server.add_insecure_port(self.listen))
         if self.port == 0:
             raise OSError(f"cannot listen on {self.listen}")
         self._server.start()
