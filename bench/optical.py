@@ -16,7 +16,7 @@
 
 - Shift: circuits for heavy-pairs demand A, then 4 of its 16 heavy pairs move (demand B): churn
   (cross-connects added + removed) of the incremental reconfiguration against a from-scratch plan
-  for B, both throughputs and the gap to the bound.
+  for B, both throughputs and the gap to the bound; also on 16 x 16 (1 of 4 heavy pairs moves).
 
 Usage: ``python bench/optical.py [--quick] [--exact] [--only-ocs] [--ocs-time-limit S] [--shift-moved N]``.
 """
@@ -208,6 +208,8 @@ def main() -> None:
     nb = 32 if a.quick else 64
     figures = [] if a.only_ocs else bench_wdm(a.wdm_time_limit)
     figures += bench_ocs(nb, nb, 2 * nb, a.ocs_time_limit, a.ocs_eval_time_limit, a.exact)
+    # the shift on 16 x 16 too (1 of 4 heavy pairs moves), where the incremental split is joint CP-SAT
+    figures += bench_shift(16, 16, 32, a.ocs_time_limit, a.ocs_eval_time_limit, 1, a.shift_seed, a.tolerance)
     figures += bench_shift(nb, nb, 2 * nb, a.ocs_time_limit, a.ocs_eval_time_limit, a.shift_moved, a.shift_seed,
                            a.tolerance)
     print(json.dumps(figures, indent=2))

@@ -527,9 +527,9 @@ def map_incremental(spec: OcsSpec, circuits: dict[Pair, int], current_per_ocs: l
     for p in sorted(p for p, d in delta.items() if d > 0):
         a, b = p
         for _ in range(delta[p]):
-            k = next((k for k in range(K) if free[a][k] > 0 and free[b][k] > 0), None)
-            if k is not None:
-                put(k, p, 1)
+            both = next((k for k in range(K) if free[a][k] > 0 and free[b][k] > 0), None)
+            if both is not None:
+                put(both, p, 1)
                 continue
             done = False
             for depth in (1, 2):

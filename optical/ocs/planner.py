@@ -27,10 +27,18 @@ two blocks whose ports it joins. Given a block-to-block demand matrix (Gb/s), th
    benchmark in about a second, where the LP takes over a minute; ``evaluator="lp"`` forces the LP).
    ``gap = (lp_bound - throughput_scale) / lp_bound``.
 
-**Reconfiguration** (``current=``): when the current circuits already carry at least
-``(1 - tolerance)`` x the best throughput found, nothing changes. Otherwise an LP finds circuits
-closest (L1) to the current ones that carry that target, CP-SAT rounds them changing as few
-circuits as possible, and the physical mapping keeps existing cross-connects where it can.
+**Reconfiguration** (``current=``), lexicographic and warm from the current circuits: the target is
+``min(throughput of the from-scratch plan, (1 - tolerance) x lp_bound)`` (within ``tolerance`` of the
+optimum's upper bound; the cap keeps an unchanged demand from changing the circuits that plan gave).
+When the current circuits carry the target nothing changes. Otherwise an LP finds the continuous
+circuits closest (L1) to the current ones that carry it (starting from the bound's path columns),
+CP-SAT rounds them near the current ones (additions rounded up, decreases down; jointly with the
+per-OCS split on small instances), and :func:`optical.ocs.mapping.map_incremental` keeps the
+current per-OCS split elsewhere; if the rounded circuits fall short the LP's goal rises by the
+shortfall (up to :data:`RECONFIGURE_ATTEMPTS`, within ``time_limit_s``). Of the incremental and the
+from-scratch circuits (current cross-connects reused), the one that changes fewer cross-connects and
+carries the target is kept (``solver.reconfigure`` says which; ``solver.incremental`` has both
+churns and the attempts).
 
 Plan section ``ocs`` data::
 
