@@ -163,9 +163,10 @@ def test_map_incremental_valid_and_keeps_unchanged(nb, k, ports, seed, changes):
     for o in range(k):
         for b in range(nb):
             assert sum(c for p, c in out[o].items() if b in p) <= spec.wiring[b][o]
-    for p in set(placed) | set(new):
-        assert placed.get(p, 0) <= new.get(p, 0)
-    assert sum(new.values()) - sum(placed.values()) == dropped == info["dropped"]
+    assert dropped == info["dropped"]
+    assert sum(placed.values()) == sum(new.values()) - dropped + info["filled"]
+    if not dropped:
+        assert placed == {p: c for p, c in new.items() if c} and info["filled"] == 0
     if new == total:
         assert out == per
     # only the pairs that change, and the circuits moved to make room, leave their OCS

@@ -491,7 +491,8 @@ def map_incremental(spec: OcsSpec, circuits: dict[Pair, int], current_per_ocs: l
     after one circuit ``(b, c)`` there moves to another OCS where ``b`` and ``c`` both have one (two
     more changed cross-connects), or the same with ``a`` and ``b`` swapped; failing that, with one
     more such move to make room for the moved circuit. Circuits placed nowhere are dropped and
-    counted. Returns per-OCS circuits, dropped, details.
+    counted, and the ports they leave free are joined on each OCS where two blocks have one (``filled``
+    in the details; those circuits are beyond ``circuits``). Returns per-OCS circuits, dropped, details.
     """
     t0 = time.perf_counter()
     K = len(spec.ocs)
@@ -532,7 +533,7 @@ def map_incremental(spec: OcsSpec, circuits: dict[Pair, int], current_per_ocs: l
                 put(both, p, 1)
                 continue
             done = False
-            for depth in (1, 2):
+            for depth in (1, 2, 3):
                 for x, y in ((a, b), (b, a)):   # x has a free port on k; y's circuit there moves away
                     for k in (k for k in range(K) if free[x][k] > 0):
                         if _room(spec, per, free, put, y, k, exclude=x, depth=depth):
@@ -546,8 +547,19 @@ def map_incremental(spec: OcsSpec, circuits: dict[Pair, int], current_per_ocs: l
                     break
             if not done:
                 dropped += 1
+    # Ports left free by circuits placed nowhere: join them on each OCS, pairs that gained first (each
+    # such circuit still adds capacity; the result then has more circuits on those pairs).
+    filled = 0
+    if dropped:
+        for k in range(K):
+            open_ = [b for b in range(nb) if free[b][k] > 0]
+            for x, y in sorted(((x, y) for i, x in enumerate(open_) for y in open_[i + 1:]),
+                               key=lambda q: (-max(0, delta.get(q, 0)), q)):
+                while free[x][k] > 0 and free[y][k] > 0:
+                    put(k, (x, y), 1)
+                    filled += 1
     info = {"name": "incremental greedy (keep the current split, repair by moving circuits)", "moved": moved,
-            "dropped": dropped, "status": "FEASIBLE", "seconds": time.perf_counter() - t0}
+            "dropped": dropped, "filled": filled, "status": "FEASIBLE", "seconds": time.perf_counter() - t0}
     return per, dropped, info
 
 
