@@ -251,9 +251,13 @@ class FabricView:
         new = FabricView(self.fabric, plan)
         new._ips, new._prefixes, new._is_ep = self._ips, self._prefixes, self._is_ep
         flipped = {n for a, b, _k in self.down ^ new.down for n in (a, b)}
+        # endpoints_of(d) reads d's up links and each endpoint neighbour's switch neighbours: it changes
+        # for a node with a flipped link and for the switches next to an endpoint with one (a leaf-spine
+        # failure keeps every other leaf's endpoints; a GPU-leaf failure re-derives the GPU's switches)
         near = set(flipped)
         for n in flipped:
-            near.update(self.fabric.graph.adj[n])
+            if self.is_endpoint(n):
+                near.update(self.fabric.graph.adj[n])
         new._links = {n: x for n, x in self._links.items() if n not in flipped}
         new._switch_nbrs = {n: x for n, x in self._switch_nbrs.items() if n not in flipped}
         new._behind = {n: x for n, x in self._behind.items() if n not in near}

@@ -518,3 +518,34 @@ def test_entries_files_from_text_equal_those_from_messages(plans, tmp_path):
         path = write_entries(tmp_path, s, entries_text(prog, e))
         assert path.read_bytes() == (out / f"{s}.json").read_bytes()
         assert read_entries(path) == to_write_requests(prog, e)
+
+
+@pytest.mark.parametrize("links", [["beijing-su1-rail0--beijing-spine1", "beijing-su1-rail3--beijing-spine2"],
+                                   ["beijing-spine1--beijing-dci1"],
+                                   ["shanghai-su1-rail5--shanghai-spine4"]])
+def test_derived_view_after_any_failure_gives_the_entries_of_a_fresh_one(links):
+    """FabricView.derive keeps the endpoints behind every node but the flipped links' ends (a leaf-spine
+    or spine-DCI failure changes no switch's endpoints; a plan cannot fail a single-homed GPU's link:
+    its demand would have no path, and the section refuses an infinite access MLU)."""
+    from fabric.wcmp import WcmpPlanner
+
+    fab = load_fabric("example")
+    planner = WcmpPlanner(fab, ring_allreduce_for(fab))
+    plans = []
+    for res in (planner.solve(), planner.fail(links)):
+        p = Plan.new(fab)
+        p.add(res.section(), fabric=fab)
+        plans.append(p)
+    va = FabricView(fab, plans[0])
+    for s in _switches(fab):
+        switch_entries(fab, plans[0], s, program=_program(fab, s, plans[0]), view=va)
+    vb = va.derive(plans[1])
+    for s in _switches(fab):
+        prog = _program(fab, s, plans[1])
+        assert switch_entries(fab, plans[1], s, program=prog, view=vb) == switch_entries(fab, plans[1], s, program=prog), s
+
+
+def ring_allreduce_for(fab):
+    from fabric.traffic import ring_allreduce
+
+    return ring_allreduce(fab, fab.nodes("gpu"), 200.0, seed=1)
