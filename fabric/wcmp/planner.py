@@ -295,8 +295,10 @@ class WcmpPlanner:
                     if lower_from is not None and all(k in self.flows for k in keys):
                         start = {fk: x for k in keys for fk, x in self.flows[k].items()}
                         lower = max(lower, lower_from.get(cid, 0.0))
+                        origin = "the previous routing"
                     else:
                         start = {fk: x for k in keys for fk, x in bundle_flows(k, ecmp_l[k]).items()}
+                        origin = "ECMP"
                     lp = PathLP(net, dests, start, self.time_limit_s)
                     status, u_star, bound = lp.solve_min(lower)
                     if status != "OPTIMAL":
@@ -315,21 +317,21 @@ class WcmpPlanner:
                         flows.setdefault((k, u, v), 0.0)
             else:
                 assert lp is not None
-                flows = lp.flows(dests) if isinstance(lp, ComponentLP) else lp.flows()
                 if isinstance(lp, PathLP):
                     if self.balance and not lp.solve_balance(u_star):
-                        self.notes.append(f"component {cid}: balancing (least traffic moved off "
-                                          f"{'the previous routing' if lower_from is not None else 'ECMP'}) stopped "
+                        self.notes.append(f"component {cid}: balancing (least traffic moved off {origin}) stopped "
                                           "at its time budget; its best split so far kept")
                     flows = lp.flows()
-                elif self.balance and len(lp.f) > BALANCE_MAX_VARS:
-                    self.notes.append(f"component {cid}: balancing skipped ({len(lp.f)} flow variables > "
-                                      f"{BALANCE_MAX_VARS}); phase-1 split kept")
-                elif self.balance and not lp.solve_balance(u_star):
-                    status = f"{status} (balancing phase not solved in time: phase-1 split kept)"
-                    self.notes.append(f"component {cid}: balancing LP not solved within the time limit")
                 else:
                     flows = lp.flows(dests)
+                    if self.balance and len(lp.f) > BALANCE_MAX_VARS:
+                        self.notes.append(f"component {cid}: balancing skipped ({len(lp.f)} flow variables > "
+                                          f"{BALANCE_MAX_VARS}); phase-1 split kept")
+                    elif self.balance and not lp.solve_balance(u_star):
+                        status = f"{status} (balancing phase not solved in time: phase-1 split kept)"
+                        self.notes.append(f"component {cid}: balancing LP not solved within the time limit")
+                    elif self.balance:
+                        flows = lp.flows(dests)
             for k in keys:
                 d = self.dests[k]
                 self.comp_of[k] = cid
