@@ -19,8 +19,9 @@ What makes it fast (each measured on the benchmark mix, see ``bench/dpu.py``):
 More than one core: the batch is cut into contiguous chunks that threads take in turn; the kernel
 releases the GIL (``nogil=True``) and each chunk writes only its own slice of the output, so the result
 is the same array whatever the number of threads or chunks. Python threads rather than numba's
-``parallel=True``: numba's default threading layer refuses to be entered from two threads at once,
-and the P4 agent calls the DPU from gRPC threads.
+``parallel=True``: the only threading layer every numba install has (``workqueue``; pip wheels ship
+no OpenMP layer) is not thread-safe (numba's "The Threading Layers" documentation), and the P4 agent
+calls the DPU from gRPC threads.
 """
 
 from __future__ import annotations
