@@ -77,6 +77,7 @@ class _NewDesired:
     desired: dict[str, rc.Desired]
     changed: set[str]
     posted: float = 0.0
+    installed: bool = False        # the loop made it desired (it may have been superseded since)
 
 
 @dataclass
@@ -128,6 +129,13 @@ class Controller:
         self._memo: dict[int, _Mem] = {}
         self._memo_lock = threading.Lock()
         self._reserved = 0
+        #: the version the next topology event starts from: the last one the planner thread made
+        #: desired (read and written on the planner thread only, so two events never start from the
+        #: same version and lose one another's failure)
+        self._head: int | None = None
+        #: the last background plan write (the planner waits for it before looking a version up)
+        self._stored: Future[Any] | None = None
+        self._current: _NewDesired | None = None
         self._digests: dict[int, tuple[Fabric, str]] = {}
         self._loop: threading.Thread | None = None
         self._stop = threading.Event()
@@ -152,6 +160,7 @@ class Controller:
         if want is not None and self.builder is not None:
             nd = self._derive(want)
             self._install(nd)
+            self._head = want
         if self.agents:
             self.southbound = Southbound(self.agents, self.store.next_election_id(), self.queue.put,
                                          self._pipeline_of, self._decoder_of, credentials=self.credentials,
@@ -207,6 +216,8 @@ class Controller:
             self.observed = rc.observe(self.observed, event, now)
             if isinstance(event, rc.Acked):
                 self._acked(event)
+                if event.version != self.desired_version:     # a write overtaken by a newer version
+                    self._synced_after_read(event.switch, now)
             elif isinstance(event, rc.Failed):
                 sw = self.agents.get(event.switch)
                 self.store.set_applied(event.switch, sw.device_id if sw else 0, None, None, event.error, now)
@@ -215,6 +226,14 @@ class Controller:
                 self._synced_after_read(event.switch, now)
             actions = rc.reconcile(self.desired, self.observed, event, now)
             self.observed = rc.dispatched(self.observed, actions)
+            if isinstance(item, _NewDesired):
+                # a changed switch that already holds the new entries (it acknowledged an overtaken
+                # version with the same ones) gets no write, hence no acknowledgement: it is synced now
+                sent = {a.switch for a in actions if not isinstance(a, rc.Recompute)}
+                for s in item.changed - sent:
+                    o = self.observed.get(s)
+                    if o is not None and o.connected and o.primary and o.inflight is None:
+                        self._synced_after_read(s, now)
             for a in actions:
                 if isinstance(a, rc.Write):
                     p = self.progress.get(a.version)
@@ -227,6 +246,7 @@ class Controller:
     def _install(self, nd: _NewDesired) -> None:
         old = self.desired_version
         self.desired, self.desired_version = nd.desired, nd.version
+        nd.installed, self._current = True, nd
         self.progress[nd.version] = _Progress(nd.version, nd.posted or time.perf_counter(), nd.changed, nd)
         for v in [v for v in self.progress if v < nd.version - 16]:
             del self.progress[v]
@@ -245,6 +265,7 @@ class Controller:
         self._notify("applied", a=ev.switch, body={"version": ev.version})
 
     def _synced_after_read(self, switch: str, now: float) -> None:
+        """``switch`` (just read, or acknowledged an older version) holds the desired entries: record it."""
         d, o = self.desired.get(switch), self.observed.get(switch)
         if d is None or o is None or o.entries is None or o.cookie != d.cookie:
             return
@@ -442,6 +463,12 @@ class Controller:
         desired = self.builder.build(version, plan, touched=touched)
         return _NewDesired(version, desired, set(self.builder.last_changed), time.perf_counter())
 
+    def _derive_head(self, version: int) -> _NewDesired:
+        """On the planner thread: the desired state of an applied version, which later events start from."""
+        nd = self._derive(version)
+        self._head = version
+        return nd
+
     def apply(self, version: int, *, who: str = "api", wait: bool = True,
               timeout_s: float = DEFAULT_WAIT_S) -> dict[str, Any]:
         """Make ``version`` desired (audited) and push it; with ``wait``, until every switch acknowledged."""
@@ -453,7 +480,7 @@ class Controller:
         plan.check_fabric(self.builder.fabric)
         self.store.set_desired(version, who, self.clock())
         t0 = time.perf_counter()
-        nd = self.planner_pool.submit(self._derive, version).result()
+        nd = self.planner_pool.submit(self._derive_head, version).result()
         self.queue.put(nd)
         self._notify("apply", body={"version": version, "who": who})
         out: dict[str, Any] = {"version": version, "converged": False}
@@ -492,7 +519,8 @@ class Controller:
 
     def _wait_switches(self, nd: _NewDesired, switches: set[str], timeout_s: float) -> float | None:
         """perf_counter when every switch of ``switches`` acknowledged the desired state ``nd`` (a
-        version applied again is waited for afresh; None on timeout)."""
+        version applied again is waited for afresh; None on timeout, or once a later desired state
+        replaced ``nd``)."""
         deadline = time.monotonic() + timeout_s
         version = nd.version
         with self.cond:
@@ -502,6 +530,8 @@ class Controller:
                     pending = {s for s in switches if s in self.desired} - set(p.acked)
                     if not pending:
                         return max((p.acked[s] for s in switches if s in p.acked), default=time.perf_counter())
+                if nd.installed and self._current is not nd:
+                    return None
                 left = deadline - time.monotonic()
                 if left <= 0:
                     return None
@@ -534,15 +564,12 @@ class Controller:
         if kind not in EVENT_KINDS:
             raise ConfigError(f"unknown event kind {kind!r} (kinds: {', '.join(EVENT_KINDS)})", where="kind")
         with self.lock:
-            version = self.desired_version
+            applied = self.desired_version is not None
             fab = self.builder.fabric if self.builder is not None else None
-        if version is None or fab is None:
+        if not applied or fab is None:
             raise PreconditionError("no plan is applied yet: apply one before reporting events")
-        row = self.store.plan_row(version)
-        assert row is not None
-        recipe = row.recipe
-        fails = recipe.get("wcmp", {}).get("failures", {})
-        current = FailureSet(frozenset(fails.get("links", [])), frozenset(fails.get("nodes", [])))
+        down = kind.endswith("_down")
+        change: Callable[[FailureSet], FailureSet]
         if kind.startswith("link"):
             if not b:
                 raise ConfigError("a link event needs both ends (a and b)", where="b")
@@ -550,22 +577,23 @@ class Controller:
                 spec = link_spec(fab, a, b)
             except ConfigError as exc:
                 raise NotFoundError(exc.reason) from None
-            target = current.with_link(spec, kind == "link_down")
+            change = lambda fs: fs.with_link(spec, down)  # noqa: E731
         else:
             if a not in fab.graph:
                 raise NotFoundError(f"no node {a!r} in fabric {fab.name!r}")
-            target = current.with_node(a, kind == "node_down")
+            change = lambda fs: fs.with_node(a, down)  # noqa: E731
         event_id = self.store.add_event(kind, self.clock(), a=a, b=b or None, body={"who": who})
         self._notify(kind, a=a, b=b, event_id=event_id)
-        fut: Future[tuple[int, float, float, _NewDesired, Future[Any] | None]] = self.planner_pool.submit(
-            self._recompute, version, recipe, fab, target, kind, a, b, who)
+        fut: Future[tuple[int, float, float, _NewDesired | None, Future[Any] | None]] = self.planner_pool.submit(
+            self._recompute, change, fab, kind, a, b, who)
         new_version, recompute_ms, diff_ms, nd, stored = fut.result()
         t_posted = time.perf_counter()
-        self.queue.put(nd)
+        if nd is not None:
+            self.queue.put(nd)
         out: dict[str, Any] = {"event_id": event_id, "plan_version": new_version, "recompute_ms": recompute_ms,
                                "diff_ms": diff_ms, "push_ms": 0.0, "total_ms": 0.0,
                                "switches_updated": 0, "updates": 0}
-        if wait:
+        if wait and nd is not None:
             done = self._wait_switches(nd, nd.changed, timeout_s)
             if done is not None:
                 out["push_ms"] = (done - t_posted) * 1000
@@ -574,7 +602,7 @@ class Controller:
             out["store_ms"] = (time.perf_counter() - t_posted) * 1000
         with self.lock:
             p = self.progress.get(new_version)
-            if p is not None:
+            if nd is not None and p is not None and p.source is nd:
                 out["switches_updated"] = len(p.writes)
                 out["updates"] = sum(p.writes.values())
         out["total_ms"] = (time.perf_counter() - t0) * 1000
@@ -583,13 +611,33 @@ class Controller:
         self._observe("reaction", out | {"kind": kind, "a": a, "b": b})
         return out
 
-    def _recompute(self, version: int, recipe: dict[str, Any], fab: Fabric, target: FailureSet, kind: str,
-                   a: str, b: str, who: str) -> tuple[int, float, float, _NewDesired, Future[Any] | None]:
-        """On the planner thread: plan N+1 for ``target`` and its desired state. A failure set seen
+    def _recompute(self, change: Callable[[FailureSet], FailureSet], fab: Fabric, kind: str, a: str, b: str,
+                   who: str) -> tuple[int, float, float, _NewDesired | None, Future[Any] | None]:
+        """On the planner thread: plan N+1 for the failures of N (the last version this thread made
+        desired) changed by ``change``, and its desired state. Events are taken one at a time here,
+        so two reported at once both end up in the plan. A failure set that is N's own (the other end
+        of a link reporting the same failure) changes nothing (no desired state). A failure set seen
         before is its stored version (no work). Otherwise the warm planner's result becomes plan N+1,
         typed only where its groups changed; N+1 takes its number now and is written to the store in
         the background while the switches are pushed (the event is acknowledged after both)."""
         t0 = time.perf_counter()
+        if self._stored is not None:       # the previous event's plan is in the store before we look
+            try:
+                self._stored.result()
+            except Exception:  # noqa: BLE001 (that event's caller was told)
+                pass
+        version = self._head
+        if version is None:
+            raise PreconditionError("no plan is applied yet: apply one before reporting events")
+        row = self.store.plan_row(version)
+        if row is None:
+            raise NotFoundError(f"no plan version {version}")
+        recipe = row.recipe
+        fails = recipe.get("wcmp", {}).get("failures", {})
+        current = FailureSet(frozenset(fails.get("links", [])), frozenset(fails.get("nodes", [])))
+        target = change(current)
+        if target == current:
+            return version, (time.perf_counter() - t0) * 1000, 0.0, None, None
         detail = {"event": kind, "a": a, "b": b}
         cached = self._version_for(recipe, target, fab)
         stored: Future[Any] | None = None
@@ -617,10 +665,11 @@ class Controller:
             with self._memo_lock:
                 new_version = self._reserve()
             self._remember(new_version, plan, doc, state)
-            stored = self.store_pool.submit(self._store_plan, new_version, doc, now, version,
-                                            f"{kind} {a} {b}".strip(), new_recipe, who, detail)
+            stored = self._stored = self.store_pool.submit(self._store_plan, new_version, doc, now, version,
+                                                           f"{kind} {a} {b}".strip(), new_recipe, who, detail)
         t1 = time.perf_counter()
         nd = self._derive(new_version, touched)
+        self._head = new_version
         t2 = time.perf_counter()
         if cached is not None:
             fp = self._failure_planner(fab, recipe)
