@@ -11,6 +11,7 @@ calls: pipeline cookie and push, Write with the per-update ``p4.v1.Error`` detai
 
 from __future__ import annotations
 
+import logging
 import queue
 import threading
 from collections.abc import Callable, Iterable, Iterator, Sequence
@@ -27,6 +28,8 @@ DEFAULT_TIMEOUT_S = 10.0
 MAX_MESSAGE_BYTES = 64 * 1024 * 1024
 #: google.rpc.Code NOT_FOUND: the arbitration answer when the device has no primary.
 NOT_FOUND = 5
+
+log = logging.getLogger("p4.client")
 
 
 def pipeline_cookie(device_config: bytes) -> int:
@@ -164,7 +167,10 @@ class SwitchClient:
                 if m.WhichOneof("update") == "arbitration":
                     self._arbitration(m.arbitration)
                 elif self.on_message is not None:
-                    self.on_message(m)
+                    try:
+                        self.on_message(m)
+                    except Exception:  # noqa: BLE001 (a callback's error must not end the stream)
+                        log.exception("on_message of %s device %s", self.address, self.device_id)
         except grpc.RpcError as exc:
             self.stream_error = f"{exc.code().name}: {exc.details()}"  # type: ignore[attr-defined]
         finally:

@@ -69,6 +69,16 @@ def load_tokens(path: str | os.PathLike[str]) -> dict[str, str]:
     return out
 
 
+def token_name(tokens: dict[str, str], given: str) -> str | None:
+    """The name of ``given`` if it is one of ``tokens`` (token -> name), compared in constant time
+    against every token (the web view checks its tokens with this too)."""
+    found = None
+    for token, name in tokens.items():
+        if hmac.compare_digest(token.encode(), given.encode()):
+            found = name
+    return found
+
+
 class _TokenInterceptor(grpc.ServerInterceptor):
     """Every call but the health check must carry ``authorization: Bearer <token>``."""
 
@@ -84,10 +94,9 @@ class _TokenInterceptor(grpc.ServerInterceptor):
     def who(self, metadata: Any) -> str | None:
         for k, v in metadata or ():
             if k == "authorization" and isinstance(v, str) and v.startswith("Bearer "):
-                given = v[len("Bearer "):]
-                for token, name in self.tokens.items():
-                    if hmac.compare_digest(token, given):
-                        return name
+                name = token_name(self.tokens, v[len("Bearer "):])
+                if name is not None:
+                    return name
         return None
 
     def intercept_service(self, continuation: Any, details: Any) -> Any:

@@ -48,6 +48,11 @@ class PortDown:
     up: bool
 
 
+def _reason(exc: Exception) -> str:
+    """A failure's text: a P4Runtime error as it reads, anything else with its type."""
+    return str(exc) if isinstance(exc, P4RuntimeError) else f"{type(exc).__name__}: {exc}"
+
+
 class Southbound:
     """Clients of every switch; :meth:`perform` does a reconciler action on the pool."""
 
@@ -87,8 +92,13 @@ class Southbound:
             self._retry(sw)
             return
         with self._lock:
-            old = self.clients.get(sw)
-            self.clients[sw] = c
+            closed = self._closed.is_set()        # close() ran while we connected: it cannot see c
+            old = None if closed else self.clients.get(sw)
+            if not closed:
+                self.clients[sw] = c
+        if closed:
+            c.close()
+            return
         if old is not None and old is not c:
             old.close()
         self.post(SwitchUp(sw, primary=primary))
@@ -116,6 +126,7 @@ class Southbound:
             current = self.clients.get(sw) is c
             if current:
                 del self.clients[sw]
+        c.close()                             # its channel: a new client is made on reconnect
         if current and not self._closed.is_set():
             self.post(SwitchDown(sw))
             self._retry(sw)
@@ -144,23 +155,23 @@ class Southbound:
             c = self._client(a.switch)
             cookie = c.pipeline_cookie()
             entries = self.decoder_of(a.switch).canonical(c.read_all()) if cookie is not None else None
-        except (P4RuntimeError, ValueError) as exc:
-            self.post(Failed(a.switch, None, f"read: {exc}"))
+        except Exception as exc:  # noqa: BLE001 (any error must answer, or the switch stays in flight)
+            self.post(Failed(a.switch, None, f"read: {_reason(exc)}"))
             return
         from fabric.server.reconcile import empty
 
         self.post(ReadDone(a.switch, cookie, entries if entries is not None else empty()))
 
     def _write(self, a: Write) -> None:
-        pipe = self.pipeline_of(a.switch)
         try:
+            pipe = self.pipeline_of(a.switch)
             c = self._client(a.switch)
             if a.pipeline_cookie is not None:
                 c.set_pipeline(pipe.p4info, pipe.device_config, a.pipeline_cookie)
             enc = pipe.encoder
             c.write((enc.update(kind, k, v) for kind, k, v in a.changes), batch=WRITE_BATCH)
-        except P4RuntimeError as exc:
-            self.post(Failed(a.switch, a.version, str(exc)))
+        except Exception as exc:  # noqa: BLE001 (any error must answer, or the switch stays in flight)
+            self.post(Failed(a.switch, a.version, _reason(exc)))
             return
         self.post(Acked(a.switch, a.version, a.entries, pipe.cookie))
 

@@ -31,6 +31,7 @@ from starlette.routing import Mount, Route
 from starlette.staticfiles import StaticFiles
 
 from fabric.errors import ConfigError, FabricError
+from fabric.server.grpc_api import token_name
 from fabric.server.service import Controller, NotFoundError, PreconditionError
 from fabric.web import views
 from fabric.web.live import MAX_ROWS, LiveView
@@ -100,7 +101,7 @@ def build_app(ctl: Controller, *, tokens: dict[str, str] | None = None,
     async def index(request: Request) -> Response:
         resp = HTMLResponse(page("live"))
         tok = request.query_params.get("token")
-        if tok and tokens and tok in tokens:
+        if tok and tokens and token_name(tokens, tok) is not None:
             resp.set_cookie(TOKEN_COOKIE, tok, httponly=True, samesite="strict")
         return resp
 
@@ -239,7 +240,7 @@ def _authorised(scope: Any, tokens: dict[str, str]) -> bool:
 
     headers = {k.decode("latin-1").lower(): v.decode("latin-1") for k, v in scope.get("headers", [])}
     auth = headers.get("authorization", "")
-    if auth.startswith("Bearer ") and auth[7:].strip() in tokens:
+    if auth.startswith("Bearer ") and token_name(tokens, auth[7:].strip()) is not None:
         return True
     if "cookie" in headers:
         c: SimpleCookie = SimpleCookie()
@@ -247,13 +248,13 @@ def _authorised(scope: Any, tokens: dict[str, str]) -> bool:
             c.load(headers["cookie"])
         except Exception:  # noqa: BLE001 (a malformed cookie is no token)
             return False
-        if TOKEN_COOKIE in c and c[TOKEN_COOKIE].value in tokens:
+        if TOKEN_COOKIE in c and token_name(tokens, c[TOKEN_COOKIE].value) is not None:
             return True
     if scope.get("path") == "/":
         from urllib.parse import parse_qs
 
         tok = parse_qs(scope.get("query_string", b"").decode("latin-1")).get("token", [""])[0]
-        return tok in tokens
+        return bool(tok) and token_name(tokens, tok) is not None
     return False
 
 
