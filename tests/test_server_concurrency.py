@@ -184,3 +184,31 @@ def test_token_check_takes_any_text_and_names_the_token():
     assert tok.who([("authorization", "Bearer wrong")]) is None
     assert tok.who([("authorization", "Bearer ünknown")]) is None
     assert token_name(tokens, "") is None
+
+
+def _zombie_children() -> set[int]:
+    import os
+    from pathlib import Path
+
+    out = set()
+    for p in Path("/proc").iterdir():
+        if not p.name.isdigit():
+            continue
+        try:
+            fields = (p / "stat").read_text().rsplit(")", 1)[1].split()
+        except OSError:
+            continue
+        if fields[0] == "Z" and int(fields[1]) == os.getpid():
+            out.add(int(p.name))
+    return out
+
+
+def test_an_agent_that_does_not_listen_in_time_is_killed_and_reaped(tmp_path, monkeypatch):
+    from fabric.errors import ConfigError
+    from fabric.server import spawn
+
+    before = _zombie_children()
+    monkeypatch.setattr(spawn, "SPAWN_TIMEOUT_S", 0.0)
+    with pytest.raises(ConfigError, match="did not listen"):
+        spawn.spawn_agents(["s1"], tmp_path)
+    assert _zombie_children() <= before

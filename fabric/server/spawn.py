@@ -129,17 +129,23 @@ def spawn_agents(switches: list[str], state_dir: str | os.PathLike[str], *, data
     proc = subprocess.Popen(args, stdout=subprocess.DEVNULL, stderr=log, start_new_session=True)
     log.close()
     deadline = time.monotonic() + SPAWN_TIMEOUT_S
-    while not port_file.exists():
-        if proc.poll() is not None:
-            tail = (d / "agent.log").read_text(errors="replace")[-400:].strip().splitlines()
-            raise ConfigError(f"the spawned agent exited with status {proc.returncode}: "
-                              f"{tail[-1] if tail else 'no output'}", file=str(d / "agent.log"))
-        if time.monotonic() > deadline:
+    try:
+        while not port_file.exists():
+            if proc.poll() is not None:
+                tail = (d / "agent.log").read_text(errors="replace")[-400:].strip().splitlines()
+                raise ConfigError(f"the spawned agent exited with status {proc.returncode}: "
+                                  f"{tail[-1] if tail else 'no output'}", file=str(d / "agent.log"))
+            if time.monotonic() > deadline:
+                raise ConfigError(f"the spawned agent did not listen within {SPAWN_TIMEOUT_S:g} s",
+                                  file=str(d / "agent.log"))
+            time.sleep(0.05)
+        doc = json.loads(port_file.read_text())
+    except BaseException:
+        # timeout, Ctrl-C (which its own session does not get) or a bad port file: no orphan agent
+        if proc.poll() is None:
             proc.kill()
-            raise ConfigError(f"the spawned agent did not listen within {SPAWN_TIMEOUT_S:g} s",
-                              file=str(d / "agent.log"))
-        time.sleep(0.05)
-    doc = json.loads(port_file.read_text())
+        proc.wait()
+        raise
     port_file.unlink()
     address = doc["listen"]
     refs = {s: AgentRef(s, address, i) for i, s in enumerate(switches, 1)}
