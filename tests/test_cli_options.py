@@ -20,15 +20,6 @@ from fabric.cli.options import CHECK_ATTR, at_least, in_range, non_negative, pos
 
 #: Number options that have no check of ours, each with the reason. Keys are "command --option".
 EXEMPT: dict[str, str] = {
-    # fabric/cli/lab.py and agent.py belong to the labs/agent work this round; they adopt the shared
-    # callbacks there (notes/h-cli.md lists which check fits each). Until then labs/ checks them itself.
-    "lab up --rate-scale": "owned by fabric/cli/lab.py: wants non_negative() (0: no shaping)",
-    "lab up --delay-scale": "owned by fabric/cli/lab.py: wants non_negative()",
-    "lab probe --count": "owned by fabric/cli/lab.py: wants at_least(1)",
-    "lab split --flows": "owned by fabric/cli/lab.py: wants at_least(1)",
-    "lab check --count": "owned by fabric/cli/lab.py: wants at_least(1)",
-    "lab export --rate-scale": "owned by fabric/cli/lab.py: wants non_negative()",
-    "agent serve --device-id": "owned by fabric/cli/agent.py: wants non_negative() (P4Runtime ids are unsigned)",
     # plan versions are looked up by the controller: one that does not exist (0, -1, 99) is its NOT_FOUND,
     # one line and exit 2 like every failed call (tests/test_server_service.py)
     "ctl diff old": "a plan version: the controller answers NOT_FOUND for one it does not have",

@@ -13,6 +13,7 @@ from pathlib import Path
 
 import typer
 
+from fabric.cli.options import non_negative
 from p4.agent import DEFAULT_DEVICE_IDS, DEFAULT_LISTEN
 
 
@@ -22,7 +23,8 @@ def register(app: typer.Typer, groups: dict[str, typer.Typer]) -> None:
     @agent.command("serve")
     def serve_cmd(
         listen: str = typer.Option(DEFAULT_LISTEN, "--listen", help="HOST:PORT to serve on (port 0: any free port)."),
-        device_id: list[int] = typer.Option(list(DEFAULT_DEVICE_IDS), "--device-id", help="A device id to serve (repeat for several)."),
+        device_id: list[int] = typer.Option(list(DEFAULT_DEVICE_IDS), "--device-id", callback=non_negative(),
+                                            help="A device id to serve (repeat for several; P4Runtime ids are unsigned)."),
         state_dir: Path | None = typer.Option(None, "--state-dir", help="Folder for state kept across restarts "
                                               "(the highest election id per device and role)."),
         port_file: Path | None = typer.Option(None, "--port-file", help="Also write the bound address here (JSON)."),

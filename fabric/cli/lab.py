@@ -7,6 +7,8 @@ from pathlib import Path
 import typer
 
 from fabric.cli.common import JSON_HELP, console, emit_json, err_console
+from fabric.cli.options import at_least, non_negative
+from fabric.cli.progress import progress
 
 NAME_HELP = "Lab name: prefix of every namespace it creates (NAME.node)."
 STATE_HELP = "Directory of lab state files."
@@ -35,9 +37,10 @@ def register(app: typer.Typer, groups: dict[str, typer.Typer]) -> None:
     def up(file: str = typer.Argument(..., help="Topology: our YAML, GML, 'example', 'zoo:<Name>' or a *.clab.yml file."),
            plan: Path | None = typer.Option(None, "--plan", help="Plan JSON: its wcmp section becomes weighted multipath routes."),
            name: str = typer.Option(DEFAULT_LAB_NAME, "--name", help=NAME_HELP),
-           rate_scale: float = typer.Option(DEFAULT_RATE_SCALE, "--rate-scale",
+           rate_scale: float = typer.Option(DEFAULT_RATE_SCALE, "--rate-scale", callback=non_negative(),
                                             help="Link rate = capacity_gbps x this (0: no shaping)."),
-           delay_scale: float = typer.Option(DEFAULT_DELAY_SCALE, "--delay-scale", help="Link delay = latency model x this."),
+           delay_scale: float = typer.Option(DEFAULT_DELAY_SCALE, "--delay-scale", callback=non_negative(),
+                                             help="Link delay = latency model x this."),
            delay_backend: str = typer.Option(DEFAULT_DELAY_BACKEND, "--delay-backend", help="auto, netem or relay."),
            relay_all: bool = typer.Option(False, "--relay-all", help="Relay every link, so delays can be set live on any."),
            switch: str = typer.Option(DEFAULT_SWITCH_KIND, "--switch", help="What forwards in switch namespaces: "
@@ -65,7 +68,7 @@ def register(app: typer.Typer, groups: dict[str, typer.Typer]) -> None:
                      delay_backend=delay_backend, relay_all=relay_all, state_dir=state_dir,
                      plan_file=str(plan) if plan else None, switch=switch)
         try:
-            with err_console.status(f"building lab {name} ..."):
+            with progress(f"building lab {name}", quiet=json_out):
                 lb.up()
         except KeyboardInterrupt:  # Lab.up has torn down what it built
             err_console.print(f"interrupted: lab {name} not built, everything it had created removed")
@@ -157,7 +160,8 @@ def register(app: typer.Typer, groups: dict[str, typer.Typer]) -> None:
 
     @lab.command("probe")
     def probe_cmd(a: str = typer.Argument(..., help="Source node."), b: str = typer.Argument(..., help="Destination node."),
-                  count: int = typer.Option(DEFAULT_PROBE_COUNT, "--count", help="Number of probes."),
+                  count: int = typer.Option(DEFAULT_PROBE_COUNT, "--count", help="Number of probes.",
+                                            callback=at_least(1)),
                   name: str | None = typer.Option(None, "--name", help=NAME_HELP),
                   state_dir: Path = typer.Option(Path(LAB_STATE_DIR), "--state-dir", help=STATE_HELP),
                   json_out: bool = typer.Option(False, "--json", help=JSON_HELP)) -> None:
@@ -182,7 +186,8 @@ def register(app: typer.Typer, groups: dict[str, typer.Typer]) -> None:
 
     @lab.command("split")
     def split(a: str = typer.Argument(..., help="Source node."), b: str = typer.Argument(..., help="Destination node."),
-              flows: int = typer.Option(DEFAULT_SPLIT_FLOWS, "--flows", help="UDP flows to port 4791, one source port each."),
+              flows: int = typer.Option(DEFAULT_SPLIT_FLOWS, "--flows", help="UDP flows to port 4791, one source port each.",
+                                        callback=at_least(1)),
               name: str | None = typer.Option(None, "--name", help=NAME_HELP),
               state_dir: Path = typer.Option(Path(LAB_STATE_DIR), "--state-dir", help=STATE_HELP),
               json_out: bool = typer.Option(False, "--json", help=JSON_HELP)) -> None:
@@ -209,7 +214,7 @@ def register(app: typer.Typer, groups: dict[str, typer.Typer]) -> None:
     @lab.command("check")
     def check(budgets: Path | None = typer.Option(None, "--budgets", help="Budgets file (a Plan or {'paths': [...]})."),
               plan: Path | None = typer.Option(None, "--plan", help="Plan whose budgets section to check."),
-              count: int = typer.Option(DEFAULT_PROBE_COUNT, "--count", help="Probes per path."),
+              count: int = typer.Option(DEFAULT_PROBE_COUNT, "--count", help="Probes per path.", callback=at_least(1)),
               name: str | None = typer.Option(None, "--name", help=NAME_HELP),
               state_dir: Path = typer.Option(Path(LAB_STATE_DIR), "--state-dir", help=STATE_HELP),
               json_out: bool = typer.Option(False, "--json", help=JSON_HELP)) -> None:
@@ -251,7 +256,8 @@ def register(app: typer.Typer, groups: dict[str, typer.Typer]) -> None:
                fabric: str | None = typer.Option(None, "--fabric", help="Export this topology instead of a running lab."),
                plan: Path | None = typer.Option(None, "--plan", help="With --fabric: plan for weighted routes."),
                image: str = typer.Option(DEFAULT_IMAGE, "--image", help="Container image of every node."),
-               rate_scale: float = typer.Option(DEFAULT_RATE_SCALE, "--rate-scale", help="With --fabric: rate scale."),
+               rate_scale: float = typer.Option(DEFAULT_RATE_SCALE, "--rate-scale", help="With --fabric: rate scale.",
+                                                callback=non_negative()),
                name: str | None = typer.Option(None, "--name", help=NAME_HELP),
                state_dir: Path = typer.Option(Path(LAB_STATE_DIR), "--state-dir", help=STATE_HELP),
                json_out: bool = typer.Option(False, "--json", help=JSON_HELP)) -> None:
