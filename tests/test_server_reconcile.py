@@ -199,3 +199,21 @@ def test_a_switch_holding_the_desired_object_itself_is_not_compared(monkeypatch)
     assert calls == []
     observed["s3"] = Observed("s3", True, True, COOKIE, entries(), applied_version=7)   # equal, not identical
     assert reconcile(desired, observed, Tick(), 0.0) == [] and len(calls) == 1
+
+
+def test_an_answer_overtaken_by_a_reconnect_is_ignored():
+    """A write in flight, the stream drops and comes back (read in flight): the old write's answer
+    must not stand for the read, or a second write would go out while the read is still pending."""
+    obs = dispatched({"s1": up(entries(weights=(1, 1)))}, reconcile(D1, {"s1": up(entries(weights=(1, 1)))},
+                                                                     None, 0.0))
+    assert obs["s1"].inflight == 7
+    obs = observe(obs, SwitchDown("s1"), 1.0)
+    obs = observe(obs, SwitchUp("s1"), 2.0)
+    obs = dispatched(obs, reconcile(D1, obs, None, 2.0))
+    assert obs["s1"].inflight == READING
+    for stale in (Acked("s1", 7, entries(), COOKIE), Failed("s1", 7, "UNAVAILABLE")):
+        after = observe(obs, stale, 3.0)
+        assert after["s1"] == obs["s1"] and reconcile(D1, after, stale, 3.0) == []
+    # the read's own answer counts
+    assert observe(obs, ReadDone("s1", COOKIE, entries()), 4.0)["s1"].inflight is None
+    assert observe(obs, Failed("s1", None, "read: UNAVAILABLE"), 4.0)["s1"].error == "read: UNAVAILABLE"

@@ -25,7 +25,8 @@ Rules (each has a row in ``tests/test_server_reconcile.py``):
   is brought forward in one diff, dependent objects are created before their users and deleted
   after them);
 - a disconnected or backup switch gets nothing; a switch with a write in flight gets nothing more
-  until it is acknowledged or fails; a failed switch is re-read after :data:`RETRY_S`;
+  until it is acknowledged or fails; a failed switch is re-read after :data:`RETRY_S`; the answer to
+  a write or read other than the one in flight (sent before a reconnect) is ignored;
 - a link or node going down or up asks for a new plan (:class:`Recompute`).
 """
 
@@ -192,6 +193,9 @@ def observe(observed: Mapping[str, Observed], event: Event | None, now: float) -
         return out
     name = event.switch
     o = out.get(name, Observed(name))
+    if isinstance(event, (Acked, Failed)) and o.inflight is not None and o.inflight != (
+            READING if event.version is None else event.version):
+        return out          # the answer to work a reconnect overtook (its read is in flight now): stale
     if isinstance(event, SwitchUp):
         o = replace(o, connected=True, primary=event.primary, entries=None, cookie=None, inflight=None,
                     error=None, failed_unix=None)
