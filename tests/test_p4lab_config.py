@@ -111,3 +111,20 @@ def test_lean_agent_entry_refuses_a_bad_ports_file_in_one_line(tmp_path):
                        capture_output=True, text=True, timeout=60, cwd=Path(__file__).resolve().parents[1])
     assert r.returncode == 2, r.stderr
     assert r.stderr.strip().splitlines() == [f"error: {bad}: devices[0]: device_id must be a new unsigned integer, got -3"]
+
+
+@pytest.mark.needs_root
+def test_an_agent_whose_ports_cannot_all_be_opened_closes_the_ones_it_opened(tmp_path):
+    """AF_PACKET on ``lo`` opens, the next interface does not exist: the ConfigError names it and
+    the sockets made before are closed by the failed start itself (no file descriptor left behind)."""
+    import os
+
+    from p4.agent.server import AgentServer
+
+    cfg = PortsConfig.from_dict({"devices": [{"device_id": 1, "netns": "/proc/self/ns/net",
+                                              "ports": {"1": "lo", "2": "no-such-if0"}}]})
+    before = len(os.listdir("/proc/self/fd"))
+    srv = AgentServer("127.0.0.1:0", [1], state_dir=tmp_path / "agent", dataplane=True, ports=cfg)
+    with pytest.raises(ConfigError, match="cannot open AF_PACKET on no-such-if0"):
+        srv.start()
+    assert len(os.listdir("/proc/self/fd")) <= before

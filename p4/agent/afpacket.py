@@ -202,7 +202,15 @@ class AfPacketIO:
         self._thread: threading.Thread | None = None
 
     def open(self) -> None:
-        """One socket per port, each made inside its device's namespace."""
+        """One socket per port, each made inside its device's namespace. On an error the sockets made
+        so far are closed (an agent in a long-lived process that fails to open leaks nothing)."""
+        try:
+            self._open()
+        except BaseException:
+            self.stop()
+            raise
+
+    def _open(self) -> None:
         for d in self.config.devices:
             dev = int(d["device_id"])
             if dev not in self.service.dataplanes:
@@ -216,22 +224,23 @@ class AfPacketIO:
                     index: dict[int, tuple[int, int]] = {}
                     for num, ifname in sorted(d["ports"].items(), key=lambda kv: int(kv[0])):
                         try:
+                            ifindex = socket.if_nametoindex(ifname)
                             s = open_port_socket(ifname)
-                            index[socket.if_nametoindex(ifname)] = (dev, int(num))
                         except OSError as exc:
                             raise ConfigError(f"cannot open AF_PACKET on {ifname}: {exc.strerror}",
                                               where=f"--ports device {dev}") from None
+                        index[ifindex] = (dev, int(num))
                         p = _Port(dev, int(num), ifname, s)
                         self.ports.append(p)
                         self._by_fd[s.fileno()] = p
                         self._out[(dev, int(num))] = s
                     mon = socket.socket(socket.AF_NETLINK, socket.SOCK_RAW, socket.NETLINK_ROUTE)
+                    self._monitors[mon.fileno()] = (mon, index)
                     mon.bind((0, RTMGRP_LINK))
                     mon.setblocking(False)
                     # the state now: one dump, read by the loop like any event
                     mon.send(_NLMSG.pack(_NLMSG.size + _IFINFO.size, RTM_GETLINK, NLM_F_REQUEST | NLM_F_DUMP, 1, 0)
                              + _IFINFO.pack(socket.AF_UNSPEC, 0, 0, 0, 0))
-                    self._monitors[mon.fileno()] = (mon, index)
             finally:
                 os.close(fd)
         for dev in self.config.device_ids:
