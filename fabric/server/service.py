@@ -156,7 +156,7 @@ class Controller:
             if got is not None:
                 self.fabric = fabric_from_store(got[1], got[0])
         if self.fabric is not None and self.agents:
-            self.builder = DesiredBuilder(self.fabric, {s: a.device_id for s, a in self.agents.items()})
+            self.builder = self._builder(self.fabric)
         if want is not None and self.builder is not None:
             nd = self._derive(want)
             self._install(nd)
@@ -322,8 +322,11 @@ class Controller:
             if self.fabric is None or self.desired_version is None:
                 self.fabric = fabric
                 if self.agents:
-                    self.builder = DesiredBuilder(fabric, {s: a.device_id for s, a in self.agents.items()})
+                    self.builder = self._builder(fabric)
         return digest
+
+    def _builder(self, fab: Fabric) -> DesiredBuilder:
+        return DesiredBuilder(fab, {s: a.device_id for s, a in self.agents.items()}, digest=self._digest(fab))
 
     def _fabric(self, digest: str | None) -> Fabric:
         if not digest:
