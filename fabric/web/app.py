@@ -140,12 +140,11 @@ def build_app(ctl: Controller, *, tokens: dict[str, str] | None = None,
         return live.audit(_int(request, "limit", MAX_ROWS, low=1) or MAX_ROWS)
 
     async def stream(request: Request) -> Response:
-        q = ctl.watch()
-
         async def gen() -> Any:
             last = time.monotonic()
-            yield "retry: 1000\n\n"
+            q = ctl.watch()     # here, not in the endpoint: a stream never started must not keep a queue
             try:
+                yield "retry: 1000\n\n"
                 while not stopping.is_set() and not await request.is_disconnected():
                     try:
                         msg = q.get_nowait()
