@@ -212,3 +212,12 @@ def test_an_agent_that_does_not_listen_in_time_is_killed_and_reaped(tmp_path, mo
     with pytest.raises(ConfigError, match="did not listen"):
         spawn.spawn_agents(["s1"], tmp_path)
     assert _zombie_children() <= before
+
+
+def test_plan_listing_names_each_versions_sections(applied):
+    ctl, v = applied
+    v2 = ctl.compute_plan("cc", base_version=v)["version"]
+    for _ in range(2):                       # the second listing from what the first read
+        got = {p["version"]: p["sections"] for p in ctl.plans()}
+        assert got == {r.version: sorted(ctl.store.plan(r.version)["sections"]) for r in ctl.store.plans()}
+        assert got[v] == ["wcmp"] and got[v2] == ["cc", "wcmp"]
