@@ -54,6 +54,28 @@ MEMO_PLANS = 8
 EVENT_KINDS = ("link_down", "link_up", "node_down", "node_up")
 
 
+def settle_gc(*, collect: bool = False) -> None:
+    """Move what is alive now (the fabric, planners, plans in memory: millions of long-lived objects on
+    the 8,192-GPU fabric) out of the cyclic collector's reach (``gc.freeze``), so a full collection
+    triggered on the failure path scans only what was made since. Measured: a full collection in the
+    middle of building plan N+1 cost 290-450 ms, growing with every planner prepared; with the heap
+    frozen it costs milliseconds. ``collect``: first unfreeze and collect everything (done after a
+    planner is replaced, off the failure path, so cyclic garbage of an old one is not kept forever)."""
+    import gc
+
+    if collect:
+        gc.unfreeze()
+        gc.collect()
+    gc.freeze()
+
+
+def _prepare_planner(fp: FailurePlanner, target: FailureSet) -> None:
+    """On the planner thread after a restore: stand the planner at ``target`` for the next failure,
+    then settle the collector (the old planner's objects are garbage now)."""
+    fp.prepare(target)
+    settle_gc(collect=True)
+
+
 class NotFoundError(FabricError):
     """An unknown plan version, fabric, demand, link or node (gRPC NOT_FOUND)."""
 
@@ -169,6 +191,7 @@ class Controller:
             self.southbound.start()
         self._loop = threading.Thread(target=self._run, name="controller-loop", daemon=True)
         self._loop.start()
+        settle_gc()
 
     def stop(self) -> None:
         self._stop.set()
@@ -395,6 +418,7 @@ class Controller:
         self.store.audit(who, "compute_plan", now, version=version, detail={"planner": planner})
         if apply:
             self.apply(version, who=who, wait=False)
+        settle_gc()
         return {"version": version, "new": new, "summary": summary, "seconds": time.perf_counter() - t0}
 
     def _digest(self, fab: Fabric) -> str:
@@ -687,7 +711,7 @@ class Controller:
         if cached is not None:
             fp = self._failure_planner(fab, recipe)
             if not fp.ready_for(target):          # a restore: stand the planner there for the next failure
-                self.planner_pool.submit(fp.prepare, target)
+                self.planner_pool.submit(_prepare_planner, fp, target)
         return new_version, (t1 - t0) * 1000, (t2 - t1) * 1000, nd, stored
 
     def _store_plan(self, version: int, doc: dict[str, Any], now: float, parent: int, reason: str,
@@ -735,8 +759,9 @@ class Controller:
     def _agent_event(self, kind: str, a: str, b: str) -> None:
         try:
             self.report_event(kind, a, b, who=f"agent:{a}", wait=False)
-        except FabricError as exc:
-            self._notify("error", a=a, b=b, body={"error": str(exc)})
+        except Exception as exc:  # noqa: BLE001 (this thread has no caller: every error goes to watchers)
+            err = str(exc) if isinstance(exc, FabricError) else f"{type(exc).__name__}: {exc}"
+            self._notify("error", a=a, b=b, body={"error": err})
 
     # ================================================================== status
     def status(self) -> dict[str, Any]:
