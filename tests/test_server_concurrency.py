@@ -221,3 +221,30 @@ def test_plan_listing_names_each_versions_sections(applied):
         got = {p["version"]: p["sections"] for p in ctl.plans()}
         assert got == {r.version: sorted(ctl.store.plan(r.version)["sections"]) for r in ctl.store.plans()}
         assert got[v] == ["wcmp"] and got[v2] == ["cc", "wcmp"]
+
+
+def test_an_agent_event_that_fails_reports_to_watchers_and_never_kills_its_thread(applied, monkeypatch):
+    """The thread a port-status message starts has no caller: an error that is not a FabricError
+    (here the store refusing the event) went to threading's excepthook as a traceback and nowhere else."""
+    import sqlite3
+
+    ctl, v = applied
+    q = ctl.watch()
+    escaped: list = []
+    monkeypatch.setattr(threading, "excepthook", escaped.append)
+
+    def refuse(*args, **kwargs):
+        raise sqlite3.OperationalError("database is locked")
+
+    monkeypatch.setattr(ctl.store, "add_event", refuse)
+    try:
+        t = threading.Thread(target=ctl._agent_event, args=("link_down", *LINKS[0]))
+        t.start()
+        t.join(30)
+        msg = q.get(timeout=5)
+        while msg["kind"] != "error":
+            msg = q.get(timeout=5)
+        assert "OperationalError: database is locked" in msg["body"]["error"] and not escaped
+    finally:
+        ctl.unwatch(q)
+    assert ctl.desired_version == v
