@@ -8,7 +8,9 @@ shuffled) the controller (in-process, as ``fabricctl serve`` runs it, without th
 the plan, applies it from empty (entries/s), then takes ``--failures`` random leaf-spine links down one
 at a time, each followed by its restore: link-down event -> all affected switches acknowledged, broken
 into recompute (warm WCMP), diff (desired entries of the changed switches and their diffs) and push
-(writes to every changed switch in parallel, until acknowledged); p50 and p99.
+(writes to every changed switch in parallel, until acknowledged); p50 and p99. ``acked_ms`` is the
+figure (event -> every affected switch acknowledged); ``total_ms`` is the whole API call, which also
+waits for plan N+1 to be in the store (written while the switches are pushed).
 
 Baseline in the same run: recomputing and pushing the full plan instead of the diff: a cold solve of
 the failed fabric (the planner from scratch), the full derivation of every switch's entries, and the
@@ -96,7 +98,7 @@ def _scenario(name: str, fab, options: dict, agents, work: Path, failures: int, 
         ctl.stop()
         ctl.store.close()
     downs = [r["down"] for r in rows]
-    col = {k: [d[k] for d in downs] for k in ("recompute_ms", "diff_ms", "push_ms", "total_ms")}
+    col = {k: [d[k] for d in downs] for k in ("recompute_ms", "diff_ms", "push_ms", "acked_ms", "total_ms")}
     return {
         "scenario": name, "options": options, "cold_plan_s": round(cold_s, 3),
         "apply_from_empty": {"updates": out["updates"], "seconds": round(apply_s, 3),
@@ -114,7 +116,7 @@ def _scenario(name: str, fab, options: dict, agents, work: Path, failures: int, 
                                "push_all_entries_s": round(apply_s, 3),
                                "total_ms": round((full_recompute_s + full_derive_s + apply_s) * 1000, 1)},
         "ratio_full_over_diff_p50": round((full_recompute_s + full_derive_s + apply_s) * 1000
-                                          / max(_pct(col["total_ms"], 50), 1e-9), 1),
+                                          / max(_pct(col["acked_ms"], 50), 1e-9), 1),
         "runs": [{"link": r["link"], **{k: round(r["down"][k], 2) for k in col},
                   "switches": r["down"]["switches_updated"], "updates": r["down"]["updates"]} for r in rows],
     }
@@ -153,8 +155,9 @@ def main() -> None:
         "fabric": f"rail_optimized({args.servers}, {GPUS_PER_SERVER}): {len(fab.nodes('gpu'))} GPUs, "
                   f"{len(switches)} switches on one agent process",
         "machine": platform.processor() or platform.machine(), "spawn_agents_s": round(spawn_s, 2),
-        "figure": {"link_down_to_acked_p50_ms": a["link_down_to_acked_ms"]["total_ms"]["p50"],
-                   "link_down_to_acked_p99_ms": a["link_down_to_acked_ms"]["total_ms"]["p99"],
+        "figure": {"link_down_to_acked_p50_ms": a["link_down_to_acked_ms"]["acked_ms"]["p50"],
+                   "link_down_to_acked_p99_ms": a["link_down_to_acked_ms"]["acked_ms"]["p99"],
+                   "api_call_with_store_write_p50_ms": a["link_down_to_acked_ms"]["total_ms"]["p50"],
                    "apply_from_empty_entries_per_s": a["apply_from_empty"]["entries_per_s"],
                    "target_p50_ms": 100.0},
         "baseline": {"full_plan_recompute_and_push_ms": a["baseline_full_plan"]["total_ms"]},

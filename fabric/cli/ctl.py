@@ -123,7 +123,7 @@ def register(app: typer.Typer, groups: dict[str, typer.Typer]) -> None:
         with client(server, token, ca) as c:
             out = c.event(f"{'node' if node else 'link'}_{kind}", a, b or "", wait=wait, timeout_s=timeout)
         if json_out:
-            emit_json({k: out[k] for k in (*EVENT_KEYS, "diff_ms")})
+            emit_json({k: out[k] for k in (*EVENT_KEYS, "diff_ms", "acked_ms", "store_ms")})
         else:
             what = f"node {a}" if node else f"link {a}--{b}"
             console.print(f"{what} {kind}: plan version {out['plan_version']}, {out['switches_updated']} switches, "

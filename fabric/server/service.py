@@ -17,6 +17,7 @@ The failure loop, with the figures :meth:`Controller.report_event` returns::
 from __future__ import annotations
 
 import dataclasses
+import functools
 import json
 import queue
 import threading
@@ -634,6 +635,7 @@ class Controller:
             done = self._wait_switches(nd, nd.changed, timeout_s)
             if done is not None:
                 out["push_ms"] = (done - t_posted) * 1000
+                out["acked_ms"] = (done - t0) * 1000     # the event -> every affected switch acknowledged
         if stored is not None:
             stored.result()            # the new version is in the store before the event is acknowledged
             out["store_ms"] = (time.perf_counter() - t_posted) * 1000
@@ -702,12 +704,16 @@ class Controller:
             with self._memo_lock:
                 new_version = self._reserve()
             self._remember(new_version, plan, doc, state)
-            stored = self._stored = self.store_pool.submit(self._store_plan, new_version, doc, now, version,
-                                                           f"{kind} {a} {b}".strip(), new_recipe, who, detail)
+            write = functools.partial(self._store_plan, new_version, doc, now, version, f"{kind} {a} {b}".strip(),
+                                      new_recipe, who, detail)
         t1 = time.perf_counter()
         nd = self._derive(new_version, touched)
         self._head = new_version
         t2 = time.perf_counter()
+        if cached is None:
+            # written while the switches are pushed (the push waits on the network; serialising the plan
+            # holds the GIL, so started earlier it slowed the derivation down by half)
+            stored = self._stored = self.store_pool.submit(write)
         if cached is not None:
             fp = self._failure_planner(fab, recipe)
             if not fp.ready_for(target):          # a restore: stand the planner there for the next failure

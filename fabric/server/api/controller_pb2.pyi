@@ -173,7 +173,7 @@ class ReportEventRequest(_message.Message):
     def __init__(self, kind: _Optional[str] = ..., a: _Optional[str] = ..., b: _Optional[str] = ..., wait: _Optional[bool] = ..., timeout_s: _Optional[float] = ...) -> None: ...
 
 class ReportEventResponse(_message.Message):
-    __slots__ = ("event_id", "plan_version", "recompute_ms", "diff_ms", "push_ms", "total_ms", "switches_updated", "updates", "store_ms")
+    __slots__ = ("event_id", "plan_version", "recompute_ms", "diff_ms", "push_ms", "total_ms", "switches_updated", "updates", "store_ms", "acked_ms")
     EVENT_ID_FIELD_NUMBER: _ClassVar[int]
     PLAN_VERSION_FIELD_NUMBER: _ClassVar[int]
     RECOMPUTE_MS_FIELD_NUMBER: _ClassVar[int]
@@ -183,6 +183,7 @@ class ReportEventResponse(_message.Message):
     SWITCHES_UPDATED_FIELD_NUMBER: _ClassVar[int]
     UPDATES_FIELD_NUMBER: _ClassVar[int]
     STORE_MS_FIELD_NUMBER: _ClassVar[int]
+    ACKED_MS_FIELD_NUMBER: _ClassVar[int]
     event_id: int
     plan_version: int
     recompute_ms: float
@@ -192,7 +193,8 @@ class ReportEventResponse(_message.Message):
     switches_updated: int
     updates: int
     store_ms: float
-    def __init__(self, event_id: _Optional[int] = ..., plan_version: _Optional[int] = ..., recompute_ms: _Optional[float] = ..., diff_ms: _Optional[float] = ..., push_ms: _Optional[float] = ..., total_ms: _Optional[float] = ..., switches_updated: _Optional[int] = ..., updates: _Optional[int] = ..., store_ms: _Optional[float] = ...) -> None: ...
+    acked_ms: float
+    def __init__(self, event_id: _Optional[int] = ..., plan_version: _Optional[int] = ..., recompute_ms: _Optional[float] = ..., diff_ms: _Optional[float] = ..., push_ms: _Optional[float] = ..., total_ms: _Optional[float] = ..., switches_updated: _Optional[int] = ..., updates: _Optional[int] = ..., store_ms: _Optional[float] = ..., acked_ms: _Optional[float] = ...) -> None: ...
 
 class WatchRequest(_message.Message):
     __slots__ = ("since_event_id",)
