@@ -248,3 +248,26 @@ def test_an_agent_event_that_fails_reports_to_watchers_and_never_kills_its_threa
     finally:
         ctl.unwatch(q)
     assert ctl.desired_version == v
+
+
+def test_calls_naming_older_fabrics_and_many_recipes_keep_bounded_memory(tmp_path):
+    """Each call naming an older fabric read it back from the store and kept it forever (the digest
+    cache held the object), and every recipe's warm planner stayed in memory: each is hundreds of MB
+    on the 8,192-GPU fabric."""
+    from fabric.builders import clos
+    from fabric.server.service import MEMO_FABRICS, MEMO_PLANNERS
+
+    ctl = Controller(Store(tmp_path / "ctl.db"))
+    ctl.start()
+    try:
+        old = ctl.submit_fabric(clos(2, 2, 2))
+        ctl.submit_fabric(clos(3, 2, 2))
+        for _ in range(6):
+            ctl.compute_plan("cc", fabric_digest=old)
+        assert len(ctl._digests) <= 2
+        for i in range(MEMO_PLANNERS + 3):
+            ctl.compute_plan("wcmp", options={"max_members": 8 + i})
+        assert len(ctl.planners) == MEMO_PLANNERS and len(ctl._loaded) <= MEMO_FABRICS
+    finally:
+        ctl.stop()
+        ctl.store.close()

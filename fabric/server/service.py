@@ -22,6 +22,7 @@ import json
 import queue
 import threading
 import time
+import weakref
 from collections.abc import Callable, Mapping
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field, replace
@@ -51,6 +52,10 @@ TICK_S = 0.25
 DEFAULT_WAIT_S = 60.0
 #: Plan versions kept parsed in memory (the desired one, its neighbours in the failure loop).
 MEMO_PLANS = 8
+#: Fabrics read back from the store for calls that name an older one, and warm failure planners, kept
+#: in memory (each is hundreds of MB on the 8,192-GPU fabric; the oldest is dropped beyond this).
+MEMO_FABRICS = 4
+MEMO_PLANNERS = 4
 #: Event kinds the API accepts.
 EVENT_KINDS = ("link_down", "link_up", "node_down", "node_up")
 
@@ -160,7 +165,9 @@ class Controller:
         self._stored: Future[Any] | None = None
         self._current: _NewDesired | None = None
         self._sections: dict[int, list[str]] = {}
-        self._digests: dict[int, tuple[Fabric, str]] = {}
+        #: id(fabric) -> (weak reference, digest): a fabric no longer held is not kept alive by this
+        self._digests: dict[int, tuple[weakref.ref[Fabric], str]] = {}
+        self._loaded: dict[str, Fabric] = {}             # digest -> fabric read back from the store
         self._loop: threading.Thread | None = None
         self._stop = threading.Event()
 
@@ -360,10 +367,26 @@ class Controller:
             return self.fabric
         if self.fabric is not None and self._digest(self.fabric) == digest:
             return self.fabric
-        got = self.store.fabric(digest)
-        if got is None:
-            raise NotFoundError(f"no fabric {digest}")
-        return fabric_from_store(got[1], got[0])
+        fab = self._loaded.pop(digest, None)
+        if fab is None:
+            got = self.store.fabric(digest)
+            if got is None:
+                raise NotFoundError(f"no fabric {digest}")
+            fab = fabric_from_store(got[1], got[0])
+            self._remember_digest(fab, digest)          # stored under its digest: no need to compute it
+        self._loaded[digest] = fab                      # newest last
+        while len(self._loaded) > MEMO_FABRICS:
+            del self._loaded[next(iter(self._loaded))]
+        return fab
+
+    def _keep_planner(self, key: str, fp: FailurePlanner) -> FailurePlanner:
+        """Keep ``fp`` as the warm planner for ``key`` (newest last; the oldest beyond
+        :data:`MEMO_PLANNERS` is dropped and rebuilt if its recipe is used again)."""
+        self.planners.pop(key, None)
+        self.planners[key] = fp
+        while len(self.planners) > MEMO_PLANNERS:
+            del self.planners[next(iter(self.planners))]
+        return fp
 
     def submit_demand(self, kind: str, text: str, fmt: str, who: str = "api") -> int:
         if kind not in ("demand", "job"):
@@ -415,7 +438,7 @@ class Controller:
             wstate = WcmpState.of(base.wcmp, res.groups) if planner == "wcmp" and base.wcmp is not None else None
             self._remember(version, base, doc, wstate)
         if planner == "wcmp":
-            self.planners[self._planner_key(fab, recipe)] = fp
+            self._keep_planner(self._planner_key(fab, recipe), fp)
         self.store.audit(who, "compute_plan", now, version=version, detail={"planner": planner})
         if apply:
             self.apply(version, who=who, wait=False)
@@ -426,9 +449,15 @@ class Controller:
         """``fab.digest()``, once per fabric object (the controller never changes a fabric it holds;
         the 8,192-GPU fabric's digest costs 50-150 ms)."""
         got = self._digests.get(id(fab))
-        if got is None or got[0] is not fab:
-            got = self._digests[id(fab)] = (fab, fab.digest())
-        return got[1]
+        if got is not None and got[0]() is fab:
+            return got[1]
+        digest = fab.digest()
+        self._remember_digest(fab, digest)
+        return digest
+
+    def _remember_digest(self, fab: Fabric, digest: str) -> None:
+        key = id(fab)
+        self._digests[key] = (weakref.ref(fab, lambda _r: self._digests.pop(key, None)), digest)
 
     def _reserve(self) -> int:
         """The next plan version number (call with ``_memo_lock`` held): plans written in the
@@ -590,8 +619,8 @@ class Controller:
                                         "compute one (ctl plans / ComputePlan wcmp) before reporting events")
             did = int(w.get("demand_id") or 0)
             demand = self.store.demand(did) if did else None
-            fp = self.planners[key] = FailurePlanner(fab, wcmp_demand(fab, w.get("options", {}), demand),
-                                                     w.get("options", {}))
+            fp = self._keep_planner(key, FailurePlanner(fab, wcmp_demand(fab, w.get("options", {}), demand),
+                                                        w.get("options", {})))
         return fp
 
     def report_event(self, kind: str, a: str, b: str = "", *, who: str = "api", wait: bool = True,
