@@ -145,6 +145,7 @@ class Controller:
         self.observed: dict[str, rc.Observed] = {}
         self.progress: dict[int, _Progress] = {}
         self.planners: dict[str, FailurePlanner] = {}
+        self._planners_lock = threading.Lock()
         self.watchers: list[queue.Queue[Any]] = []
         #: Callbacks ``(what, figures)`` for metrics: ``("loop", {"seconds"})`` after each event the loop
         #: handled, ``("reaction", <report_event's result>)`` after each topology event's push,
@@ -382,10 +383,11 @@ class Controller:
     def _keep_planner(self, key: str, fp: FailurePlanner) -> FailurePlanner:
         """Keep ``fp`` as the warm planner for ``key`` (newest last; the oldest beyond
         :data:`MEMO_PLANNERS` is dropped and rebuilt if its recipe is used again)."""
-        self.planners.pop(key, None)
-        self.planners[key] = fp
-        while len(self.planners) > MEMO_PLANNERS:
-            del self.planners[next(iter(self.planners))]
+        with self._planners_lock:              # API threads and the planner thread both keep planners
+            self.planners.pop(key, None)
+            self.planners[key] = fp
+            while len(self.planners) > MEMO_PLANNERS:
+                del self.planners[next(iter(self.planners))]
         return fp
 
     def submit_demand(self, kind: str, text: str, fmt: str, who: str = "api") -> int:
