@@ -123,13 +123,18 @@ def web(tmp_path_factory):
         store.close()
 
 
-def _get(url: str, token: str | None = None) -> tuple[int, str, dict[str, str]]:
+def _get_bytes(url: str, token: str | None = None) -> tuple[int, bytes, dict[str, str]]:
     req = urllib.request.Request(url, headers={"Authorization": f"Bearer {token}"} if token else {})
     try:
         with urllib.request.urlopen(req, timeout=30) as r:
-            return r.status, r.read().decode(), dict(r.headers)
+            return r.status, r.read(), dict(r.headers)
     except urllib.error.HTTPError as e:
-        return e.code, e.read().decode(), dict(e.headers)
+        return e.code, e.read(), dict(e.headers)
+
+
+def _get(url: str, token: str | None = None) -> tuple[int, str, dict[str, str]]:
+    code, body, headers = _get_bytes(url, token)
+    return code, body.decode(), headers
 
 
 def test_json_documents_equal_the_controllers(web):

@@ -105,9 +105,13 @@ def service(tmp_path_factory):
     tokens = tmp / "tokens"
     tokens.write_text(f"ops {TOKEN}\n")
     port_file = tmp / "port.json"
+    plots = tmp / "plots"               # a real plot, as sim cc --out-dir writes it, for the cc view
+    subprocess.run([sys.executable, "-m", "fabric.cli.main", "sim", "cc", "incast", "--out-dir", str(plots), "--json"],
+                   cwd=REPO, check=True, capture_output=True, timeout=120)
     proc = subprocess.Popen([sys.executable, "-m", "fabric.cli.main", "serve", "--db", str(tmp / "ctl.db"),
                              "--listen", "127.0.0.1:0", "--fabric", "example", "--agents", "spawn",
-                             "--token-file", str(tokens), "--http", "127.0.0.1:0", "--port-file", str(port_file)],
+                             "--token-file", str(tokens), "--http", "127.0.0.1:0", "--port-file", str(port_file),
+                             "--plots-dir", str(plots)],
                             cwd=REPO, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
     try:
         deadline = time.monotonic() + START_TIMEOUT_S
@@ -117,7 +121,7 @@ def service(tmp_path_factory):
                 pytest.fail(f"serve did not start: {proc.communicate(timeout=10)[1][-2000:]}")
             time.sleep(0.05)
         doc = json.loads(port_file.read_text())
-        yield doc
+        yield doc | {"plots_dir": plots}
     finally:
         if proc.poll() is None:
             proc.send_signal(signal.SIGTERM)
@@ -224,6 +228,13 @@ def test_live_view_in_chromium(service, browser, outdir):
         _view(d, "budgets")
         d.save_screenshot(str(outdir / "budgets.png"))
         _view(d, "cc")
+        # the last simulation plot, fetched with the page's cookie; its drawn size is the PNG header's
+        png = (service["plots_dir"] / "cc-incast-dcqcn.png").read_bytes()
+        size = _wait(d, "const i = document.querySelector('#cc-plots img'); "
+                        "return i && i.complete && i.naturalWidth ? [i.naturalWidth, i.naturalHeight] : null",
+                     what="the simulation plot")
+        assert size == [int.from_bytes(png[16:20], "big"), int.from_bytes(png[20:24], "big")]
+        assert d.execute_script("return document.querySelector('#cc-plots figure').dataset.name") == "cc-incast-dcqcn.png"
         d.save_screenshot(str(outdir / "cc.png"))
         assert _errors(d) == []
 

@@ -34,6 +34,8 @@ def register(app: typer.Typer, groups: dict[str, typer.Typer]) -> None:
                                         help="Seed of the demand generator (default 0)."),
         level: str = typer.Option(DEFAULT_LEVEL, "--level", help="Map detail: auto (every node up to "
                                   f"{MAP_FULL_NODES:,} nodes), full, aggregate (by rail)."),
+        plots_dir: Path | None = typer.Option(None, "--plots-dir", help="Folder of 'fabricctl sim cc --out-dir DIR' "
+                                              "PNG plots: the newest are embedded in the report."),
         json_out: bool = typer.Option(False, "--json", help=JSON_HELP),
     ) -> None:
         """Write the web view's map, link utilisation (WCMP and ECMP) and latency budgets to one HTML file."""
@@ -47,6 +49,8 @@ def register(app: typer.Typer, groups: dict[str, typer.Typer]) -> None:
 
         if level not in views.LEVELS:
             raise ConfigError(f"must be one of {', '.join(views.LEVELS)}, got {level!r}", where="--level")
+        if plots_dir is not None and not plots_dir.is_dir():
+            raise ConfigError("no such folder", file=str(plots_dir), where="--plots-dir")
         fab = load_fabric(fabric)
         plan = Plan.load(plan_path)
         plan.check_fabric(fab)
@@ -61,12 +65,12 @@ def register(app: typer.Typer, groups: dict[str, typer.Typer]) -> None:
             else:
                 raise ConfigError(f"not a demand kind ({', '.join(traffic.KINDS)}) and no such file", file=kind,
                                   where="--demand")
-        data = report_data(fab, plan, dem, level=level)
+        data = report_data(fab, plan, dem, level=level, plots_dir=plots_dir)
         size = write_report(out, data)
         doc = {"out": str(out), "bytes": size, "nodes": data["map"]["counts"]["nodes"],
                "map_level": data["map"]["level"], "mlu_wcmp": data["utilisation"]["wcmp"]["mlu"],
                "mlu_ecmp": data["utilisation"]["ecmp"]["mlu"], "budgets_over": data["budgets"]["over"],
-               "warnings": []}
+               "plots": [p["name"] for p in data["plots"]["plots"]], "warnings": []}
         if plan.wcmp is not None:
             want = max(plan.wcmp.mlu_wcmp, plan.wcmp.mlu_access)
             if abs(doc["mlu_wcmp"] - want) > DEMAND_MISMATCH * max(1.0, want):

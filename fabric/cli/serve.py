@@ -41,6 +41,8 @@ def register(app: typer.Typer, groups: dict[str, typer.Typer]) -> None:
         port_file: Path | None = typer.Option(None, "--port-file", help="Also write the bound address here (JSON)."),
         http: str | None = typer.Option(None, "--http", help="HOST:PORT of the web view and /metrics (port 0: any "
                                         "free port); needs the same token as the API when --token-file is set."),
+        plots_dir: Path | None = typer.Option(None, "--plots-dir", help="With --http: the folder 'fabricctl sim cc "
+                                              "--out-dir DIR' writes PNG plots to; the web view shows the newest."),
     ) -> None:
         """Run the controller: gRPC API, SQLite store, reconciler, P4Runtime southbound."""
         from fabric.errors import ConfigError
@@ -54,6 +56,8 @@ def register(app: typer.Typer, groups: dict[str, typer.Typer]) -> None:
 
         if not listen.rpartition(":")[2].isdigit():
             raise ConfigError(f"--listen wants HOST:PORT, got {listen!r}", where="--listen")
+        if plots_dir is not None and (http is None or not plots_dir.is_dir()):
+            raise ConfigError("needs --http" if http is None else f"{plots_dir}: no such folder", where="--plots-dir")
         tokens = load_tokens(token_file) if token_file is not None else None
         store = Store(db)
         fab = load_fabric(fabric) if fabric is not None else None
@@ -91,7 +95,7 @@ def register(app: typer.Typer, groups: dict[str, typer.Typer]) -> None:
             from fabric.web.metrics import Metrics
 
             metrics = Metrics(LiveView(ctl))
-            web = WebServer(build_app(ctl, tokens=tokens, metrics=metrics), http)
+            web = WebServer(build_app(ctl, tokens=tokens, metrics=metrics, plots_dir=plots_dir), http)
         server, port = build_server(ctl, listen, tls_dir=tls_dir, tokens=tokens,
                                     interceptors=[metrics.interceptor()] if metrics is not None else [])
         http_port = web.start() if web is not None else None

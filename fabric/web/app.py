@@ -5,8 +5,9 @@ response) and static files built in, and uvicorn is its reference server; both w
 installed with the MCP server's dependencies.
 
 Routes: ``/`` (the page; ``?level=``, ``?mode=``), ``/static/*``,
-``/api/{status,plans,plans/N,diff,map,utilisation,events,audit,progress,budgets,cc}`` (JSON; ``map`` and
-``utilisation`` take ``level``, ``version``, ``expand``), ``/api/stream`` (server-sent events from the controller's watch
+``/api/{status,plans,plans/N,diff,map,utilisation,events,audit,progress,budgets,cc,cc/plots}`` (JSON; ``map`` and
+``utilisation`` take ``level``, ``version``, ``expand``), ``/api/cc/plots/NAME`` (a PNG from the plots
+folder, ``fabric.web.plots``), ``/api/stream`` (server-sent events from the controller's watch
 queue), ``/metrics`` (Prometheus). With tokens, every route but ``/healthz`` needs
 ``Authorization: Bearer TOKEN`` (the API's tokens), or the ``fabricctl_token`` cookie that
 ``/?token=TOKEN`` sets for a browser. Errors are JSON ``{"error": "one line"}`` with 400/401/404/409,
@@ -17,6 +18,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import os
 import queue
 import threading
 import time
@@ -33,7 +35,7 @@ from starlette.staticfiles import StaticFiles
 from fabric.errors import ConfigError, FabricError
 from fabric.server.grpc_api import token_name
 from fabric.server.service import Controller, NotFoundError, PreconditionError
-from fabric.web import views
+from fabric.web import plots, views
 from fabric.web.live import MAX_ROWS, LiveView
 from fabric.web.metrics import CONTENT_TYPE, Metrics
 
@@ -92,8 +94,9 @@ def _expand(request: Request) -> tuple[str, ...]:
 
 
 def build_app(ctl: Controller, *, tokens: dict[str, str] | None = None,
-              metrics: Metrics | None = None) -> Starlette:
-    """The application for ``ctl``; ``metrics`` (made here when None) also observes ``ctl``."""
+              metrics: Metrics | None = None, plots_dir: str | os.PathLike[str] | None = None) -> Starlette:
+    """The application for ``ctl``; ``metrics`` (made here when None) also observes ``ctl``;
+    ``plots_dir``: the folder ``fabricctl sim cc --out-dir`` writes PNG plots to (none: no plots)."""
     live = metrics.live if metrics is not None else LiveView(ctl)
     m = metrics or Metrics(live)
     stopping = threading.Event()        # set by WebServer.stop: event streams end before the server does
@@ -161,6 +164,15 @@ def build_app(ctl: Controller, *, tokens: dict[str, str] | None = None,
         return StreamingResponse(gen(), media_type="text/event-stream",
                                  headers={"Cache-Control": "no-store", "X-Accel-Buffering": "no"})
 
+    def plot_png(request: Request) -> Response:
+        name = request.path_params["name"]
+        data = plots.plot_bytes(plots_dir, name)
+        if data is None:
+            where = "no plots folder (serve --plots-dir DIR)" if plots_dir is None else "no such plot"
+            return error(404, f"{where}: {name[:60]!r}")
+        return Response(data, media_type="image/png", headers={"Cache-Control": "no-store",
+                                                                "X-Content-Type-Options": "nosniff"})
+
     def metrics_ep(request: Request) -> Response:
         return Response(m.exposition(), media_type=CONTENT_TYPE)
 
@@ -175,6 +187,8 @@ def build_app(ctl: Controller, *, tokens: dict[str, str] | None = None,
         Route("/api/progress", j(lambda r: live.progress())),
         Route("/api/budgets", j(lambda r: live.budgets(_int(r, "version", None)))),
         Route("/api/cc", j(lambda r: live.cc(_int(r, "version", None)))),
+        Route("/api/cc/plots", j(lambda r: plots.list_plots(plots_dir))),
+        Route("/api/cc/plots/{name:path}", plot_png),
         Route("/api/stream", stream),
         Mount("/static", app=StaticFiles(directory=str(STATIC)), name="static"),
     ]
@@ -219,7 +233,8 @@ def build_app(ctl: Controller, *, tokens: dict[str, str] | None = None,
         else:
             await app(scope, receive, counted)
         label = path if path in _COUNTED else ("/static" if path.startswith("/static/") else
-                                               "/api/plans/N" if path.startswith("/api/plans/") else "other")
+                                               "/api/plans/N" if path.startswith("/api/plans/") else
+                                               "/api/cc/plots/NAME" if path.startswith("/api/cc/plots/") else "other")
         m.http_requests.labels(path=label, code=str(status["code"])).inc()
 
     asgi.app = app  # type: ignore[attr-defined]
@@ -231,7 +246,7 @@ def build_app(ctl: Controller, *, tokens: dict[str, str] | None = None,
 
 _COUNTED = frozenset({"/", "/healthz", "/metrics", "/api/status", "/api/plans", "/api/diff", "/api/map",
                       "/api/utilisation", "/api/events", "/api/audit", "/api/progress", "/api/budgets", "/api/cc",
-                      "/api/stream"})
+                      "/api/cc/plots", "/api/stream"})
 
 
 def _authorised(scope: Any, tokens: dict[str, str]) -> bool:

@@ -12,12 +12,13 @@ from typing import Any
 from fabric.plan import Plan
 from fabric.topology import Fabric
 from fabric.web import views
+from fabric.web.plots import embedded_plots
 
 
 def report_data(fab: Fabric, plan: Plan, demand: Any, *, level: str = "auto",
-                top: int = views.DEFAULT_TOP) -> dict[str, Any]:
+                top: int = views.DEFAULT_TOP, plots_dir: str | os.PathLike[str] | None = None) -> dict[str, Any]:
     """The documents the page reads: ``map``, ``utilisation`` (per mode, as ``/api/utilisation``),
-    ``budgets``, ``cc``."""
+    ``budgets``, ``cc``, ``plots`` (as ``/api/cc/plots``, each PNG inlined as a data URI in ``src``)."""
     plan.check_fabric(fab)
     failed = list(plan.wcmp.failed_links) if plan.wcmp is not None else []
     fmap = views.fabric_map(fab, level, down=views.failed_link_ids(fab, failed)) | {"version": 1}
@@ -33,7 +34,8 @@ def report_data(fab: Fabric, plan: Plan, demand: Any, *, level: str = "auto",
                       "links": views.aggregate_utilisation(per_link, fmap), "busiest": views.busiest(per_link, top),
                       "mlu": max(per_link.values(), default=0.0), "measured": None,
                       "measured_note": "planned utilisation (offline report)"}
-    return {"map": fmap, "utilisation": util, "budgets": views.budgets_view(plan), "cc": views.cc_view(plan)}
+    return {"map": fmap, "utilisation": util, "budgets": views.budgets_view(plan), "cc": views.cc_view(plan),
+            "plots": embedded_plots(plots_dir)}
 
 
 def write_report(path: str | os.PathLike[str], data: dict[str, Any]) -> int:

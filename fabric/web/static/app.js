@@ -18,6 +18,7 @@
       if (path.startsWith("/api/map")) return Promise.resolve(d.map);
       if (path.startsWith("/api/utilisation")) return Promise.resolve(d.utilisation[state.mode]);
       if (path.startsWith("/api/budgets")) return Promise.resolve(d.budgets);
+      if (path.startsWith("/api/cc/plots")) return Promise.resolve(d.plots || null);
       if (path.startsWith("/api/cc")) return Promise.resolve(d.cc);
       return Promise.resolve(null);
     }
@@ -310,6 +311,9 @@
     if (!planVersion()) return Promise.resolve();
     return api("/api/cc?version=" + planVersion()).then(function (c) {
       if (!c) return;
+      document.getElementById("cc-note").textContent = c.present ? "" : BOOT.mode === "live" ?
+        "plan v" + planVersion() + " has no cc section (fabricctl ctl compute cc --base " + planVersion() + ")" :
+        "the plan has no cc section";
       table("cc", ["speed Gb/s", "cable m", "lossless", "ports", "xoff B", "xon B", "headroom B", "ECN kmin B",
         "kmax B", "pmax", "DCQCN g", "rai Mb/s", "rhai Mb/s"], c.port_groups.map(function (g) {
         return [g.speed_gbps, g.cable_m, g.lossless, g.ports, g.xoff_bytes, g.xon_bytes, g.headroom_bytes, g.kmin_bytes,
@@ -321,13 +325,30 @@
     }).catch(function (e) { toast(e.message); });
   }
 
+  function loadPlots() {
+    // the newest PNGs of fabricctl sim cc --out-dir DIR (serve/report --plots-dir DIR); data: URIs in a report
+    return api("/api/cc/plots").then(function (p) {
+      const box = document.getElementById("cc-plots");
+      box.replaceChildren();
+      p = p || { folder: null, plots: [], note: "no plots in this report (fabricctl report ... --plots-dir DIR)" };
+      document.getElementById("cc-plots-folder").textContent = p.folder || "";
+      document.getElementById("cc-plots-note").textContent = p.note || "";
+      p.plots.forEach(function (x) {
+        const fig = el("figure", { "data-name": x.name });
+        fig.appendChild(el("img", { alt: x.name, src: x.src || "/api/cc/plots/" + encodeURIComponent(x.name) + "?t=" + x.mtime }));
+        fig.appendChild(el("figcaption", {}, x.name + " \u2014 " + x.modified + ", " + fmt(x.bytes / 1024, 0) + " KiB"));
+        box.appendChild(fig);
+      });
+    }).catch(function (e) { toast(e.message); });
+  }
+
   /* ---------------------------------------------------------------- live updates */
   let pending = null;
   function refreshSoon() {
     if (pending) return;
     pending = setTimeout(function () {
       pending = null;
-      Promise.all([loadMap().then(function () { return Promise.all([loadBudgets(), loadCc()]); }), loadPlans(),
+      Promise.all([loadMap().then(function () { return Promise.all([loadBudgets(), loadCc(), loadPlots()]); }), loadPlans(),
         loadEvents(), loadProgress(), loadAudit()]).catch(function (e) { toast(e.message); });
     }, 100);
   }
@@ -350,6 +371,7 @@
       b.addEventListener("click", function () {
         document.querySelectorAll("header nav button").forEach(function (x) { x.classList.toggle("on", x === b); });
         document.querySelectorAll(".view").forEach(function (v) { v.classList.toggle("on", v.id === "view-" + b.dataset.view); });
+        if (b.dataset.view === "cc" && BOOT.mode === "live") loadPlots();     // new runs write no controller event
       });
     });
     document.getElementById("diff-go").addEventListener("click", function () { loadDiff().catch(function (e) { toast(e.message); }); });
@@ -371,7 +393,7 @@
       });
     });
     if (BOOT.mode === "live") {
-      Promise.all([first.then(function () { return Promise.all([loadBudgets(), loadCc()]); }), loadPlans(),
+      Promise.all([first.then(function () { return Promise.all([loadBudgets(), loadCc(), loadPlots()]); }), loadPlans(),
         loadEvents(), loadProgress(), loadAudit()])
         .then(function () { document.body.dataset.ready = "1"; })
         .catch(function (e) { toast(e.message); document.body.dataset.ready = "1"; });
@@ -379,7 +401,7 @@
     } else {
       document.querySelectorAll('header nav button[data-view="plans"], header nav button[data-view="events"]')
         .forEach(function (b) { b.style.display = "none"; });
-      first.then(function () { return Promise.all([loadBudgets(), loadCc()]); }).then(function () { document.body.dataset.ready = "1"; });
+      first.then(function () { return Promise.all([loadBudgets(), loadCc(), loadPlots()]); }).then(function () { document.body.dataset.ready = "1"; });
     }
   }
   start();
