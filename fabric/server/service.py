@@ -145,7 +145,7 @@ class Controller:
         self.observed: dict[str, rc.Observed] = {}
         self.progress: dict[int, _Progress] = {}
         self.planners: dict[str, FailurePlanner] = {}
-        self._planners_lock = threading.Lock()
+        self._cache_lock = threading.Lock()
         self.watchers: list[queue.Queue[Any]] = []
         #: Callbacks ``(what, figures)`` for metrics: ``("loop", {"seconds"})`` after each event the loop
         #: handled, ``("reaction", <report_event's result>)`` after each topology event's push,
@@ -368,22 +368,24 @@ class Controller:
             return self.fabric
         if self.fabric is not None and self._digest(self.fabric) == digest:
             return self.fabric
-        fab = self._loaded.pop(digest, None)
+        with self._cache_lock:
+            fab = self._loaded.pop(digest, None)
         if fab is None:
             got = self.store.fabric(digest)
             if got is None:
                 raise NotFoundError(f"no fabric {digest}")
             fab = fabric_from_store(got[1], got[0])
             self._remember_digest(fab, digest)          # stored under its digest: no need to compute it
-        self._loaded[digest] = fab                      # newest last
-        while len(self._loaded) > MEMO_FABRICS:
-            del self._loaded[next(iter(self._loaded))]
+        with self._cache_lock:                          # API threads call this at once
+            self._loaded[digest] = fab                  # newest last
+            while len(self._loaded) > MEMO_FABRICS:
+                del self._loaded[next(iter(self._loaded))]
         return fab
 
     def _keep_planner(self, key: str, fp: FailurePlanner) -> FailurePlanner:
         """Keep ``fp`` as the warm planner for ``key`` (newest last; the oldest beyond
         :data:`MEMO_PLANNERS` is dropped and rebuilt if its recipe is used again)."""
-        with self._planners_lock:              # API threads and the planner thread both keep planners
+        with self._cache_lock:                 # API threads and the planner thread both keep planners
             self.planners.pop(key, None)
             self.planners[key] = fp
             while len(self.planners) > MEMO_PLANNERS:
