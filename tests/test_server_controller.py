@@ -81,6 +81,7 @@ def test_apply_fail_restore_restart_and_repair(world):
         plan3 = Plan.from_dict(ctl.store.plan(v3))
         assert len(plan3.wcmp.failed_links) == 1
         assert plan3.wcmp == ctl._plan(v3).wcmp and plan3.cc == ctl._plan(v3).cc   # stored == what was pushed
+        assert plan3.cc is not None and plan3.cc == Plan.from_dict(ctl.store.plan(v2)).cc   # the failure keeps cc
         got, want = _switch_state(agents, fab, plan3)
         assert got == want
         # unknown links and nodes are NOT_FOUND; the failure set did not change
