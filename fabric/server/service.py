@@ -653,11 +653,15 @@ class Controller:
             if a not in fab.graph:
                 raise NotFoundError(f"no node {a!r} in fabric {fab.name!r}")
             change = lambda fs: fs.with_node(a, down)  # noqa: E731
-        event_id = self.store.add_event(kind, self.clock(), a=a, b=b or None, body={"who": who})
-        self._notify(kind, a=a, b=b, event_id=event_id)
+        # the event is written to the store (an fsync) on the store thread while the planner works on it;
+        # it is durable before the call returns
+        logged: Future[int] = self.store_pool.submit(self.store.add_event, kind, self.clock(), a=a, b=b or None,
+                                                     body={"who": who})
         fut: Future[tuple[int, float, float, _NewDesired | None, Future[Any] | None]] = self.planner_pool.submit(
             self._recompute, change, fab, kind, a, b, who)
         new_version, recompute_ms, diff_ms, nd, stored = fut.result()
+        event_id = logged.result()
+        self._notify(kind, a=a, b=b, event_id=event_id)
         t_posted = time.perf_counter()
         if nd is not None:
             self.queue.put(nd)
