@@ -23,7 +23,7 @@ import yaml
 
 from fabric.errors import ConfigError
 from fabric.io.containerlab import DEFAULT_IMAGE
-from fabric.io.reader import MAX_INPUT_BYTES, head_lines, read_document
+from fabric.io.reader import MAX_INPUT_BYTES, Dumper, head_lines
 from fabric.plan import Plan
 from fabric.topology import Fabric
 from labs.constants import DEFAULT_DELAY_SCALE, DEFAULT_RATE_SCALE
@@ -151,9 +151,13 @@ def parse_clab(data: Any, file: str | None = None) -> ClabSpec:
 
 def load_clab(path: str | Path) -> ClabSpec:
     """Read and validate a containerlab file (through the one reader, :mod:`fabric.io.reader`)."""
+    from fabric.io.containerlab import expand_env
+    from fabric.io.reader import parse_yaml, read_text
+
     p = Path(path)
-    data = read_document(p, what="containerlab file", formats=("yaml",)).data
-    return parse_clab(data, str(p))
+    # ${VAR:=default} and $VAR expanded before parsing, as containerlab does (and as `topo import` does)
+    text = expand_env(read_text(p, what="containerlab file"), file=str(p))
+    return parse_clab(parse_yaml(text, file=str(p)).data, str(p))
 
 
 def is_clab_file(path: str | Path) -> bool:
@@ -287,5 +291,6 @@ def state_from_fabric(fabric: Fabric, plan: Plan | None = None, *, name: str = "
 
 
 def dump_clab(topo: dict[str, Any]) -> str:
-    return yaml.safe_dump(topo, sort_keys=False, default_flow_style=None, width=200)
+    # our Dumper quotes strings that YAML 1.2 reads as numbers ('1e3'), as every YAML we write does
+    return yaml.dump(topo, Dumper=Dumper, sort_keys=False, default_flow_style=None, width=200)
 

@@ -252,3 +252,22 @@ def test_planner_wcmp_section_gives_one_route_per_prefix():
     bad.add(WcmpSection.from_dict({**res.section_data(), "failed_links": ["nowhere--else"]}), fabric=fab)
     with pytest.raises(ConfigError, match=r"wcmp.failed_links\[0\]: no such link"):
         layout(fab, bad)
+
+
+def test_lab_clab_files_expand_env_and_export_quotes_numeric_strings(tmp_path, monkeypatch):
+    """labs/clab.py reads containerlab files as containerlab does (${VAR:=default} before parsing) and
+    writes YAML that reads back the same (a string like '1e3' stays a string under YAML 1.2)."""
+    from labs.clab import load_clab
+
+    monkeypatch.delenv("FABRICCTL_TEST_ADDR", raising=False)
+    f = tmp_path / "t.clab.yml"
+    f.write_text("name: t\ntopology:\n  nodes:\n    h1: {kind: linux, exec: ['ip addr add ${FABRICCTL_TEST_ADDR:=10.0.0.1/24} dev eth1']}\n"
+                 "    h2: {kind: linux}\n  links:\n    - endpoints: [h1:eth1, h2:eth1]\n")
+    spec = load_clab(f)
+    assert spec.nodes["h1"]["exec"] == ["ip addr add 10.0.0.1/24 dev eth1"]
+    import yaml
+
+    from fabric.io.reader import Dumper, parse_yaml
+
+    text = yaml.dump({"site": "1e3"}, Dumper=Dumper)
+    assert parse_yaml(text).data == {"site": "1e3"}
