@@ -60,6 +60,8 @@ def test_readme_yaml_examples_load(tmp_path):
     from fabric.io.yamlio import load_yaml
 
     text = (ROOT / "README.md").read_text()
+    # every plain ```yaml block is a topology file; other YAML files are fenced with their name
+    # (```yaml prometheus.yml)
     blocks = [b.split("```", 1)[0] for b in text.split("```yaml\n")[1:]]
     assert len(blocks) >= 5
     for i, block in enumerate(blocks):
