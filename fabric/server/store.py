@@ -107,7 +107,7 @@ class EventRow:
 
 class Store:
     """One controller's state in one SQLite file. Safe to share between the service's threads (one
-    connection behind a lock: SQLite serialises writers anyway)."""
+    connection behind a lock for writes, SQLite serialises writers anyway; another for reads)."""
 
     def __init__(self, path: str | os.PathLike[str]) -> None:
         self.path = str(path)
@@ -118,7 +118,13 @@ class Store:
             self._db.execute("PRAGMA journal_mode=WAL")
             self._db.execute("PRAGMA synchronous=FULL")
             self._db.execute("PRAGMA foreign_keys=ON")
+            self._reader: sqlite3.Connection | None = None
             self._migrate()
+            # reads go through a connection of their own: in WAL mode they see the last commit and never
+            # wait for a writer's fsync (the failure path reads while the event is being written)
+            self._reader = sqlite3.connect(self.path, timeout=BUSY_TIMEOUT_S, isolation_level=None,
+                                           check_same_thread=False)
+            self._rlock = threading.RLock()
         except sqlite3.DatabaseError as exc:
             raise StoreError(f"cannot use it as the controller's store: {exc}", file=self.path) from None
 
@@ -126,6 +132,9 @@ class Store:
     def close(self) -> None:
         with self._lock:
             self._db.close()
+            if self._reader is not None:
+                with self._rlock:
+                    self._reader.close()
 
     def __enter__(self) -> Store:
         return self
@@ -147,12 +156,18 @@ class Store:
             self._db.execute("COMMIT")
 
     def _one(self, sql: str, *args: Any) -> Any:
-        with self._lock:
-            return self._db.execute(sql, args).fetchone()
+        if self._reader is None:                 # while migrating
+            with self._lock:
+                return self._db.execute(sql, args).fetchone()
+        with self._rlock:
+            return self._reader.execute(sql, args).fetchone()
 
     def _all(self, sql: str, *args: Any) -> list[Any]:
-        with self._lock:
-            return self._db.execute(sql, args).fetchall()
+        if self._reader is None:
+            with self._lock:
+                return self._db.execute(sql, args).fetchall()
+        with self._rlock:
+            return self._reader.execute(sql, args).fetchall()
 
     @property
     def schema_version(self) -> int:
