@@ -97,6 +97,7 @@ class _Mem:
     plan: Plan
     doc: dict[str, Any]
     wcmp: WcmpState | None = None
+    recipe: dict[str, Any] | None = None      # set for versions this controller made (stored or not yet)
 
 
 @dataclass
@@ -440,7 +441,7 @@ class Controller:
                                                reason=f"{planner} by {who}", recipe=recipe, version=self._reserve())
         if new:
             wstate = WcmpState.of(base.wcmp, res.groups) if planner == "wcmp" and base.wcmp is not None else None
-            self._remember(version, base, doc, wstate)
+            self._remember(version, base, doc, wstate, recipe)
         if planner == "wcmp":
             self._keep_planner(self._planner_key(fab, recipe), fp)
         self.store.audit(who, "compute_plan", now, version=version, detail={"planner": planner})
@@ -469,9 +470,10 @@ class Controller:
         self._reserved = max(self.store.latest_version() or 0, self._reserved) + 1
         return self._reserved
 
-    def _remember(self, version: int, plan: Plan, doc: dict[str, Any], wcmp: WcmpState | None = None) -> None:
+    def _remember(self, version: int, plan: Plan, doc: dict[str, Any], wcmp: WcmpState | None = None,
+                  recipe: dict[str, Any] | None = None) -> None:
         with self._memo_lock:
-            self._memo[version] = _Mem(plan, doc, wcmp)
+            self._memo[version] = _Mem(plan, doc, wcmp, recipe)
             while len(self._memo) > MEMO_PLANS:
                 del self._memo[next(iter(self._memo))]
 
@@ -657,9 +659,9 @@ class Controller:
         # it is durable before the call returns
         logged: Future[int] = self.store_pool.submit(self.store.add_event, kind, self.clock(), a=a, b=b or None,
                                                      body={"who": who})
-        fut: Future[tuple[int, float, float, _NewDesired | None, Future[Any] | None]] = self.planner_pool.submit(
-            self._recompute, change, fab, kind, a, b, who)
-        new_version, recompute_ms, diff_ms, nd, stored = fut.result()
+        fut: Future[tuple[int, float, float, _NewDesired | None, Callable[[], None] | None]] = \
+            self.planner_pool.submit(self._recompute, change, fab, kind, a, b, who)
+        new_version, recompute_ms, diff_ms, nd, write = fut.result()
         event_id = logged.result()
         self._notify(kind, a=a, b=b, event_id=event_id)
         t_posted = time.perf_counter()
@@ -673,8 +675,9 @@ class Controller:
             if done is not None:
                 out["push_ms"] = (done - t_posted) * 1000
                 out["acked_ms"] = (done - t0) * 1000     # the event -> every affected switch acknowledged
-        if stored is not None:
-            stored.result()            # the new version is in the store before the event is acknowledged
+        if write is not None:          # the new version is in the store before the event is acknowledged
+            stored = self._stored = self.store_pool.submit(write)
+            stored.result()
             out["store_ms"] = (time.perf_counter() - t_posted) * 1000
         with self.lock:
             p = self.progress.get(new_version)
@@ -688,7 +691,7 @@ class Controller:
         return out
 
     def _recompute(self, change: Callable[[FailureSet], FailureSet], fab: Fabric, kind: str, a: str, b: str,
-                   who: str) -> tuple[int, float, float, _NewDesired | None, Future[Any] | None]:
+                   who: str) -> tuple[int, float, float, _NewDesired | None, Callable[[], None] | None]:
         """On the planner thread: plan N+1 for the failures of N (the last version this thread made
         desired) changed by ``change``, and its desired state. Events are taken one at a time here,
         so two reported at once both end up in the plan. A failure set that is N's own (the other end
@@ -705,10 +708,7 @@ class Controller:
         version = self._head
         if version is None:
             raise PreconditionError("no plan is applied yet: apply one before reporting events")
-        row = self.store.plan_row(version)
-        if row is None:
-            raise NotFoundError(f"no plan version {version}")
-        recipe = row.recipe
+        recipe = self._recipe_of(version)
         fails = recipe.get("wcmp", {}).get("failures", {})
         current = FailureSet(frozenset(fails.get("links", [])), frozenset(fails.get("nodes", [])))
         target = change(current)
@@ -716,7 +716,7 @@ class Controller:
             return version, (time.perf_counter() - t0) * 1000, 0.0, None, None
         detail = {"event": kind, "a": a, "b": b}
         cached = self._version_for(recipe, target, fab)
-        stored: Future[Any] | None = None
+        stored: Callable[[], None] | None = None
         touched: set[str] | None = None
         if cached is not None:
             new_version = cached
@@ -740,17 +740,16 @@ class Controller:
             new_recipe["wcmp"]["failures"] = {"links": sorted(target.links), "nodes": sorted(target.nodes)}
             with self._memo_lock:
                 new_version = self._reserve()
-            self._remember(new_version, plan, doc, state)
+            self._remember(new_version, plan, doc, state, new_recipe)
             write = functools.partial(self._store_plan, new_version, doc, now, version, f"{kind} {a} {b}".strip(),
                                       new_recipe, who, detail)
         t1 = time.perf_counter()
         nd = self._derive(new_version, touched)
         self._head = new_version
         t2 = time.perf_counter()
-        if cached is None:
-            # written while the switches are pushed (the push waits on the network; serialising the plan
-            # holds the GIL, so started earlier it slowed the derivation down by half)
-            stored = self._stored = self.store_pool.submit(write)
+        # plan N+1 is written by the caller once the switches acknowledged it (serialising ~1.3 MB of
+        # plan holds the GIL for ~30 ms: done during the push it delayed the push by as much)
+        stored = write if cached is None else None
         if cached is not None:
             fp = self._failure_planner(fab, recipe)
             if not fp.ready_for(target):          # a restore: stand the planner there for the next failure
@@ -763,7 +762,22 @@ class Controller:
                                        version=version)
         if got != version:                        # cannot happen: a failure set seen before is reused
             raise RuntimeError(f"plan version {version} is identical to version {got}")
-        self.store.set_desired(version, who, now, detail=detail)
+        if self._head == version:
+            self.store.set_desired(version, who, now, detail=detail)
+        else:                                     # a later event (or apply) already moved on from it
+            self.store.audit(who, "apply", now, version=version, detail=detail | {"superseded_by": self._head})
+
+    def _recipe_of(self, version: int) -> dict[str, Any]:
+        """How ``version`` was computed: from memory for versions this controller made (the newest may
+        not be in the store yet), else from the store."""
+        with self._memo_lock:
+            m = self._memo.get(version)
+        if m is not None and m.recipe is not None:
+            return m.recipe
+        row = self.store.plan_row(version)
+        if row is None:
+            raise NotFoundError(f"no plan version {version}")
+        return row.recipe
 
     def _version_for(self, recipe: dict[str, Any], target: FailureSet, fab: Fabric) -> int | None:
         """A stored version of the same recipe under the same failures (newest first)."""
@@ -771,13 +785,19 @@ class Controller:
         key = (json.dumps(w.get("options", {}), sort_keys=True), w.get("demand_id", 0))
         want = {"links": sorted(target.links), "nodes": sorted(target.nodes)}
         digest = self._digest(fab)
-        for r in reversed(self.store.plans()):
-            rw = r.recipe.get("wcmp")
-            if (rw is not None and r.fabric_digest == digest and rw.get("failures") == want
+        known = {r.version: (r.fabric_digest, r.recipe) for r in self.store.plans()}
+        with self._memo_lock:              # versions made here whose store write may still be pending
+            for v, m in self._memo.items():
+                if m.recipe is not None:
+                    known.setdefault(v, (m.plan.fabric_digest, m.recipe))
+        for v in sorted(known, reverse=True):
+            fdig, rec = known[v]
+            rw = rec.get("wcmp")
+            if (rw is not None and fdig == digest and rw.get("failures") == want
                     and (json.dumps(rw.get("options", {}), sort_keys=True), rw.get("demand_id", 0)) == key
-                    and {k: v for k, v in r.recipe.items() if k != "wcmp"}
-                    == {k: v for k, v in recipe.items() if k != "wcmp"}):
-                return r.version
+                    and {k: val for k, val in rec.items() if k != "wcmp"}
+                    == {k: val for k, val in recipe.items() if k != "wcmp"}):
+                return v
         return None
 
     def _port_event(self, pd: PortDown) -> None:
