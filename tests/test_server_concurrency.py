@@ -100,6 +100,25 @@ def test_two_links_down_at_once_are_both_in_the_plan_and_both_ends_are_one_failu
     assert back["plan_version"] == v and ctl.wait_converged(v, 60)
 
 
+def test_a_failure_then_its_restore_at_once_ends_on_the_version_before(applied):
+    """The failure's plan is written to the store after its push; a restore handled by the planner
+    meanwhile made the version before desired again. The late write must not set desired back to the
+    failure's version (it is recorded as superseded in the audit log)."""
+    ctl, v = applied
+    l1 = LINKS[0]
+    downs = []
+    for _ in range(5):                  # the race is not forced: try a few times, each must end at v
+        r1, r2 = _at_once(lambda: ctl.report_event("link_down", *l1, timeout_s=60),
+                          lambda: (time.sleep(0.005), ctl.report_event("link_up", *l1, timeout_s=60))[1])
+        assert isinstance(r1, dict) and isinstance(r2, dict), (r1, r2)
+        downs.append(r1["plan_version"])
+        failures = _failed_links(ctl)        # both calls returned: both plans are in the store
+        if failures:                    # the restore was handled first: undo with another restore
+            ctl.report_event("link_up", *l1, timeout_s=60)
+        assert ctl.store.desired() == ctl.desired_version == v, (downs, ctl.store.desired(), ctl.desired_version)
+        assert ctl.wait_converged(v, 60)
+
+
 def _southbound(posted: list, pipeline_of) -> Southbound:
     return Southbound({"s": AgentRef("s", "127.0.0.1:1", 1)}, (0, 1), posted.append, pipeline_of,
                       lambda sw: None, timeout_s=0.5)
