@@ -140,19 +140,27 @@ def warm() -> None:
         if _warmed:
             return
         from p4.dpu import to_pipeline
-        from p4.entries import AclEntry, Nexthop, Route, SwitchEntries
+        from p4.entries import AclEntry, EcnThresholds, Nexthop, Route, SwitchEntries, WcmpGroup
         from p4.programs import build_program
 
-        e = SwitchEntries("warm", "leaf", {"p1": 1, "p2": 2}, (1, 2), {}, (Route("10.0.0.0/8", nexthop_id=1),),
-                          (Nexthop(1, "n", "p1", 1, 0x020000000001, 0x020000000002),), (), (),
+        # what a lab's entries use: a lone next hop, a WCMP group (the hash and member selection), DSCP
+        # to traffic class, ECN thresholds on an egress port, the LLDP punt (checked: a run of the
+        # example's leaf, spine and DCI entries afterwards compiles no new kernel signature)
+        e = SwitchEntries("warm", "leaf", {"p1": 1, "p2": 2}, (1, 2), {26: 3},
+                          (Route("10.0.0.0/8", nexthop_id=1), Route("10.1.0.0/16", wcmp_group_id=1)),
+                          (Nexthop(1, "n", "p1", 1, 0x020000000001, 0x020000000002),
+                           Nexthop(2, "m", "p2", 2, 0x020000000001, 0x020000000003)),
+                          (WcmpGroup(1, ((1, 3), (2, 1))),), (EcnThresholds(1, 10, 100, 600),),
                           (AclEntry(100, (("ether_type", 0x88CC, 0xFFFF),), "punt_to_cpu"),))
         pipe = to_pipeline(build_program("leaf"), e)
         eth = bytes.fromhex("020000000001" "020000000009")
-        ip = bytes.fromhex("4500001c0000000040110000" "0a000001" "0a000002")
         udp = bytes.fromhex("04d2162e00080000")
+        ip_a = bytes.fromhex("4568001c0000000040110000" "0a000001" "0a000002")     # DSCP 26, to the lone hop
+        ip_b = bytes.fromhex("4500001c0000000040110000" "0a000001" "0a010002")     # to the WCMP group
         lldp = eth + b"\x88\xcc" + bytes(46)
-        frames = [eth + b"\x08\x00" + ip + udp, lldp, eth + b"\x08\x00" + ip + udp]
-        run_pipeline(pipe, PacketBatch.from_bytes(frames), np.array([2, 2, 7], np.int64))
+        frames = [eth + b"\x08\x00" + ip_a + udp, lldp, eth + b"\x08\x00" + ip_b + udp,
+                  eth + b"\x08\x00" + ip_b + udp]
+        run_pipeline(pipe, PacketBatch.from_bytes(frames), np.array([2, 2, 7, 1], np.int64))
         _warmed = True
 
 
