@@ -161,6 +161,16 @@ def test_third_party_clients_health_and_reflection_and_the_ctl_contract(service)
     st = call(req_cls(), timeout=10)
     assert len(st.switches) == 28 and st.plan_version == 0
     ch.close()
+    # the controller hands its fabric back (GetFabric): the same digest as the one it serves, and the MCP
+    # server's backend takes it from there when started without --fabric
+    with svc.client() as c:
+        assert c.get_fabric().digest() == load_fabric("example").digest() == c.status()["fabric_digest"]
+        with pytest.raises(ServiceError) as e:
+            c.get_fabric("sha256:nope")
+        assert e.value.code == "NOT_FOUND"
+    from fabric.mcp.backend import Backend
+
+    assert Backend(server=svc.address).fabric().digest() == load_fabric("example").digest()
 
     # the CLI contract: ctl compute/apply/fail/restore/status --json with the keys
     r = _ctl(svc, "compute", "wcmp", "--json")

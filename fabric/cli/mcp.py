@@ -26,7 +26,8 @@ def register(app: typer.Typer, groups: dict[str, typer.Typer]) -> None:
         token: str | None = typer.Option(None, "--token", help=TOKEN_HELP),
         ca: str | None = typer.Option(None, "--ca", help=CA_HELP),
         fabric: str | None = typer.Option(None, "--fabric", help="Topology (file, 'example', 'zoo:<Name>'); with "
-                                          "--server the controller's (checked by digest)."),
+                                          "--server optional: the controller's own by default, checked by digest "
+                                          "when given."),
         plan: Path | None = typer.Option(None, "--plan", help="Plan file the tools read (without --server)."),
         read_only: bool = typer.Option(False, "--read-only", help="No act tools (apply_plan, fail_link, restore_link)."),
         http: str | None = typer.Option(None, "--http", help="Serve streamable HTTP on this loopback HOST:PORT "

@@ -2,8 +2,8 @@
 running controller (``--server``) through :class:`fabric.server.client.ControllerClient`.
 
 With a controller the current plan is its desired version (``ListPlans`` / ``GetPlan``). The API has
-no call that returns the controller's fabric, so ``--fabric`` names it here too and is checked against
-the controller's fabric digest (``Status``): a different fabric is refused with one line.
+``--fabric`` may be left out: the controller's fabric comes from its ``GetFabric`` call; when given, it
+is checked against the controller's fabric digest (``Status``): a different fabric is refused with one line.
 """
 
 from __future__ import annotations
@@ -46,9 +46,12 @@ class Backend:
         """The fabric (loaded once); with a controller, checked to be the controller's."""
         if self._fabric is None:
             if self.fabric_spec is None:
-                why = ("the controller's API does not return its fabric: give the same --fabric it serves"
-                       if self.server else "give a topology with --fabric (a file, 'example', 'zoo:<Name>')")
-                raise ConfigError(why, where="--fabric")
+                if not self.server:
+                    raise ConfigError("give a topology with --fabric (a file, 'example', 'zoo:<Name>')",
+                                      where="--fabric")
+                with self.client() as c:               # the controller's own fabric (GetFabric)
+                    self._fabric = c.get_fabric()
+                return self._fabric
             from fabric.io import load_fabric
 
             self._fabric = load_fabric(self.fabric_spec)
@@ -61,7 +64,7 @@ class Backend:
         return self._fabric
 
     def fabric_source(self) -> str:
-        return str(self.fabric_spec)
+        return str(self.fabric_spec) if self.fabric_spec is not None else f"controller {self.server}"
 
     # ------------------------------------------------------------------ plans
     def current_plan(self) -> tuple[Plan | None, str]:

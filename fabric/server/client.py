@@ -94,6 +94,13 @@ class ControllerClient:
     def submit_fabric(self, *, body: str = "", fmt: str = "", name: str = "") -> dict[str, Any]:
         return _dict(self._call("SubmitFabric", pb.SubmitFabricRequest(body=body, format=fmt, name=name)))
 
+    def get_fabric(self, digest: str = "") -> Any:
+        """The controller's fabric (a submitted one by ``digest``) as a :class:`fabric.topology.Fabric`."""
+        from fabric.io.yamlio import fabric_from_dict
+
+        r = self._call("GetFabric", pb.GetFabricRequest(digest=digest))
+        return fabric_from_dict(json.loads(r.body_json), file=f"controller {self.server}: fabric {r.digest}")
+
     def submit_demand(self, body: str, kind: str = "demand") -> int:
         return int(self._call("SubmitDemand", pb.SubmitDemandRequest(kind=kind, body=body)).demand_id)
 

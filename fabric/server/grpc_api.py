@@ -195,6 +195,11 @@ class ControllerServicer(pb_grpc.ControllerServicer):
                                        links=sum(1 for _ in fab.links()))
 
     @_guard
+    def GetFabric(self, request: Any, context: grpc.ServicerContext) -> Any:
+        doc = self.ctl.fabric_document(request.digest)
+        return pb.GetFabricResponse(digest=doc["digest"], name=doc["name"], body_json=json.dumps(doc["body"]))
+
+    @_guard
     def SubmitDemand(self, request: Any, context: grpc.ServicerContext) -> Any:
         text = request.body
         fmt = "csv" if text.lstrip().startswith("src,") else "yaml"

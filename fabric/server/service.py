@@ -362,6 +362,14 @@ class Controller:
     def _builder(self, fab: Fabric) -> DesiredBuilder:
         return DesiredBuilder(fab, {s: a.device_id for s, a in self.agents.items()}, digest=self._digest(fab))
 
+    def fabric_document(self, digest: str = "") -> dict[str, Any]:
+        """A submitted fabric (the current one when ``digest`` is empty) as ``{"digest", "name",
+        "body"}``, the body being our topology document (``fabric_to_dict``)."""
+        from fabric.io.yamlio import fabric_to_dict
+
+        fab = self._fabric(digest or None)
+        return {"digest": self._digest(fab), "name": fab.name, "body": fabric_to_dict(fab)}
+
     def _fabric(self, digest: str | None) -> Fabric:
         if not digest:
             if self.fabric is None:

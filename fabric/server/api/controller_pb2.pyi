@@ -28,6 +28,22 @@ class SubmitFabricResponse(_message.Message):
     links: int
     def __init__(self, digest: _Optional[str] = ..., name: _Optional[str] = ..., nodes: _Optional[int] = ..., links: _Optional[int] = ...) -> None: ...
 
+class GetFabricRequest(_message.Message):
+    __slots__ = ("digest",)
+    DIGEST_FIELD_NUMBER: _ClassVar[int]
+    digest: str
+    def __init__(self, digest: _Optional[str] = ...) -> None: ...
+
+class GetFabricResponse(_message.Message):
+    __slots__ = ("digest", "name", "body_json")
+    DIGEST_FIELD_NUMBER: _ClassVar[int]
+    NAME_FIELD_NUMBER: _ClassVar[int]
+    BODY_JSON_FIELD_NUMBER: _ClassVar[int]
+    digest: str
+    name: str
+    body_json: str
+    def __init__(self, digest: _Optional[str] = ..., name: _Optional[str] = ..., body_json: _Optional[str] = ...) -> None: ...
+
 class SubmitDemandRequest(_message.Message):
     __slots__ = ("kind", "body", "fabric_digest")
     KIND_FIELD_NUMBER: _ClassVar[int]

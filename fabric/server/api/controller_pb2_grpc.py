@@ -39,6 +39,11 @@ class ControllerStub:
                 request_serializer=controller__pb2.SubmitFabricRequest.SerializeToString,
                 response_deserializer=controller__pb2.SubmitFabricResponse.FromString,
                 _registered_method=True)
+        self.GetFabric = channel.unary_unary(
+                '/fabricctl.controller.v1.Controller/GetFabric',
+                request_serializer=controller__pb2.GetFabricRequest.SerializeToString,
+                response_deserializer=controller__pb2.GetFabricResponse.FromString,
+                _registered_method=True)
         self.SubmitDemand = channel.unary_unary(
                 '/fabricctl.controller.v1.Controller/SubmitDemand',
                 request_serializer=controller__pb2.SubmitDemandRequest.SerializeToString,
@@ -91,6 +96,13 @@ class ControllerServicer:
 
     def SubmitFabric(self, request, context):
         """A topology (our YAML/JSON topology file, a GML or containerlab file, or "example"/"zoo:NAME").
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def GetFabric(self, request, context):
+        """A submitted fabric as our topology document (JSON); the current one when no digest is given.
         """
         context.set_code(grpc.StatusCode.UNIMPLEMENTED)
         context.set_details('Method not implemented!')
@@ -162,6 +174,11 @@ def add_ControllerServicer_to_server(servicer, server):
                     servicer.SubmitFabric,
                     request_deserializer=controller__pb2.SubmitFabricRequest.FromString,
                     response_serializer=controller__pb2.SubmitFabricResponse.SerializeToString,
+            ),
+            'GetFabric': grpc.unary_unary_rpc_method_handler(
+                    servicer.GetFabric,
+                    request_deserializer=controller__pb2.GetFabricRequest.FromString,
+                    response_serializer=controller__pb2.GetFabricResponse.SerializeToString,
             ),
             'SubmitDemand': grpc.unary_unary_rpc_method_handler(
                     servicer.SubmitDemand,
@@ -236,6 +253,33 @@ class Controller:
             '/fabricctl.controller.v1.Controller/SubmitFabric',
             controller__pb2.SubmitFabricRequest.SerializeToString,
             controller__pb2.SubmitFabricResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def GetFabric(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/fabricctl.controller.v1.Controller/GetFabric',
+            controller__pb2.GetFabricRequest.SerializeToString,
+            controller__pb2.GetFabricResponse.FromString,
             options,
             channel_credentials,
             insecure,
