@@ -12,6 +12,7 @@ import time
 from pathlib import Path
 
 import pytest
+from lab_fixtures import remove_leftovers
 
 from fabric.errors import LabError
 from fabric.topology import Fabric
@@ -29,13 +30,7 @@ def names(tmp_path):
     made: list[str] = []
     yield made
     for name in made:
-        if state_path(name, tmp_path).exists():
-            try:
-                Lab(None, name=name, state_dir=tmp_path).down()
-            except LabError:
-                pass
-        for ns in netns.list_netns(f"{name}."):
-            netns.remove_netns(ns)
+        remove_leftovers(name, tmp_path)
 
 
 def chain(n: int, km: float = 0.0) -> Fabric:

@@ -12,6 +12,7 @@ import time
 from pathlib import Path
 
 import pytest
+from lab_fixtures import lab_maker
 from plans import budgets_section, wcmp_section
 
 from fabric.builders import Site, WanLink, clos, multi_site
@@ -44,27 +45,8 @@ def _procs_with(marker: str) -> list[int]:
 @pytest.fixture
 def labs(tmp_path):
     """Make labs with unique names; always tear down and remove anything left with their prefix."""
-    made: list[str] = []
-
-    def make(suffix: str, *args, **kw) -> Lab:
-        name = f"{TAG}-{suffix}"
-        made.append(name)
-        return Lab(*args, name=name, state_dir=tmp_path, **kw)
-
-    make.state_dir = tmp_path  # type: ignore[attr-defined]
-    make.names = made  # type: ignore[attr-defined]
-    yield make
-    for name in made:
-        if state_path(name, tmp_path).exists():
-            try:
-                Lab(None, name=name, state_dir=tmp_path).down()
-            except LabError:
-                pass
-        for pid in _procs_with(f"fabricctl-relay:{name}"):
-            os.kill(pid, signal.SIGKILL)
-        for ns in netns.list_netns(f"{name}."):
-            netns.remove_netns(ns)
-
+    with lab_maker(TAG, tmp_path, lambda n: _procs_with(f"fabricctl-relay:{n}")) as make:
+        yield make
 
 def assert_clean(name: str, state_dir: Path) -> None:
     assert netns.list_netns(f"{name}.") == []

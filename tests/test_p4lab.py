@@ -28,15 +28,15 @@ import pytest
 
 logging.getLogger("scapy.runtime").setLevel(logging.ERROR)
 
+from lab_fixtures import lab_maker  # noqa: E402
 from scapy.layers.inet import IP, UDP  # noqa: E402
 from scapy.layers.l2 import Ether  # noqa: E402
 from scapy.packet import Raw  # noqa: E402
 
-from fabric.errors import LabError  # noqa: E402
 from fabric.topology import Fabric  # noqa: E402
 from labs import netns  # noqa: E402
 from labs.constants import PACKET_OUTGOING  # noqa: E402
-from labs.lab import Lab, state_path  # noqa: E402
+from labs.lab import Lab  # noqa: E402
 from labs.teardown import pid_alive  # noqa: E402
 from p4.runtime import port_mac  # noqa: E402
 
@@ -84,27 +84,9 @@ def _numba_cache_warm():
 
 @pytest.fixture
 def labs(tmp_path):
-    made: list[str] = []
-
-    def make(suffix: str, *args, **kw) -> Lab:
-        name = f"{TAG}-{suffix}"
-        made.append(name)
-        return Lab(*args, name=name, state_dir=tmp_path, **kw)
-
-    make.state_dir = tmp_path  # type: ignore[attr-defined]
-    make.names = made  # type: ignore[attr-defined]
-    yield make
-    for name in made:
-        if state_path(name, tmp_path).exists():
-            try:
-                Lab(None, name=name, state_dir=tmp_path).down()
-            except LabError:
-                pass
-        for pid in _agent_pids(name):
-            os.kill(pid, signal.SIGKILL)
-        for ns in netns.list_netns(f"{name}."):
-            netns.remove_netns(ns)
-
+    """Make labs with unique names; always tear down and remove anything left with their prefix."""
+    with lab_maker(TAG, tmp_path, _agent_pids) as make:
+        yield make
 
 def assert_clean(name: str, state_dir: Path) -> None:
     assert netns.list_netns(f"{name}.") == []

@@ -3,8 +3,6 @@ again only where groups changed) equals the planner's own section; failure sets;
 
 from __future__ import annotations
 
-import dataclasses
-
 import pytest
 
 from fabric.errors import ConfigError
@@ -77,4 +75,3 @@ def test_recipe_options_are_checked(example):
     shuffled = wcmp_demand(example, {"shuffle_seed": 7}, None)
     plain = wcmp_demand(example, {}, None)
     assert shuffled.flows != plain.flows and len(shuffled.flows) == len(plain.flows)
-    assert dataclasses.is_dataclass(FailureSet())

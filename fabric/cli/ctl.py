@@ -43,6 +43,10 @@ def register(app: typer.Typer, groups: dict[str, typer.Typer]) -> None:
     token_opt = typer.Option(None, "--token", help=TOKEN_HELP)
     ca_opt = typer.Option(None, "--ca", help=CA_HELP)
     json_opt = typer.Option(False, "--json", help=JSON_HELP)
+    wait_opt = typer.Option(True, "--wait/--no-wait", help="Wait for the switches to acknowledge.")
+    timeout_opt = typer.Option(DEFAULT_WAIT_S, "--timeout", help="Seconds to wait.", callback=positive("s"))
+    a_arg = typer.Argument(..., help="Node (or one end of the link).")
+    b_arg = typer.Argument(None, help="The other end of the link.")
 
     @ctl.command("status")
     def status_cmd(server: str | None = server_opt, token: str | None = token_opt, ca: str | None = ca_opt,
@@ -99,9 +103,7 @@ def register(app: typer.Typer, groups: dict[str, typer.Typer]) -> None:
 
     @ctl.command("apply")
     def apply_cmd(version: int = typer.Argument(..., help="Plan version to make desired and push."),
-                  wait: bool = typer.Option(True, "--wait/--no-wait", help="Wait for every switch to acknowledge."),
-                  timeout: float = typer.Option(DEFAULT_WAIT_S, "--timeout", help="Seconds to wait.",
-                                               callback=positive("s")),
+                  wait: bool = wait_opt, timeout: float = timeout_opt,
                   server: str | None = server_opt, token: str | None = token_opt, ca: str | None = ca_opt,
                   json_out: bool = json_opt) -> None:
         """Apply a plan version: push only what differs on each switch."""
@@ -131,24 +133,18 @@ def register(app: typer.Typer, groups: dict[str, typer.Typer]) -> None:
                           f"{out['diff_ms']:.1f} ms, push {out['push_ms']:.1f} ms, total {out['total_ms']:.1f} ms")
 
     @ctl.command("fail")
-    def fail_cmd(a: str = typer.Argument(..., help="Node (or one end of the link)."),
-                 b: str | None = typer.Argument(None, help="The other end of the link."),
+    def fail_cmd(a: str = a_arg, b: str | None = b_arg,
                  node: bool = typer.Option(False, "--node", help="A is a node: all its links fail."),
-                 wait: bool = typer.Option(True, "--wait/--no-wait", help="Wait for the switches to acknowledge."),
-                 timeout: float = typer.Option(DEFAULT_WAIT_S, "--timeout", help="Seconds to wait.",
-                                               callback=positive("s")),
+                 wait: bool = wait_opt, timeout: float = timeout_opt,
                  server: str | None = server_opt, token: str | None = token_opt, ca: str | None = ca_opt,
                  json_out: bool = json_opt) -> None:
         """A link (or node) failed: recompute warm, push the diff, print each step's time."""
         event("down", a, b, node, wait, timeout, server, token, ca, json_out)
 
     @ctl.command("restore")
-    def restore_cmd(a: str = typer.Argument(..., help="Node (or one end of the link)."),
-                    b: str | None = typer.Argument(None, help="The other end of the link."),
+    def restore_cmd(a: str = a_arg, b: str | None = b_arg,
                     node: bool = typer.Option(False, "--node", help="A is a node."),
-                    wait: bool = typer.Option(True, "--wait/--no-wait", help="Wait for the switches to acknowledge."),
-                    timeout: float = typer.Option(DEFAULT_WAIT_S, "--timeout", help="Seconds to wait.",
-                                               callback=positive("s")),
+                    wait: bool = wait_opt, timeout: float = timeout_opt,
                     server: str | None = server_opt, token: str | None = token_opt, ca: str | None = ca_opt,
                     json_out: bool = json_opt) -> None:
         """A link (or node) is back: recompute, push the diff."""

@@ -2,10 +2,8 @@
 
 from __future__ import annotations
 
-import json
 import os
 import signal
-import sys
 import threading
 from pathlib import Path
 
@@ -47,7 +45,7 @@ def register(app: typer.Typer, groups: dict[str, typer.Typer]) -> None:
         """Run the controller: gRPC API, SQLite store, reconciler, P4Runtime southbound."""
         from fabric.errors import ConfigError
         from fabric.io import load_fabric
-        from fabric.io.atomic import write_text_atomic
+        from fabric.io.atomic import announce
         from fabric.server.desired import managed_switches
         from fabric.server.grpc_api import build_server, load_tokens
         from fabric.server.service import Controller, fabric_from_store
@@ -105,11 +103,7 @@ def register(app: typer.Typer, groups: dict[str, typer.Typer]) -> None:
                "agent_pid": spawned.proc_pid if spawned else None, "tls": tls_dir is not None,
                "tokens": tokens is not None,
                "http": f"{web.host}:{http_port}" if web is not None else None}
-        line = json.dumps(doc)
-        if port_file is not None:
-            write_text_atomic(port_file, line + "\n")
-        sys.stdout.write(line + "\n")
-        sys.stdout.flush()
+        announce(doc, port_file)
         while not done.wait(3600):
             pass
         server.stop(STOP_GRACE_S).wait()

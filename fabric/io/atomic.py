@@ -88,3 +88,16 @@ def write_bytes_atomic(path: str | os.PathLike[str], data: bytes) -> None:
 
 def write_json_atomic(path: str | os.PathLike[str], obj: Any) -> None:
     write_text_atomic(path, json.dumps(obj, indent=2, sort_keys=False) + "\n")
+
+
+def announce(doc: dict[str, Any], port_file: str | os.PathLike[str] | None) -> None:
+    """Say where a server listens: one JSON line on stdout and, atomically, in ``port_file`` (what the
+    P4Runtime agent and ``fabricctl serve`` print once bound; tests and labs wait for the file)."""
+    import json
+    import sys
+
+    line = json.dumps(doc)
+    if port_file is not None:
+        write_text_atomic(port_file, line + "\n")
+    sys.stdout.write(line + "\n")
+    sys.stdout.flush()

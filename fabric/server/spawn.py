@@ -17,6 +17,7 @@ from typing import Any
 
 from fabric.errors import ConfigError
 from fabric.server.southbound import AgentRef
+from labs.teardown import cmdline, pid_alive
 
 #: Seconds to wait for a spawned agent to bind its port (it imports numba and grpc first).
 SPAWN_TIMEOUT_S = 60.0
@@ -32,7 +33,7 @@ class SpawnedAgents:
         self.record = record
 
     def alive(self) -> bool:
-        return self.proc_pid is not None and _alive(self.proc_pid)
+        return self.proc_pid is not None and pid_alive(self.proc_pid)
 
     def stop(self, timeout_s: float = 5.0) -> None:
         """End the agent (SIGTERM, then SIGKILL) and forget it."""
@@ -44,37 +45,15 @@ class SpawnedAgents:
                 except subprocess.TimeoutExpired:
                     self.proc.kill()
                     self.proc.wait(timeout_s)
-        elif self.proc_pid is not None and _alive(self.proc_pid):
+        elif self.proc_pid is not None and pid_alive(self.proc_pid):
             os.kill(self.proc_pid, signal.SIGTERM)
             deadline = time.monotonic() + timeout_s
-            while _alive(self.proc_pid) and time.monotonic() < deadline:
+            while pid_alive(self.proc_pid) and time.monotonic() < deadline:
                 time.sleep(0.05)
-            if _alive(self.proc_pid):
+            if pid_alive(self.proc_pid):
                 os.kill(self.proc_pid, signal.SIGKILL)
         if self.record is not None:
             self.record.unlink(missing_ok=True)
-
-
-def _alive(pid: int) -> bool:
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except PermissionError:
-        return True
-    try:                                   # a zombie child of ours is not alive
-        with open(f"/proc/{pid}/stat") as f:
-            return f.read().rsplit(")", 1)[1].split()[0] != "Z"
-    except OSError:
-        return True
-
-
-def _cmdline(pid: int) -> list[str]:
-    try:
-        with open(f"/proc/{pid}/cmdline", "rb") as f:
-            return [a.decode(errors="replace") for a in f.read().split(b"\0") if a]
-    except OSError:
-        return []
 
 
 def reuse_or_spawn(switches: list[str], state_dir: str | os.PathLike[str], *, dataplane: bool = False,
@@ -90,7 +69,7 @@ def reuse_or_spawn(switches: list[str], state_dir: str | os.PathLike[str], *, da
         doc = None
     if isinstance(doc, dict) and isinstance(doc.get("pid"), int):
         old = SpawnedAgents(None, str(doc.get("address")), {}, pid=doc["pid"], record=record)
-        ours = str(d / "agent-state") in _cmdline(doc["pid"])
+        ours = f" {d / 'agent-state'} " in f" {cmdline(doc['pid'])} "     # that argument, exactly
         tls = str(tls_dir) if tls_dir is not None else None
         if (old.alive() and ours and doc.get("switches") == switches and doc.get("dataplane") == dataplane
                 and doc.get("tls_dir") == tls):

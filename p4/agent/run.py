@@ -4,7 +4,6 @@ agent (a second or more less on a busy 2-core machine)."""
 
 from __future__ import annotations
 
-import json
 import os
 import signal
 import sys
@@ -13,7 +12,7 @@ from collections.abc import Iterable
 from pathlib import Path
 
 from fabric.errors import ConfigError, FabricError
-from fabric.io.atomic import write_text_atomic
+from fabric.io.atomic import announce
 from p4.agent import DEFAULT_LISTEN
 from p4.agent.afpacket import PortsConfig
 from p4.agent.server import AgentServer
@@ -55,11 +54,7 @@ def serve(listen: str, device_ids: Iterable[int], state_dir: str | Path | None =
     doc = {"listen": srv.address, "port": srv.port, "devices": ids, "pid": os.getpid(),
            "state_dir": str(state_dir) if state_dir is not None else None,
            "interfaces": len(srv.io.ports) if srv.io is not None else 0}
-    line = json.dumps(doc)
-    if port_file is not None:
-        write_text_atomic(port_file, line + "\n")
-    sys.stdout.write(line + "\n")
-    sys.stdout.flush()
+    announce(doc, port_file)
     while not done.wait(3600):
         pass
     srv.stop()
